@@ -1,0 +1,56 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+export type RedisClient = Redis;
+
+/**
+ * A Redis connection tuned for a cache that must never take the API down: commands time out
+ * fast, fail at once while disconnected (no offline queue piling up), and the client keeps
+ * reconnecting in the background so the cache recovers by itself.
+ */
+export function createRedisClient(config: Config['redis'], logger: Logger, name: string): Redis {
+  const client = new Redis(config.url, {
+    connectionName: name,
+    commandTimeout: config.commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    connectTimeout: 2000,
+    lazyConnect: true,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+  });
+  let reported = false;
+  client.on('error', (error) => {
+    // ioredis emits an error per failed reconnect; log the first of each outage only.
+    if (!reported) logger.warn({ err: error, redis: name }, 'redis connection error');
+    reported = true;
+  });
+  client.on('ready', () => {
+    if (reported) logger.info({ redis: name }, 'redis connection restored');
+    reported = false;
+  });
+  return client;
+}
+
+/** Waits until the client is connected (ioredis keeps retrying); resolves false on timeout. */
+export async function connectRedis(client: Redis, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return true;
+  if (client.status === 'wait') client.connect().catch(() => {});
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    client.once('ready', onReady);
+  });
+}
+
+export async function redisAnswers(client: Redis): Promise<boolean> {
+  if (client.status !== 'ready') return false;
+  return (await client.ping()) === 'PONG';
+}

@@ -1,0 +1,54 @@
+import { decodeTime, monotonicFactory } from 'ulid';
+
+/** One monotonic ULID source per process: ids sort by creation time, also within a millisecond. */
+const nextUlid = monotonicFactory();
+
+export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/** A new id (users, groups, messages). Server time, never client time. */
+export function newId(now: number = Date.now()): string {
+  return nextUlid(now);
+}
+
+export function isUlid(value: string): boolean {
+  return ULID_PATTERN.test(value);
+}
+
+/** Milliseconds since the epoch encoded in a ULID. */
+export function ulidTime(id: string): number {
+  return decodeTime(id);
+}
+
+const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+function encodeTime(ms: number): string {
+  let out = '';
+  let rest = ms;
+  for (let i = 0; i < 10; i++) {
+    out = ENCODING.charAt(rest % 32) + out;
+    rest = Math.floor(rest / 32);
+  }
+  return out;
+}
+
+/** The smallest ULID of a millisecond: a lower bound on the clustering key for "from" queries. */
+export function minUlidAt(ms: number): string {
+  return `${encodeTime(ms)}0000000000000000`;
+}
+
+/** The largest ULID of a millisecond: an upper bound on the clustering key for "to" queries. */
+export function maxUlidAt(ms: number): string {
+  return `${encodeTime(ms)}ZZZZZZZZZZZZZZZZ`;
+}
+
+/**
+ * A write timestamp (microseconds) that never decreases as ULIDs increase. Cassandra keeps the cell
+ * with the highest write timestamp and, on a tie, the greater value; writing a watermark with this
+ * timestamp therefore keeps the highest message id whatever the order writes arrive in.
+ */
+export function ulidWriteTimestampMicros(id: string): bigint {
+  const ms = BigInt(decodeTime(id));
+  // The first two random characters (10 bits) scaled to 0..999 keep the order within a millisecond.
+  const high = ENCODING.indexOf(id.charAt(10)) * 32 + ENCODING.indexOf(id.charAt(11));
+  return ms * 1000n + BigInt(Math.floor((high * 1000) / 1024));
+}

@@ -1,0 +1,51 @@
+/** Domain shapes shared by services, HTTP and WebSocket layers. Times are epoch milliseconds. */
+
+export interface User {
+  id: string;
+  username: string;
+  displayName: string;
+  createdAt: number;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  ownerId: string;
+  createdAt: number;
+  memberCount: number;
+}
+
+export type MemberRole = 'owner' | 'member';
+
+export interface GroupMember {
+  groupId: string;
+  userId: string;
+  role: MemberRole;
+  joinedAt: number;
+}
+
+export type MessageStatus = 'sent' | 'delivered' | 'read';
+
+/** A stored message. `createdAt` is the time inside its ULID id. */
+export interface StoredMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  receiverId: string | null;
+  groupId: string | null;
+  content: string;
+  createdAt: number;
+  clientTimestamp: number | null;
+}
+
+export interface Message extends StoredMessage {
+  status: MessageStatus;
+}
+
+/** A participant's position in a conversation: everything up to these ids is delivered / read. */
+export interface Receipt {
+  conversationId: string;
+  userId: string;
+  deliveredUpTo: string | null;
+  readUpTo: string | null;
+}

@@ -1,0 +1,87 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import type { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { AppError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import type { AccountService } from '../services/accounts.js';
+import type { GroupService } from '../services/groups.js';
+import type { MessagingService } from '../services/messaging.js';
+import type { TokenService } from '../services/tokens.js';
+import type { AppEnv } from './context.js';
+import { requireAuth } from './middleware/auth.js';
+import { jsonBody } from './middleware/json-body.js';
+import { type RequestObserver, requestContext } from './middleware/request-context.js';
+import { problemResponse } from './problem.js';
+import { accountRoutes } from './routes/accounts.js';
+import { conversationRoutes } from './routes/conversations.js';
+import { groupRoutes } from './routes/groups.js';
+import { type HealthChecks, healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
+import { hookOptions } from './validation.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  tokens: TokenService;
+  accounts: AccountService;
+  groups: GroupService;
+  messaging: MessagingService;
+  health: HealthChecks;
+  bodyLimitBytes: number;
+  maxGroupMembers: number;
+  observer?: RequestObserver;
+  /** Extra routes mounted at the root (e.g. /metrics, presence), added by the composition root. */
+  extraRoutes?: (app: Hono<AppEnv>, auth: ReturnType<typeof requireAuth>) => void;
+}
+
+/** Builds the HTTP application. No I/O here: every dependency comes in. */
+export function createApp(deps: HttpDeps) {
+  const app = new OpenAPIHono<AppEnv>(hookOptions);
+  const auth = requireAuth(deps.tokens);
+
+  app.use('*', requestContext({ logger: deps.logger, ...(deps.observer ? { observer: deps.observer } : {}) }));
+  app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes }));
+
+  const api = new OpenAPIHono<AppEnv>(hookOptions);
+  api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
+  api.route('/', accountRoutes({ accounts: deps.accounts, auth }));
+  api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
+  api.route('/', messageRoutes({ messaging: deps.messaging, auth }));
+  api.route('/', conversationRoutes({ messaging: deps.messaging, auth }));
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Switchboard API',
+      version: '1.0.0',
+      description: 'Messaging backend: accounts, groups, messages, delivery status. Errors are application/problem+json.',
+    },
+    servers: [{ url: '/api/v1' }],
+  });
+
+  app.route('/', healthRoutes(deps.health));
+  app.route('/api/v1', api);
+  app.get('/docs', swaggerUI({ url: '/api/v1/openapi.json' }));
+  deps.extraRoutes?.(app, auth);
+
+  app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    if (error instanceof AppError) {
+      if (error.code === 'UNAUTHENTICATED') c.header('WWW-Authenticate', 'Bearer');
+      if (error.code === 'UNAVAILABLE') c.header('Retry-After', '1');
+      return problemResponse(c, error);
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      const code = error.status === 413 ? 'PAYLOAD_TOO_LARGE' : error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION_FAILED';
+      return problemResponse(c, new AppError(code, error.message || 'Bad request'));
+    }
+    (c.get('logger') ?? deps.logger).error({ err: error }, 'unhandled error');
+    return problemResponse(c, new AppError('INTERNAL', 'Something went wrong on our side; it has been logged'));
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,143 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { MessagingService, SendTarget } from '../../services/messaging.js';
+import type { AppEnv } from '../context.js';
+import {
+  bearer,
+  ConversationId,
+  json,
+  jsonBodyOf,
+  MessageSchema,
+  problems,
+  QueryTimestamp,
+  Timestamp,
+  toMessageJson,
+  Ulid,
+} from '../schemas.js';
+import { hookOptions } from '../validation.js';
+import { AppError } from '../../domain/errors.js';
+
+const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+
+const SendBody = z
+  .object({
+    senderId: Ulid.optional(),
+    receiverId: Ulid.optional(),
+    groupId: Ulid.optional(),
+    content: z
+      .string()
+      .min(1)
+      .max(4000)
+      .refine((value) => value.trim().length > 0, 'must not be only whitespace'),
+    timestamp: Timestamp.optional(),
+    clientMessageId: IdempotencyKey.optional(),
+  })
+  .strict()
+  .refine((body) => (body.receiverId === undefined) !== (body.groupId === undefined), {
+    message: 'give exactly one of receiverId or groupId',
+    path: ['receiverId'],
+  })
+  .openapi('SendMessageRequest');
+
+const HistoryQuery = z
+  .object({
+    peerId: Ulid.optional(),
+    groupId: Ulid.optional(),
+    conversationId: ConversationId.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    before: Ulid.optional(),
+    after: Ulid.optional(),
+    from: QueryTimestamp.optional(),
+    to: QueryTimestamp.optional(),
+  })
+  .refine(
+    (q) => [q.peerId, q.groupId, q.conversationId].filter((value) => value !== undefined).length === 1,
+    { message: 'give exactly one of peerId, groupId or conversationId', path: ['peerId'] },
+  )
+  .refine((q) => q.before === undefined || q.after === undefined, {
+    message: 'give before or after, not both',
+    path: ['before'],
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
+    message: 'from must not be later than to',
+    path: ['from'],
+  });
+
+/** Sending and reading messages. */
+export function messageRoutes(deps: { messaging: MessagingService; auth: MiddlewareHandler<AppEnv> }) {
+  const common = { tags: ['messages'], security: bearer, middleware: deps.auth };
+  const send = createRoute({
+    ...common,
+    method: 'post',
+    path: '/messages',
+    summary: 'Send a message to a user or a group',
+    description:
+      'Answered 201 once the message is durable in Cassandra. A retry with the same clientMessageId (or Idempotency-Key header) within 24 h answers 200 with the original message.',
+    request: {
+      headers: z.object({ 'idempotency-key': IdempotencyKey.optional() }),
+      body: jsonBodyOf(SendBody),
+    },
+    responses: {
+      201: json(z.object({ message: MessageSchema }), 'Stored'),
+      200: json(z.object({ message: MessageSchema }), 'A retry: the message stored by the first attempt'),
+      ...problems(400, 401, 403, 404, 409, 413, 415),
+    },
+  });
+  const history = createRoute({
+    ...common,
+    method: 'get',
+    path: '/messages',
+    summary: 'A page of conversation history',
+    description:
+      'Newest first; with `after`, oldest first from just after that id (catch-up). `nextCursor` goes in `before` (or `after`) for the next page and is null when no further message exists in that direction.',
+    request: { query: HistoryQuery },
+    responses: {
+      200: json(z.object({ messages: z.array(MessageSchema), nextCursor: Ulid.nullable() }), 'A page'),
+      ...problems(400, 401, 403, 404),
+    },
+  });
+
+  return new OpenAPIHono<AppEnv>(hookOptions)
+    .openapi(send, async (c) => {
+      const body = c.req.valid('json');
+      const callerId = c.get('userId');
+      if (body.senderId !== undefined && body.senderId !== callerId) {
+        throw new AppError('FORBIDDEN', 'senderId must be the signed-in user');
+      }
+      const headerKey = c.req.valid('header')['idempotency-key'];
+      if (headerKey && body.clientMessageId && headerKey !== body.clientMessageId) {
+        throw new AppError('VALIDATION_FAILED', 'Idempotency-Key and clientMessageId differ', {
+          issues: [{ path: 'body.clientMessageId', message: 'must equal the Idempotency-Key header when both are sent' }],
+        });
+      }
+      const target: SendTarget = body.receiverId ? { receiverId: body.receiverId } : { groupId: body.groupId ?? '' };
+      const result = await deps.messaging.send(callerId, {
+        target,
+        content: body.content,
+        clientTimestamp: body.timestamp ?? null,
+        idempotencyKey: body.clientMessageId ?? headerKey,
+      });
+      return c.json({ message: toMessageJson(result.message) }, result.created ? 201 : 200);
+    })
+    .openapi(history, async (c) => {
+      const q = c.req.valid('query');
+      const target = q.peerId
+        ? { peerId: q.peerId }
+        : q.groupId
+          ? { groupId: q.groupId }
+          : { conversationId: q.conversationId ?? '' };
+      const page = await deps.messaging.history(c.get('userId'), {
+        target,
+        limit: q.limit,
+        before: q.before,
+        after: q.after,
+        from: q.from,
+        to: q.to,
+      });
+      return c.json({ messages: page.messages.map(toMessageJson), nextCursor: page.nextCursor }, 200);
+    });
+}

@@ -1,0 +1,60 @@
+import { AppError } from '../domain/errors.js';
+import { newId } from '../domain/ids.js';
+import type { User } from '../domain/types.js';
+import type { UserRepository } from '../store/users.js';
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
+import type { TokenService } from './tokens.js';
+
+export interface UserCache {
+  get(userId: string): Promise<User | undefined>;
+  set(user: User): Promise<void>;
+}
+
+/** Registration, login and profiles. */
+export function createAccountService(deps: { users: UserRepository; tokens: TokenService; userCache?: UserCache }) {
+  const { users, tokens } = deps;
+
+  return {
+    async register(input: { username: string; password: string; displayName?: string | undefined }) {
+      const username = input.username.toLowerCase();
+      // Cheap early answer for the common case; the lightweight transaction below decides races.
+      if (await users.findIdByUsername(username)) throw new AppError('CONFLICT', 'That username is taken');
+      const user: User = {
+        id: newId(),
+        username,
+        displayName: input.displayName ?? username,
+        createdAt: Date.now(),
+      };
+      // The user row first, then the username claim: a lost race leaves at most an unreachable
+      // row that we delete, never a username that points at nothing.
+      await users.insert({ ...user, passwordHash: await hashPassword(input.password) });
+      if (!(await users.claimUsername(username, user.id))) {
+        await users.delete(user.id).catch(() => {});
+        throw new AppError('CONFLICT', 'That username is taken');
+      }
+      return { user, token: await tokens.issue(user.id) };
+    },
+
+    async login(input: { username: string; password: string }) {
+      const userId = await users.findIdByUsername(input.username.toLowerCase());
+      const record = userId ? await users.findById(userId) : undefined;
+      // Verify against a dummy hash for unknown users: same answer, same cost.
+      const valid = await verifyPassword(input.password, record?.passwordHash ?? DUMMY_PASSWORD_HASH);
+      if (!record || !valid) throw new AppError('UNAUTHENTICATED', 'Wrong username or password');
+      const { passwordHash: _hash, ...user } = record;
+      return { user, token: await tokens.issue(user.id) };
+    },
+
+    async getUser(userId: string): Promise<User> {
+      const cached = await deps.userCache?.get(userId);
+      if (cached) return cached;
+      const record = await users.findById(userId);
+      if (!record) throw new AppError('NOT_FOUND', `User ${userId} does not exist`);
+      const { passwordHash: _hash, ...user } = record;
+      await deps.userCache?.set(user);
+      return user;
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -1,0 +1,306 @@
+import { createHash } from 'node:crypto';
+import { bucketForMessage } from '../domain/buckets.js';
+import { type ConversationRef, directConversationId, parseConversationId } from '../domain/conversations.js';
+import { AppError } from '../domain/errors.js';
+import { maxUlidAt, minUlidAt, newId, ulidTime } from '../domain/ids.js';
+import { messageStatus } from '../domain/status.js';
+import type { Message, Receipt, StoredMessage } from '../domain/types.js';
+import type { GroupRepository } from '../store/groups.js';
+import type { IdempotencyRepository } from '../store/idempotency.js';
+import type { MessageRepository } from '../store/messages.js';
+import type { ReceiptRepository } from '../store/receipts.js';
+import type { UserRepository } from '../store/users.js';
+
+const MIN_ID = '00000000000000000000000000';
+const MAX_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ';
+
+/** Where a message goes: exactly one of a user (one-to-one) or a group. */
+export type SendTarget = { receiverId: string } | { groupId: string };
+
+export interface SendInput {
+  target: SendTarget;
+  content: string;
+  clientTimestamp: number | null;
+  idempotencyKey: string | undefined;
+}
+
+export type HistoryTarget = { peerId: string } | { groupId: string } | { conversationId: string };
+
+export interface HistoryQuery {
+  target: HistoryTarget;
+  limit: number;
+  before?: string | undefined;
+  after?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+}
+
+export interface HistoryPage {
+  messages: Message[];
+  nextCursor: string | null;
+}
+
+/** A conversation the caller takes part in, with everyone in it. */
+export interface Conversation {
+  ref: ConversationRef;
+  participantIds: string[];
+}
+
+/** Real-time fan-out of what happened in a conversation. Best effort: never fails a request. */
+export interface ConversationEvents {
+  messageCreated(message: Message, participantIds: readonly string[]): Promise<void>;
+  receiptUpdated(receipt: Receipt, participantIds: readonly string[]): Promise<void>;
+}
+
+/**
+ * The recent-messages cache (Redis). Every method is best effort: it answers undefined / does
+ * nothing when the cache cannot help, and the service falls back to Cassandra.
+ */
+export interface RecentMessagesCache {
+  /** The newest `limit` messages, when the cached window is known to hold them. */
+  newest(conversationId: string, limit: number): Promise<StoredMessage[] | undefined>;
+  /** Fills the window from a Cassandra read, unless a concurrent write made the read stale. */
+  fill(conversationId: string, newestFirst: StoredMessage[], complete: boolean): Promise<void>;
+  /** Write-through after the message is durable in Cassandra. */
+  append(message: StoredMessage): Promise<void>;
+}
+
+/** Receipts cache: the watermarks of a conversation's participants. Best effort as above. */
+export interface ReceiptsCache {
+  get(conversationId: string): Promise<Receipt[] | undefined>;
+  set(conversationId: string, receipts: Receipt[]): Promise<void>;
+  invalidate(conversationId: string): Promise<void>;
+}
+
+/** Members cache: the user ids of a group. Best effort as above. */
+export interface MembersCache {
+  get(groupId: string): Promise<string[] | undefined>;
+  set(groupId: string, userIds: string[]): Promise<void>;
+  invalidate(groupId: string): Promise<void>;
+}
+
+const requestHash = (target: SendTarget, content: string, clientTimestamp: number | null) =>
+  createHash('sha256').update(JSON.stringify([target, content, clientTimestamp])).digest('hex');
+
+/** Sending, reading history and moving delivery/read watermarks. */
+export function createMessagingService(deps: {
+  messages: MessageRepository;
+  receipts: ReceiptRepository;
+  groups: GroupRepository;
+  users: UserRepository;
+  idempotency: IdempotencyRepository;
+  bucketMs: number;
+  events?: ConversationEvents;
+  recent?: RecentMessagesCache;
+  receiptsCache?: ReceiptsCache;
+  membersCache?: MembersCache;
+}) {
+  const { messages, receipts, groups, users, idempotency } = deps;
+
+  async function groupMemberIds(groupId: string): Promise<string[] | undefined> {
+    const cached = await deps.membersCache?.get(groupId);
+    if (cached) return cached;
+    const members = await groups.listMembers(groupId);
+    if (members.length === 0) return undefined;
+    const ids = members.map((member) => member.userId);
+    await deps.membersCache?.set(groupId, ids);
+    return ids;
+  }
+
+  /**
+   * Resolves a conversation and checks the caller takes part in it. Unknown groups answer 404;
+   * conversations the caller is not in answer 403 (one-to-one ids name their participants, so
+   * there is nothing to hide by answering 404).
+   */
+  async function requireConversation(callerId: string, ref: ConversationRef): Promise<Conversation> {
+    if (ref.kind === 'direct') {
+      if (!ref.userIds.includes(callerId)) throw new AppError('FORBIDDEN', 'You are not part of this conversation');
+      return { ref, participantIds: [...ref.userIds] };
+    }
+    const memberIds = await groupMemberIds(ref.groupId);
+    if (!memberIds) {
+      if (!(await groups.findById(ref.groupId))) throw new AppError('NOT_FOUND', `Group ${ref.groupId} does not exist`);
+      throw new AppError('FORBIDDEN', 'You are not a member of this group');
+    }
+    if (!memberIds.includes(callerId)) {
+      throw new AppError('FORBIDDEN', 'You are not a member of this group');
+    }
+    return { ref, participantIds: memberIds };
+  }
+
+  async function conversationById(callerId: string, conversationId: string): Promise<Conversation> {
+    const ref = parseConversationId(conversationId);
+    if (!ref) throw new AppError('NOT_FOUND', `Conversation ${conversationId} does not exist`);
+    return requireConversation(callerId, ref);
+  }
+
+  function directRef(callerId: string, peerId: string): ConversationRef {
+    if (peerId === callerId) {
+      throw new AppError('VALIDATION_FAILED', 'A one-to-one conversation needs another user', {
+        issues: [{ path: 'peerId', message: 'must be another user than the caller' }],
+      });
+    }
+    const ref = parseConversationId(directConversationId(callerId, peerId));
+    if (!ref) throw new AppError('VALIDATION_FAILED', 'Invalid user id');
+    return ref;
+  }
+
+  async function receiptsOf(conversationId: string): Promise<Receipt[]> {
+    const cached = await deps.receiptsCache?.get(conversationId);
+    if (cached) return cached;
+    const list = await receipts.listForConversation(conversationId);
+    await deps.receiptsCache?.set(conversationId, list);
+    return list;
+  }
+
+  async function withStatus(conversation: Conversation, stored: StoredMessage[]): Promise<Message[]> {
+    if (stored.length === 0) return [];
+    const byUser = new Map((await receiptsOf(conversation.ref.id)).map((receipt) => [receipt.userId, receipt]));
+    return stored.map((message) => ({
+      ...message,
+      status: messageStatus(message, conversation.participantIds, byUser),
+    }));
+  }
+
+  async function store(message: StoredMessage): Promise<void> {
+    await messages.insert(message, bucketForMessage(message.id, deps.bucketMs));
+  }
+
+  /** Post-commit side effects: cache write-through and fan-out. They never fail the send. */
+  async function afterStored(message: Message, conversation: Conversation) {
+    await Promise.all([
+      deps.recent?.append(message).catch(() => {}),
+      deps.events?.messageCreated(message, conversation.participantIds).catch(() => {}),
+    ]);
+  }
+
+  return {
+    conversationById,
+
+    async send(callerId: string, input: SendInput): Promise<{ message: Message; created: boolean }> {
+      let conversation: Conversation;
+      if ('receiverId' in input.target) {
+        const ref = directRef(callerId, input.target.receiverId);
+        if (!(await users.findById(input.target.receiverId))) {
+          throw new AppError('NOT_FOUND', `User ${input.target.receiverId} does not exist`);
+        }
+        conversation = await requireConversation(callerId, ref);
+      } else {
+        conversation = await requireConversation(callerId, {
+          kind: 'group',
+          id: input.target.groupId,
+          groupId: input.target.groupId,
+        });
+      }
+      const id = newId();
+      const stored: StoredMessage = {
+        id,
+        conversationId: conversation.ref.id,
+        senderId: callerId,
+        receiverId: 'receiverId' in input.target ? input.target.receiverId : null,
+        groupId: 'groupId' in input.target ? input.target.groupId : null,
+        content: input.content,
+        createdAt: ulidTime(id),
+        clientTimestamp: input.clientTimestamp,
+      };
+
+      if (input.idempotencyKey) {
+        const hash = requestHash(input.target, input.content, input.clientTimestamp);
+        const claim = await idempotency.claim(input.idempotencyKey, hash, stored);
+        if (claim.kind === 'existing') {
+          if (claim.requestHash !== hash) {
+            throw new AppError('CONFLICT', 'This idempotency key was used for a different message');
+          }
+          // The first attempt may have died between claim and write: make sure the message exists.
+          const existing = await messages.findById(claim.message.conversationId, claim.message.id);
+          if (!existing) await store(claim.message);
+          return { message: { ...claim.message, status: 'sent' }, created: false };
+        }
+      }
+
+      await store(stored);
+      const message: Message = { ...stored, status: 'sent' };
+      await afterStored(message, conversation);
+      return { message, created: true };
+    },
+
+    async history(callerId: string, query: HistoryQuery): Promise<HistoryPage> {
+      const target = query.target;
+      const conversation =
+        'peerId' in target
+          ? await requireConversation(callerId, directRef(callerId, target.peerId))
+          : 'groupId' in target
+            ? await requireConversation(callerId, { kind: 'group', id: target.groupId, groupId: target.groupId })
+            : await conversationById(callerId, target.conversationId);
+
+      const ascending = query.after !== undefined;
+      let lowId = query.from === undefined ? MIN_ID : minUlidAt(query.from);
+      let highId = query.to === undefined ? MAX_ID : maxUlidAt(query.to);
+      let exclude: string | undefined;
+      if (query.after !== undefined && query.after >= lowId) {
+        lowId = query.after;
+        exclude = query.after;
+      }
+      if (query.before !== undefined && query.before <= highId) {
+        highId = query.before;
+        exclude = query.before;
+      }
+      if (lowId > highId) return { messages: [], nextCursor: null };
+
+      const isFirstPage = !ascending && query.before === undefined && query.to === undefined;
+      let stored: StoredMessage[] | undefined;
+      if (isFirstPage && deps.recent) {
+        // The cache holds the newest N: it answers when the page (plus one to know whether more
+        // exist) fits in the window and any `from` bound is applied to it.
+        const cached = await deps.recent.newest(conversation.ref.id, query.limit + 1);
+        if (cached) stored = cached.filter((message) => message.id >= lowId);
+      }
+      if (!stored) {
+        stored = await messages.page({
+          conversationId: conversation.ref.id,
+          lowId,
+          highId,
+          exclude,
+          order: ascending ? 'asc' : 'desc',
+          limit: query.limit + 1,
+        });
+        if (isFirstPage && query.from === undefined && deps.recent) {
+          await deps.recent.fill(conversation.ref.id, stored, stored.length <= query.limit).catch(() => {});
+        }
+      }
+      const hasMore = stored.length > query.limit;
+      const page = stored.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        messages: await withStatus(conversation, page),
+        nextCursor: hasMore && last ? last.id : null,
+      };
+    },
+
+    async updateReceipt(
+      callerId: string,
+      conversationId: string,
+      input: { messageId: string; status: 'delivered' | 'read' },
+    ): Promise<Receipt> {
+      const conversation = await conversationById(callerId, conversationId);
+      const message = await messages.findById(conversation.ref.id, input.messageId);
+      if (!message) throw new AppError('NOT_FOUND', `Message ${input.messageId} is not in this conversation`);
+      await receipts.advance(conversation.ref.id, callerId, input.messageId, input.status);
+      await deps.receiptsCache?.invalidate(conversation.ref.id).catch(() => {});
+      const receipt = await receipts.find(conversation.ref.id, callerId);
+      await deps.events?.receiptUpdated(receipt, conversation.participantIds).catch(() => {});
+      return receipt;
+    },
+
+    async listReceipts(callerId: string, conversationId: string): Promise<Receipt[]> {
+      const conversation = await conversationById(callerId, conversationId);
+      const byUser = new Map((await receiptsOf(conversation.ref.id)).map((receipt) => [receipt.userId, receipt]));
+      return conversation.participantIds.map(
+        (userId) =>
+          byUser.get(userId) ?? { conversationId: conversation.ref.id, userId, deliveredUpTo: null, readUpTo: null },
+      );
+    },
+  };
+}
+
+export type MessagingService = ReturnType<typeof createMessagingService>;

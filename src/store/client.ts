@@ -1,0 +1,103 @@
+import cassandra from 'cassandra-driver';
+import type { Config } from '../config.js';
+import { AppError } from '../domain/errors.js';
+
+export type CassandraClient = cassandra.Client;
+export type Row = cassandra.types.Row;
+
+/** Executes statements with the project's defaults: prepared, configured consistency. */
+export interface Db {
+  readonly client: CassandraClient;
+  execute(query: string, params: unknown[], options?: QueryOptions): Promise<cassandra.types.ResultSet>;
+  batch(queries: Array<{ query: string; params: unknown[] }>, options?: QueryOptions): Promise<void>;
+}
+
+export interface QueryOptions {
+  idempotent?: boolean;
+  fetchSize?: number;
+  pageState?: string;
+  /** Write timestamp in microseconds (USING TIMESTAMP without string building). */
+  timestamp?: bigint;
+  logged?: boolean;
+}
+
+const { consistencies } = cassandra.types;
+
+export function createCassandraClient(config: Config['cassandra'], options: { keyspace?: boolean } = {}) {
+  return new cassandra.Client({
+    contactPoints: config.contactPoints,
+    localDataCenter: config.localDataCenter,
+    ...(options.keyspace === false ? {} : { keyspace: config.keyspace }),
+    ...(config.username && config.password
+      ? { credentials: { username: config.username, password: config.password } }
+      : {}),
+    socketOptions: { connectTimeout: 5000, readTimeout: config.requestTimeoutMs },
+    queryOptions: {
+      prepare: true,
+      consistency: consistencies[config.consistency as keyof typeof consistencies] as number,
+      // Lightweight transactions stay in the local data center.
+      serialConsistency: consistencies.localSerial,
+    },
+    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
+  });
+}
+
+/** Translates driver failures at the store edge: no host or a timeout means UNAVAILABLE. */
+export function translateDriverError(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  const name = (error as { name?: string } | null)?.name ?? '';
+  if (
+    name === 'NoHostAvailableError' ||
+    name === 'OperationTimedOutError' ||
+    name === 'BusyConnectionError' ||
+    (error as { code?: number } | null)?.code === cassandra.types.responseErrorCodes.writeTimeout ||
+    (error as { code?: number } | null)?.code === cassandra.types.responseErrorCodes.readTimeout ||
+    (error as { code?: number } | null)?.code === cassandra.types.responseErrorCodes.unavailableException ||
+    (error as { code?: number } | null)?.code === cassandra.types.responseErrorCodes.overloaded
+  ) {
+    return new AppError('UNAVAILABLE', 'The message store is unavailable; try again', { cause: error });
+  }
+  return error;
+}
+
+export function createDb(client: CassandraClient): Db {
+  return {
+    client,
+    async execute(query, params, options = {}) {
+      try {
+        return await client.execute(query, params, {
+          prepare: true,
+          ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
+          ...(options.fetchSize === undefined ? {} : { fetchSize: options.fetchSize }),
+          ...(options.pageState === undefined ? {} : { pageState: options.pageState }),
+          ...(options.timestamp === undefined ? {} : { timestamp: cassandra.types.Long.fromString(options.timestamp.toString()) }),
+        });
+      } catch (error) {
+        throw translateDriverError(error);
+      }
+    },
+    async batch(queries, options = {}) {
+      try {
+        await client.batch(queries, {
+          prepare: true,
+          logged: options.logged ?? true,
+          ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
+        });
+      } catch (error) {
+        throw translateDriverError(error);
+      }
+    },
+  };
+}
+
+/** `[applied]` of a lightweight transaction's result. */
+export function wasApplied(result: cassandra.types.ResultSet): boolean {
+  return result.wasApplied();
+}
+
+export const toDate = (ms: number): Date => new Date(ms);
+/** Binds "not provided" as unset rather than null: a null write would leave a tombstone. */
+export const orUnset = <T>(value: T | null | undefined): T | typeof cassandra.types.unset =>
+  value == null ? cassandra.types.unset : value;
+export const fromDate = (value: unknown): number => (value instanceof Date ? value.getTime() : Number(value));
+export const optionalText = (value: unknown): string | null => (typeof value === 'string' ? value : null);

@@ -1,0 +1,117 @@
+import type { Group, GroupMember, MemberRole } from '../domain/types.js';
+import { type Db, fromDate, type Row, toDate } from './client.js';
+
+const INSERT_GROUP = 'INSERT INTO groups (group_id, name, owner_id, created_at) VALUES (?, ?, ?, ?)';
+const SELECT_GROUP = 'SELECT group_id, name, owner_id, created_at FROM groups WHERE group_id = ?';
+const INSERT_MEMBER = 'INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)';
+const INSERT_MEMBER_IF_ABSENT =
+  'INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) IF NOT EXISTS';
+const INSERT_GROUP_OF_USER = 'INSERT INTO groups_by_user (user_id, group_id, role, joined_at) VALUES (?, ?, ?, ?)';
+const SELECT_MEMBERS = 'SELECT group_id, user_id, role, joined_at FROM group_members WHERE group_id = ?';
+const SELECT_MEMBER = 'SELECT group_id, user_id, role, joined_at FROM group_members WHERE group_id = ? AND user_id = ?';
+const COUNT_MEMBERS = 'SELECT COUNT(*) AS n FROM group_members WHERE group_id = ?';
+const DELETE_MEMBER = 'DELETE FROM group_members WHERE group_id = ? AND user_id = ?';
+const DELETE_GROUP_OF_USER = 'DELETE FROM groups_by_user WHERE user_id = ? AND group_id = ?';
+const SELECT_GROUPS_OF_USER = 'SELECT group_id FROM groups_by_user WHERE user_id = ?';
+
+export interface GroupRecord {
+  id: string;
+  name: string;
+  ownerId: string;
+  createdAt: number;
+}
+
+const toMember = (row: Row): GroupMember => ({
+  groupId: row.group_id,
+  userId: row.user_id,
+  role: row.role as MemberRole,
+  joinedAt: fromDate(row.joined_at),
+});
+
+/** Groups, their members, and each user's groups (a denormalized copy written with them). */
+export function createGroupRepository(db: Db) {
+  const memberWrites = (member: GroupMember) => [
+    { query: INSERT_MEMBER, params: [member.groupId, member.userId, member.role, toDate(member.joinedAt)] },
+    { query: INSERT_GROUP_OF_USER, params: [member.userId, member.groupId, member.role, toDate(member.joinedAt)] },
+  ];
+
+  return {
+    /** Creates a group with its first members in one logged batch: all of it or none. */
+    async create(group: GroupRecord, members: GroupMember[]): Promise<void> {
+      await db.batch(
+        [
+          { query: INSERT_GROUP, params: [group.id, group.name, group.ownerId, toDate(group.createdAt)] },
+          ...members.flatMap(memberWrites),
+        ],
+        { logged: true, idempotent: true },
+      );
+    },
+
+    async findById(groupId: string): Promise<GroupRecord | undefined> {
+      const row = (await db.execute(SELECT_GROUP, [groupId], { idempotent: true })).first();
+      return row
+        ? { id: row.group_id, name: row.name, ownerId: row.owner_id, createdAt: fromDate(row.created_at) }
+        : undefined;
+    },
+
+    async findMember(groupId: string, userId: string): Promise<GroupMember | undefined> {
+      const row = (await db.execute(SELECT_MEMBER, [groupId, userId], { idempotent: true })).first();
+      return row ? toMember(row) : undefined;
+    },
+
+    async listMembers(groupId: string): Promise<GroupMember[]> {
+      const members: GroupMember[] = [];
+      // eachRow-free paging: group partitions are bounded by GROUP_MAX_MEMBERS.
+      let pageState: string | undefined;
+      do {
+        const result = await db.execute(SELECT_MEMBERS, [groupId], {
+          idempotent: true,
+          fetchSize: 1000,
+          ...(pageState ? { pageState } : {}),
+        });
+        for (const row of result.rows) members.push(toMember(row));
+        pageState = result.pageState ?? undefined;
+      } while (pageState);
+      return members;
+    },
+
+    async countMembers(groupId: string): Promise<number> {
+      const row = (await db.execute(COUNT_MEMBERS, [groupId], { idempotent: true })).first();
+      return Number(row?.n ?? 0);
+    },
+
+    /** Adds a member unless already there (lightweight transaction); false when already a member. */
+    async addMember(member: GroupMember): Promise<boolean> {
+      const result = await db.execute(INSERT_MEMBER_IF_ABSENT, [
+        member.groupId,
+        member.userId,
+        member.role,
+        toDate(member.joinedAt),
+      ]);
+      if (!result.wasApplied()) return false;
+      await db.execute(
+        INSERT_GROUP_OF_USER,
+        [member.userId, member.groupId, member.role, toDate(member.joinedAt)],
+        { idempotent: true },
+      );
+      return true;
+    },
+
+    async removeMember(groupId: string, userId: string): Promise<void> {
+      await db.batch(
+        [
+          { query: DELETE_MEMBER, params: [groupId, userId] },
+          { query: DELETE_GROUP_OF_USER, params: [userId, groupId] },
+        ],
+        { logged: true, idempotent: true },
+      );
+    },
+
+    async listGroupIdsOfUser(userId: string): Promise<string[]> {
+      const result = await db.execute(SELECT_GROUPS_OF_USER, [userId], { idempotent: true, fetchSize: 5000 });
+      return result.rows.map((row) => row.group_id as string);
+    },
+  };
+}
+
+export type GroupRepository = ReturnType<typeof createGroupRepository>;

@@ -1,0 +1,160 @@
+import { type Bucket, bucketEnd } from '../domain/buckets.js';
+import { ulidTime } from '../domain/ids.js';
+import type { StoredMessage } from '../domain/types.js';
+import { type Db, fromDate, optionalText, orUnset, type Row, toDate } from './client.js';
+
+const INSERT_MESSAGE =
+  'INSERT INTO messages (conversation_id, bucket, message_id, sender_id, receiver_id, group_id, content, client_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_BUCKET = 'INSERT INTO conversation_buckets (conversation_id, bucket, bucket_ms) VALUES (?, ?, ?)';
+const SELECT_BUCKETS = 'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ?';
+const MESSAGE_COLUMNS = 'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts';
+const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
+const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
+const SELECT_ONE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?`;
+
+const toMessage = (row: Row): StoredMessage => ({
+  id: row.message_id,
+  conversationId: row.conversation_id,
+  senderId: row.sender_id,
+  receiverId: optionalText(row.receiver_id),
+  groupId: optionalText(row.group_id),
+  content: row.content,
+  createdAt: ulidTime(row.message_id),
+  clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
+});
+
+/** A page request in id space: both bounds inclusive; `exclude` is a cursor id to leave out. */
+export interface PageQuery {
+  conversationId: string;
+  lowId: string;
+  highId: string;
+  exclude: string | undefined;
+  order: 'desc' | 'asc';
+  /** How many messages to return at most (the caller asks one more to learn if more exist). */
+  limit: number;
+}
+
+/**
+ * Remembers which (conversation, bucket) index rows this process already wrote, so the index is
+ * written once per new bucket rather than with every message. Bounded: oldest entries go first.
+ */
+function createKnownBuckets(capacity: number) {
+  const known = new Set<string>();
+  return {
+    has: (key: string) => known.has(key),
+    add(key: string) {
+      known.add(key);
+      if (known.size > capacity) {
+        const oldest = known.values().next().value;
+        if (oldest !== undefined) known.delete(oldest);
+      }
+    },
+  };
+}
+
+/** Messages, bucketed by (conversation, time window), and the index of non-empty buckets. */
+export function createMessageRepository(db: Db, options: { knownBucketCapacity?: number } = {}) {
+  const knownBuckets = createKnownBuckets(options.knownBucketCapacity ?? 100_000);
+
+  async function listBuckets(conversationId: string): Promise<Bucket[]> {
+    const buckets: Bucket[] = [];
+    let pageState: string | undefined;
+    do {
+      const result = await db.execute(SELECT_BUCKETS, [conversationId], {
+        idempotent: true,
+        fetchSize: 5000,
+        ...(pageState ? { pageState } : {}),
+      });
+      for (const row of result.rows) buckets.push({ start: fromDate(row.bucket), lengthMs: Number(row.bucket_ms) });
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+    return buckets;
+  }
+
+  return {
+    listBuckets,
+
+    /**
+     * Stores a message durably. The bucket index row goes first (only when this process has not
+     * written it before), so a stored message is always reachable through the index.
+     */
+    async insert(message: StoredMessage, bucket: Bucket): Promise<void> {
+      const bucketKey = `${message.conversationId}|${bucket.start}`;
+      if (!knownBuckets.has(bucketKey)) {
+        await db.execute(INSERT_BUCKET, [message.conversationId, toDate(bucket.start), bucket.lengthMs], {
+          idempotent: true,
+        });
+        knownBuckets.add(bucketKey);
+      }
+      await db.execute(
+        INSERT_MESSAGE,
+        [
+          message.conversationId,
+          toDate(bucket.start),
+          message.id,
+          message.senderId,
+          orUnset(message.receiverId),
+          orUnset(message.groupId),
+          message.content,
+          orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
+        ],
+        { idempotent: true },
+      );
+    },
+
+    /**
+     * One page of a conversation, merging across buckets. Buckets are visited from the one that can
+     * hold the first message in page order; the walk stops as soon as no further bucket can hold a
+     * message that belongs on the page, so a page touches only the buckets it needs.
+     */
+    async page(query: PageQuery, buckets?: Bucket[]): Promise<StoredMessage[]> {
+      const lowTime = ulidTime(query.lowId);
+      const highTime = ulidTime(query.highId);
+      const candidates = (buckets ?? (await listBuckets(query.conversationId))).filter(
+        (bucket) => bucket.start <= highTime && bucketEnd(bucket) > lowTime,
+      );
+      const desc = query.order === 'desc';
+      // Visit order: newest window end first (desc) or oldest start first (asc).
+      candidates.sort((a, b) => (desc ? bucketEnd(b) - bucketEnd(a) || b.start - a.start : a.start - b.start));
+      const statement = desc ? SELECT_RANGE_DESC : SELECT_RANGE_ASC;
+      // Ids compare as strings: ULIDs sort lexicographically in time order.
+      const before = (a: StoredMessage, b: StoredMessage) => (desc ? (a.id > b.id ? -1 : 1) : a.id < b.id ? -1 : 1);
+      let collected: StoredMessage[] = [];
+      for (const bucket of candidates) {
+        const last = collected[query.limit - 1];
+        if (collected.length >= query.limit && last) {
+          const lastTime = ulidTime(last.id);
+          if (desc ? bucketEnd(bucket) - 1 < lastTime : bucket.start > lastTime) break;
+        }
+        const result = await db.execute(
+          statement,
+          [query.conversationId, toDate(bucket.start), query.lowId, query.highId, query.limit + 1],
+          { idempotent: true },
+        );
+        for (const row of result.rows) {
+          if (row.message_id !== query.exclude) collected.push(toMessage(row));
+        }
+        collected.sort(before);
+        collected = collected.slice(0, query.limit);
+      }
+      return collected;
+    },
+
+    /** A message by id, looked up in the buckets whose window holds the id's time. */
+    async findById(conversationId: string, messageId: string, buckets?: Bucket[]): Promise<StoredMessage | undefined> {
+      const time = ulidTime(messageId);
+      const holding = (buckets ?? (await listBuckets(conversationId))).filter(
+        (bucket) => bucket.start <= time && bucketEnd(bucket) > time,
+      );
+      for (const bucket of holding) {
+        const row = (
+          await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], { idempotent: true })
+        ).first();
+        if (row) return toMessage(row);
+      }
+      return undefined;
+    },
+  };
+}
+
+export type MessageRepository = ReturnType<typeof createMessageRepository>;
