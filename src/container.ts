@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Config } from './config.js';
 import { connectRedis, createRedisClient, redisAnswers } from './cache/client.js';
+import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
 import { createAccountService } from './services/accounts.js';

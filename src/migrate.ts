@@ -9,7 +9,7 @@ async function main() {
   const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), ...process.env });
   const client = createCassandraClient(config.cassandra, { keyspace: false });
   // cql/ sits beside src/ in the repo and beside dist/ in a build.
-  const dir = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../cql/" : "../cql/", import.meta.url));
+  const dir = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../cql/' : '../cql/', import.meta.url));
   try {
     for (let attempt = 1; ; attempt++) {
       try {

@@ -28,4 +28,5 @@ export function parseConversationId(id: string): ConversationRef | undefined {
   return isUlid(id) ? { kind: 'group', id, groupId: id } : undefined;
 }
 
-export const CONVERSATION_ID_PATTERN = /^(dm_[0-7][0-9A-HJKMNP-TV-Z]{25}_[0-7][0-9A-HJKMNP-TV-Z]{25}|[0-7][0-9A-HJKMNP-TV-Z]{25})$/;
+export const CONVERSATION_ID_PATTERN =
+  /^(dm_[0-7][0-9A-HJKMNP-TV-Z]{25}_[0-7][0-9A-HJKMNP-TV-Z]{25}|[0-7][0-9A-HJKMNP-TV-Z]{25})$/;

@@ -1,5 +1,5 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../domain/errors.js';
@@ -57,7 +57,8 @@ export function createApp(deps: HttpDeps) {
     info: {
       title: 'Switchboard API',
       version: '1.0.0',
-      description: 'Messaging backend: accounts, groups, messages, delivery status. Errors are application/problem+json.',
+      description:
+        'Messaging backend: accounts, groups, messages, delivery status. Errors are application/problem+json.',
     },
     servers: [{ url: '/api/v1' }],
   });
@@ -75,7 +76,12 @@ export function createApp(deps: HttpDeps) {
       return problemResponse(c, error);
     }
     if (error instanceof HTTPException && error.status < 500) {
-      const code = error.status === 413 ? 'PAYLOAD_TOO_LARGE' : error.status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION_FAILED';
+      const code =
+        error.status === 413
+          ? 'PAYLOAD_TOO_LARGE'
+          : error.status === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : 'VALIDATION_FAILED';
       return problemResponse(c, new AppError(code, error.message || 'Bad request'));
     }
     (c.get('logger') ?? deps.logger).error({ err: error }, 'unhandled error');

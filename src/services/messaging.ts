@@ -80,7 +80,9 @@ export interface MembersCache {
 }
 
 const requestHash = (target: SendTarget, content: string, clientTimestamp: number | null) =>
-  createHash('sha256').update(JSON.stringify([target, content, clientTimestamp])).digest('hex');
+  createHash('sha256')
+    .update(JSON.stringify([target, content, clientTimestamp]))
+    .digest('hex');
 
 /** Sending, reading history and moving delivery/read watermarks. */
 export function createMessagingService(deps: {

@@ -70,7 +70,9 @@ export function createDb(client: CassandraClient): Db {
           ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
           ...(options.fetchSize === undefined ? {} : { fetchSize: options.fetchSize }),
           ...(options.pageState === undefined ? {} : { pageState: options.pageState }),
-          ...(options.timestamp === undefined ? {} : { timestamp: cassandra.types.Long.fromString(options.timestamp.toString()) }),
+          ...(options.timestamp === undefined
+            ? {}
+            : { timestamp: cassandra.types.Long.fromString(options.timestamp.toString()) }),
         });
       } catch (error) {
         throw translateDriverError(error);

@@ -1,4 +1,4 @@
-import type { Group, GroupMember, MemberRole } from '../domain/types.js';
+import type { GroupMember, MemberRole } from '../domain/types.js';
 import { type Db, fromDate, type Row, toDate } from './client.js';
 
 const INSERT_GROUP = 'INSERT INTO groups (group_id, name, owner_id, created_at) VALUES (?, ?, ?, ?)';
@@ -89,11 +89,9 @@ export function createGroupRepository(db: Db) {
         toDate(member.joinedAt),
       ]);
       if (!result.wasApplied()) return false;
-      await db.execute(
-        INSERT_GROUP_OF_USER,
-        [member.userId, member.groupId, member.role, toDate(member.joinedAt)],
-        { idempotent: true },
-      );
+      await db.execute(INSERT_GROUP_OF_USER, [member.userId, member.groupId, member.role, toDate(member.joinedAt)], {
+        idempotent: true,
+      });
       return true;
     },
 

@@ -1,13 +1,11 @@
+import { ulidTime } from '../domain/ids.js';
 import type { StoredMessage } from '../domain/types.js';
 import { type Db, fromDate, optionalText, orUnset, toDate } from './client.js';
-import { ulidTime } from '../domain/ids.js';
 
 const CLAIM =
   'INSERT INTO message_idempotency (sender_id, idempotency_key, request_hash, message_id, conversation_id, receiver_id, group_id, content, client_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS';
 
-export type IdempotencyClaim =
-  | { kind: 'claimed' }
-  | { kind: 'existing'; requestHash: string; message: StoredMessage };
+export type IdempotencyClaim = { kind: 'claimed' } | { kind: 'existing'; requestHash: string; message: StoredMessage };
 
 /**
  * Idempotent sends. The first send with a key claims it with a lightweight transaction that

@@ -20,6 +20,9 @@ export interface MigrationResult {
   skipped: string[];
 }
 
+// Placeholders in the .cql files, filled from CASSANDRA_KEYSPACE and CASSANDRA_REPLICATION.
+const KEYSPACE_PLACEHOLDER = '{{keyspace}}';
+const REPLICATION_PLACEHOLDER = '{{replication}}';
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.cql$/;
 
 /** Splits a CQL file into statements: drops `--` comment lines, splits on `;` at a line end. */
@@ -41,7 +44,9 @@ export async function readMigrations(dir: string, vars: { keyspace: string; repl
     const match = FILE_PATTERN.exec(file);
     if (!match) continue;
     const raw = await readFile(join(dir, file), 'utf8');
-    const text = raw.replaceAll('${keyspace}', vars.keyspace).replaceAll('${replication}', vars.replication);
+    const text = raw
+      .replaceAll(KEYSPACE_PLACEHOLDER, vars.keyspace)
+      .replaceAll(REPLICATION_PLACEHOLDER, vars.replication);
     migrations.push({
       version: Number(match[1]),
       name: file,
@@ -59,7 +64,7 @@ export async function migrate(
   const log = options.log ?? (() => {});
   const migrations = await readMigrations(options.dir, options);
   const [keyspaceFile, ...rest] = migrations;
-  if (!keyspaceFile || keyspaceFile.version !== 1) throw new Error('cql/0001_*.cql must create the keyspace');
+  if (keyspaceFile?.version !== 1) throw new Error('cql/0001_*.cql must create the keyspace');
   // The keyspace must exist before the table that records migrations can.
   for (const statement of keyspaceFile.statements) await client.execute(statement);
   await client.execute(

@@ -27,9 +27,6 @@ export function requestContext(options: { logger: Logger; observer?: RequestObse
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = c.req.routePath || 'unmatched';
     options.observer?.observe(route, c.req.method, c.res.status, seconds);
-    logger.info(
-      { method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 },
-      'request',
-    );
+    logger.info({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
   });
 }

@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { AccountService } from '../../services/accounts.js';
 import type { AppEnv } from '../context.js';
-import { hookOptions } from '../validation.js';
 import { bearer, json, jsonBodyOf, problems, toUserJson, Ulid, UserSchema } from '../schemas.js';
-import type { MiddlewareHandler } from 'hono';
+import { hookOptions } from '../validation.js';
 
 const Username = z
   .string()

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { AppError } from '../../domain/errors.js';
 import type { MessagingService, SendTarget } from '../../services/messaging.js';
 import type { AppEnv } from '../context.js';
 import {
@@ -15,7 +16,6 @@ import {
   Ulid,
 } from '../schemas.js';
 import { hookOptions } from '../validation.js';
-import { AppError } from '../../domain/errors.js';
 
 const IdempotencyKey = z
   .string()
@@ -54,10 +54,10 @@ const HistoryQuery = z
     from: QueryTimestamp.optional(),
     to: QueryTimestamp.optional(),
   })
-  .refine(
-    (q) => [q.peerId, q.groupId, q.conversationId].filter((value) => value !== undefined).length === 1,
-    { message: 'give exactly one of peerId, groupId or conversationId', path: ['peerId'] },
-  )
+  .refine((q) => [q.peerId, q.groupId, q.conversationId].filter((value) => value !== undefined).length === 1, {
+    message: 'give exactly one of peerId, groupId or conversationId',
+    path: ['peerId'],
+  })
   .refine((q) => q.before === undefined || q.after === undefined, {
     message: 'give before or after, not both',
     path: ['before'],
@@ -111,7 +111,9 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
       const headerKey = c.req.valid('header')['idempotency-key'];
       if (headerKey && body.clientMessageId && headerKey !== body.clientMessageId) {
         throw new AppError('VALIDATION_FAILED', 'Idempotency-Key and clientMessageId differ', {
-          issues: [{ path: 'body.clientMessageId', message: 'must equal the Idempotency-Key header when both are sent' }],
+          issues: [
+            { path: 'body.clientMessageId', message: 'must equal the Idempotency-Key header when both are sent' },
+          ],
         });
       }
       const target: SendTarget = body.receiverId ? { receiverId: body.receiverId } : { groupId: body.groupId ?? '' };

@@ -1,0 +1,22 @@
+/**
+ * The environment integration tests run with: the real local Cassandra and Redis, a keyspace
+ * of their own, a fixed test secret. Overrides per test (e.g. a tiny MESSAGE_BUCKET_MS).
+ */
+export const TEST_KEYSPACE = process.env.TEST_CASSANDRA_KEYSPACE ?? 'switchboard_test';
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
+
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    CASSANDRA_CONTACT_POINTS: process.env.CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042',
+    CASSANDRA_KEYSPACE: TEST_KEYSPACE,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    JWT_SECRET: TEST_JWT_SECRET,
+    STARTUP_RETRIES: '3',
+    STARTUP_RETRY_DELAY_MS: '500',
+    ...overrides,
+  };
+}
