@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import { connectRedis, createRedisClient, redisAnswers } from './cache/client.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
@@ -72,6 +73,11 @@ export async function createContainer(config: Config, options: { logger?: Logger
     redis: () => redisAnswers(redis),
   };
 
+  // Parts that need the listening HTTP server (the WebSocket gateway) register here; drainers
+  // run first on shutdown (e.g. closing sockets with 1001) while in-flight requests finish.
+  const attachers: Array<(server: Server) => void> = [];
+  const drainers: Array<() => Promise<void>> = [];
+
   const app = createApp({
     logger,
     tokens,
@@ -88,6 +94,15 @@ export async function createContainer(config: Config, options: { logger?: Logger
     logger,
     app,
     deps: { config, logger, tokens, accounts, groups, messaging, redis, cassandra, db, users, health },
+    /** Connects server-bound parts (WebSocket upgrade) to the listening server. */
+    attach(server: Server) {
+      for (const attach of attachers) attach(server);
+    },
+    /** First step of a graceful stop: tell connected clients to go elsewhere. */
+    async drain() {
+      await Promise.all(drainers.map((drain) => drain().catch(() => {})));
+    },
+    /** Last step: close clients in reverse order of creation. */
     async close() {
       redis.disconnect();
       await cassandra.shutdown();

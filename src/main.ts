@@ -1,10 +1,11 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { ConfigError, loadConfig } from './config.js';
-import { createContainer } from './container.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Container, createContainer } from './container.js';
 
 /** Process entry: config → container → listen → signals. */
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
@@ -15,29 +16,44 @@ async function main() {
     throw error;
   }
   const container = await createContainer(config);
-  const { logger } = container;
   const server = serve({ fetch: container.app.fetch, hostname: config.http.host, port: config.http.port }, (info) =>
-    logger.info({ port: info.port, node: container.nodeId }, 'switchboard listening'),
-  );
+    container.logger.info({ port: info.port, node: container.nodeId }, 'switchboard listening'),
+  ) as Server;
+  container.attach(server);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      logger.warn('grace period over; exiting');
-      process.exit(1);
-    }, config.http.shutdownGraceMs);
-    deadline.unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await container.close();
-    clearTimeout(deadline);
-    logger.info('stopped');
-    process.exit(0);
+    void shutdown(signal, server, container, config.http.shutdownGraceMs);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/**
+ * Graceful stop: stop accepting connections, tell WebSocket clients to reconnect elsewhere
+ * (1001), let in-flight requests finish, then close Cassandra and Redis. Exits 0 when all of
+ * that fits in the grace period, 1 when stragglers had to be cut off.
+ */
+async function shutdown(signal: string, server: Server, container: Container, graceMs: number) {
+  const { logger } = container;
+  logger.info({ signal, graceMs }, 'shutting down');
+  const deadline = setTimeout(() => {
+    logger.warn('grace period over; closing remaining connections');
+    server.closeAllConnections();
+    void container.close().finally(() => process.exit(1));
+  }, graceMs);
+  deadline.unref();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  await container.drain();
+  // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
+  server.closeIdleConnections();
+  await closed;
+  await container.close();
+  clearTimeout(deadline);
+  logger.info('stopped');
+  process.exit(0);
 }
 
 main().catch((error) => {
