@@ -1,13 +1,21 @@
-import { decodeTime, monotonicFactory } from 'ulid';
+import { decodeTime, monotonicFactory, ulid } from 'ulid';
 
 /** One monotonic ULID source per process: ids sort by creation time, also within a millisecond. */
 const nextUlid = monotonicFactory();
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 
-/** A new id (users, groups, messages). Server time, never client time. */
-export function newId(now: number = Date.now()): string {
-  return nextUlid(now);
+/** A new id (users, groups, messages) at the current server time, never client time. */
+export function newId(): string {
+  return nextUlid();
+}
+
+/**
+ * An id at a chosen time (imports, backfills, tests that need old messages). Not monotonic:
+ * the monotonic factory would clamp a past time to the latest time it has seen.
+ */
+export function idAt(ms: number): string {
+  return ulid(ms);
 }
 
 export function isUlid(value: string): boolean {

@@ -55,7 +55,7 @@ export function createGroupService(deps: {
       const unknown = others.filter((id) => !found.has(id));
       if (unknown.length > 0) throw new AppError('NOT_FOUND', `Unknown users: ${unknown.join(', ')}`);
       const now = Date.now();
-      const group: GroupRecord = { id: newId(now), name: input.name, ownerId: callerId, createdAt: now };
+      const group: GroupRecord = { id: newId(), name: input.name, ownerId: callerId, createdAt: now };
       const members: GroupMember[] = [
         { groupId: group.id, userId: callerId, role: 'owner', joinedAt: now },
         ...others.map((userId): GroupMember => ({ groupId: group.id, userId, role: 'member', joinedAt: now })),

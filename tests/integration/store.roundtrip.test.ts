@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { bucketForMessage } from '../../src/domain/buckets.js';
+import { directConversationId } from '../../src/domain/conversations.js';
+import { idAt, newId, ulidTime } from '../../src/domain/ids.js';
+import type { StoredMessage } from '../../src/domain/types.js';
+import { type CassandraClient, createCassandraClient, createDb } from '../../src/store/client.js';
+import { createGroupRepository } from '../../src/store/groups.js';
+import { createIdempotencyRepository } from '../../src/store/idempotency.js';
+import { createMessageRepository } from '../../src/store/messages.js';
+import { createReceiptRepository } from '../../src/store/receipts.js';
+import { createUserRepository } from '../../src/store/users.js';
+import { testEnv } from '../support/env.js';
+
+const MINUTE = 60_000;
+
+describe('repositories round-trip every table through prepared statements', () => {
+  const config = loadConfig(testEnv());
+  let client: CassandraClient;
+  let db: ReturnType<typeof createDb>;
+
+  beforeAll(async () => {
+    client = createCassandraClient(config.cassandra);
+    await client.connect();
+    db = createDb(client);
+  });
+  afterAll(async () => client.shutdown());
+
+  it('users and users_by_username: insert, claim, find, rename, delete', async () => {
+    const users = createUserRepository(db);
+    const id = newId();
+    const username = `rt_${id.slice(-8).toLowerCase()}`;
+    const record = { id, username, displayName: 'Round Trip', passwordHash: 'scrypt$x', createdAt: 1_700_000_000_123 };
+    await users.insert(record);
+    expect(await users.findById(id)).toEqual(record);
+    expect(await users.claimUsername(username.toUpperCase(), id)).toBe(true);
+    expect(await users.claimUsername(username, newId())).toBe(false);
+    expect(await users.findIdByUsername(username.toUpperCase())).toBe(id);
+    await users.updateDisplayName(id, 'Renamed');
+    expect(await users.findManyByIds([id])).toEqual([
+      { id, username, displayName: 'Renamed', createdAt: record.createdAt },
+    ]);
+    await users.delete(id);
+    expect(await users.findById(id)).toBeUndefined();
+  });
+
+  it('groups, group_members and groups_by_user: create, list, add once, remove', async () => {
+    const groups = createGroupRepository(db);
+    const [owner, member, late] = [newId(), newId(), newId()];
+    const group = { id: newId(), name: 'Round trip', ownerId: owner, createdAt: 1_700_000_000_000 };
+    await groups.create(group, [
+      { groupId: group.id, userId: owner, role: 'owner', joinedAt: group.createdAt },
+      { groupId: group.id, userId: member, role: 'member', joinedAt: group.createdAt },
+    ]);
+    expect(await groups.findById(group.id)).toEqual(group);
+    expect(await groups.countMembers(group.id)).toBe(2);
+    expect((await groups.listMembers(group.id)).map((m) => [m.userId, m.role]).sort()).toEqual(
+      [
+        [owner, 'owner'],
+        [member, 'member'],
+      ].sort(),
+    );
+    const lateMember = { groupId: group.id, userId: late, role: 'member' as const, joinedAt: 1_700_000_001_000 };
+    expect(await groups.addMember(lateMember)).toBe(true);
+    expect(await groups.addMember(lateMember)).toBe(false);
+    expect(await groups.findMember(group.id, late)).toEqual(lateMember);
+    expect(await groups.listGroupIdsOfUser(late)).toEqual([group.id]);
+    await groups.removeMember(group.id, late);
+    expect(await groups.findMember(group.id, late)).toBeUndefined();
+    expect(await groups.listGroupIdsOfUser(late)).toEqual([]);
+  });
+
+  it('messages and conversation_buckets: stored messages come back by page and by id, buckets indexed', async () => {
+    const messages = createMessageRepository(db);
+    const conversationId = directConversationId(newId(), newId());
+    const base = Date.UTC(2026, 0, 1);
+    const stored: StoredMessage[] = [0, 1, 5].map((minute) => {
+      const id = idAt(base + minute * MINUTE);
+      return {
+        id,
+        conversationId,
+        senderId: newId(),
+        receiverId: newId(),
+        groupId: null,
+        content: `m${minute}`,
+        createdAt: ulidTime(id),
+        clientTimestamp: minute === 0 ? null : base,
+      };
+    });
+    for (const message of stored) await messages.insert(message, bucketForMessage(message.id, MINUTE));
+    expect((await messages.listBuckets(conversationId)).map((b) => b.start)).toEqual([
+      base + 5 * MINUTE,
+      base + MINUTE,
+      base,
+    ]);
+    const page = await messages.page({
+      conversationId,
+      lowId: '00000000000000000000000000',
+      highId: '7ZZZZZZZZZZZZZZZZZZZZZZZZZ',
+      exclude: undefined,
+      order: 'desc',
+      limit: 10,
+    });
+    expect(page).toEqual([...stored].reverse());
+    expect(await messages.findById(conversationId, stored[1]?.id ?? '')).toEqual(stored[1]);
+  });
+
+  it('receipts: the highest message id wins whatever order the writes arrive in', async () => {
+    const receipts = createReceiptRepository(db);
+    const conversationId = directConversationId(newId(), newId());
+    const userId = conversationId.slice(3, 29);
+    const ids = [newId(), newId(), newId()];
+    const [low, mid, high] = ids as [string, string, string];
+    await receipts.advance(conversationId, userId, high, 'delivered');
+    await receipts.advance(conversationId, userId, low, 'delivered');
+    await receipts.advance(conversationId, userId, mid, 'read');
+    expect(await receipts.find(conversationId, userId)).toEqual({
+      conversationId,
+      userId,
+      deliveredUpTo: high,
+      readUpTo: mid,
+    });
+    expect(await receipts.listForConversation(conversationId)).toHaveLength(1);
+  });
+
+  it('message_idempotency: the first claim wins and later claims get the stored message back', async () => {
+    const idempotency = createIdempotencyRepository(db);
+    const id = newId();
+    const message: StoredMessage = {
+      id,
+      conversationId: newId(),
+      senderId: newId(),
+      receiverId: null,
+      groupId: newId(),
+      content: 'once',
+      createdAt: ulidTime(id),
+      clientTimestamp: 1_700_000_000_000,
+    };
+    const key = `key-${id}`;
+    expect(await idempotency.claim(key, 'hash-a', message)).toEqual({ kind: 'claimed' });
+    expect(await idempotency.claim(key, 'hash-b', { ...message, id: newId(), content: 'twice' })).toEqual({
+      kind: 'existing',
+      requestHash: 'hash-a',
+      message,
+    });
+  });
+
+  it('runs repository queries as prepared statements (Cassandra lists them in system.prepared_statements)', async () => {
+    const prepared = await client.execute('SELECT query_string FROM system.prepared_statements');
+    const queries = prepared.rows.map((row) => String(row.query_string));
+    for (const fragment of [
+      'INSERT INTO messages (conversation_id, bucket, message_id',
+      'UPDATE receipts SET delivered_up_to = ?',
+      'INSERT INTO users_by_username (username, user_id) VALUES (?, ?) IF NOT EXISTS',
+      'SELECT group_id, user_id, role, joined_at FROM group_members WHERE group_id = ?',
+    ]) {
+      expect(queries.some((query) => query.includes(fragment))).toBe(true);
+    }
+  });
+});
