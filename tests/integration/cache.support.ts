@@ -1,0 +1,230 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Container } from '../../src/container.js';
+import { freePort } from '../support/server.js';
+
+/**
+ * Helpers of the cache integration tests: a private redis-server child (never the shared one),
+ * a TCP proxy that can cut a node off from Redis while Redis keeps its data, a counter of real
+ * Cassandra calls, and direct reads of the cache keys.
+ */
+
+/** A key prefix of its own, so a test's cache epoch and leases are not shared with other tests. */
+export const uniquePrefix = () => `sbt${randomBytes(5).toString('hex')}`;
+
+/**
+ * Environment of a caching node in tests about consistency (not about timeouts): a command
+ * timeout generous enough that a busy shared machine does not turn a hit into a timeout.
+ */
+export const patientCache = (prefix: string) => ({ REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '2000' });
+
+/** A test's own client of the shared Redis (no 100 ms timeout), to inspect and drop cache keys. */
+export function inspector(url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 2 });
+  client.on('error', () => {});
+  return client;
+}
+
+export interface RedisChild {
+  port: number;
+  url: string;
+  /** A plain client to inspect or pause the server (not through any proxy). */
+  admin: Redis;
+  /** Kills the server (its data is gone: no persistence). */
+  stop(): Promise<void>;
+  /** Starts a fresh server on the same port. */
+  start(): Promise<void>;
+  running(): boolean;
+  close(): Promise<void>;
+}
+
+/** Deletes every key of a test's prefix (SCAN, never KEYS), so tests leave the shared Redis clean. */
+export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+  for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+    if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
+  }
+}
+
+/** Starts `redis-server` as a child process on a free port, without persistence. */
+export async function startRedisChild(): Promise<RedisChild> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  admin.on('error', () => {});
+
+  async function start() {
+    child = spawn(
+      'redis-server',
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+        ...['--enable-debug-command', 'local', '--maxmemory-policy', 'volatile-lru'],
+      ],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const probe = new Redis({
+        port,
+        host: '127.0.0.1',
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        if ((await probe.ping()) === 'PONG') {
+          probe.disconnect();
+          break;
+        }
+      } catch {
+        probe.disconnect();
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+      await sleep(50);
+    }
+    if (admin.status === 'wait' || admin.status === 'end') await admin.connect().catch(() => {});
+  }
+
+  async function stop() {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  }
+
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    admin,
+    stop,
+    start,
+    running: () => child !== undefined && child.exitCode === null,
+    async close() {
+      admin.disconnect();
+      await stop();
+    },
+  };
+}
+
+export interface TcpProxy {
+  port: number;
+  url: string;
+  /** Closes every proxied connection and refuses new ones (Redis itself keeps running). */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy to a port: the way to make Redis unreachable for one node only. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server: Server = createServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = new Socket();
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', drop);
+    upstream.on('close', drop);
+    upstream.connect(targetPort, '127.0.0.1', () => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    cut() {
+      open = false;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    restore() {
+      open = true;
+    },
+    async close() {
+      open = false;
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Counts the statements a container really sends to Cassandra, by wrapping its driver client's
+ * methods (the calls still go to Cassandra).
+ */
+export function countCassandraCalls(container: Container) {
+  const client = container.deps.cassandra as unknown as Record<string, (...args: unknown[]) => unknown>;
+  let calls = 0;
+  const names = ['execute', 'batch', 'eachRow', 'stream'] as const;
+  const originals = new Map<string, (...args: unknown[]) => unknown>();
+  for (const name of names) {
+    const original = client[name];
+    if (typeof original !== 'function') continue;
+    originals.set(name, original);
+    client[name] = function (this: unknown, ...args: unknown[]) {
+      calls++;
+      return original.apply(this, args);
+    };
+  }
+  return {
+    get calls() {
+      return calls;
+    },
+    reset() {
+      calls = 0;
+    },
+    restore() {
+      for (const [name, original] of originals) client[name] = original;
+    },
+  };
+}
+
+/** The message ids of a conversation's cached window, newest first, and whether it is valid now. */
+export async function readWindow(redis: Redis, prefix: string, conversationId: string) {
+  const key = `${prefix}:v1:recent:${conversationId}`;
+  const [entries, meta, epoch] = await Promise.all([
+    redis.zrevrangebylex(key, '(~', '-'),
+    redis.zrangebylex(key, '[~', '+'),
+    redis.get(`${prefix}:v1:cache:epoch`),
+  ]);
+  const validity = meta.find((member) => member.startsWith('~m|'))?.split('|');
+  return {
+    ids: entries.map((entry) => entry.slice(0, 26)),
+    valid: epoch !== null && validity?.[1] === epoch,
+    complete: validity?.[2] === '1',
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` answers true; throws with `what` when `timeoutMs` passes first. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(100);
+  }
+}
