@@ -1,0 +1,65 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { ULID_PATTERN } from '../../domain/ids.js';
+import type { Presence, PresenceReader } from '../../services/realtime.js';
+import type { AppEnv } from '../context.js';
+import { bearer, json, problems, Ulid } from '../schemas.js';
+import { hookOptions } from '../validation.js';
+
+/** At most this many users per presence query. */
+export const MAX_PRESENCE_QUERY = 100;
+
+export const PresenceSchema = z
+  .object({
+    userId: Ulid,
+    status: z.enum(['online', 'offline']),
+    lastSeenAt: z.string().nullable().openapi({
+      format: 'date-time',
+      description: 'When the user was last online; null while online or if never seen',
+    }),
+  })
+  .openapi('Presence');
+
+export const toPresenceJson = (presence: Presence) => ({
+  userId: presence.userId,
+  status: presence.status,
+  lastSeenAt: presence.lastSeenAt === null ? null : new Date(presence.lastSeenAt).toISOString(),
+});
+
+const UserIdList = z
+  .string()
+  .transform((value, ctx) => {
+    const ids = [...new Set(value.split(',').map((id) => id.trim()))].filter((id) => id.length > 0);
+    const bad = ids.filter((id) => !ULID_PATTERN.test(id));
+    if (ids.length === 0) ctx.addIssue({ code: 'custom', message: 'give at least one user id' });
+    if (ids.length > MAX_PRESENCE_QUERY) {
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_PRESENCE_QUERY} user ids` });
+    }
+    if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not ULIDs: ${bad.slice(0, 5).join(', ')}` });
+    return ids;
+  })
+  .openapi({ type: 'string', description: 'Comma-separated user ids', example: '01JD3W6YQ7R5S3T2V1X0Z9Y8W7' });
+
+/** Presence of many users at once, answered from Redis. */
+export function presenceRoutes(deps: { presence: PresenceReader; auth: MiddlewareHandler<AppEnv> }) {
+  const list = createRoute({
+    method: 'get',
+    path: '/presence',
+    tags: ['presence'],
+    summary: 'Online status and last-seen time of up to 100 users',
+    description:
+      'A user is online while they have at least one WebSocket connection on any node. Answered 503 when Redis, which holds presence, is unreachable.',
+    security: bearer,
+    middleware: deps.auth,
+    request: { query: z.object({ userIds: UserIdList }) },
+    responses: {
+      200: json(z.object({ presence: z.array(PresenceSchema) }), 'Presence in the order asked'),
+      ...problems(400, 401, 503),
+    },
+  });
+
+  return new OpenAPIHono<AppEnv>(hookOptions).openapi(list, async (c) => {
+    const records = await deps.presence.presenceOf(c.req.valid('query').userIds);
+    return c.json({ presence: records.map(toPresenceJson) }, 200);
+  });
+}

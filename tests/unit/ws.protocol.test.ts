@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/domain/errors.js';
+import type { Message } from '../../src/domain/types.js';
+import { CLOSE_CODES, encodeEvent, errorFrame, parseClientFrame } from '../../src/ws/protocol.js';
+
+const A = '01JD3W6YQ7R5S3T2V1X0Z9Y8W7';
+const B = '01JD3W7B1C2D3E4F5G6H7J8K9M';
+const DM = `dm_${A}_${B}`;
+
+describe('parseClientFrame', () => {
+  it('accepts every documented frame type', () => {
+    const frames = [
+      { type: 'ack', data: { conversationId: DM, messageId: A } },
+      { type: 'read', id: 'r1', data: { conversationId: A, messageId: B } },
+      { type: 'typing', data: { conversationId: DM } },
+      { type: 'presence.subscribe', data: { userIds: [A, B] } },
+      { type: 'presence.unsubscribe', data: { userIds: [A] } },
+      { type: 'ping' },
+      { type: 'ping', data: { nonce: 1 } },
+    ];
+    for (const frame of frames) {
+      expect(parseClientFrame(JSON.stringify(frame))).toEqual({ ok: true, frame });
+    }
+  });
+
+  it('answers text that is not JSON with MALFORMED_JSON', () => {
+    const parsed = parseClientFrame('{"type":');
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error.code).toBe('MALFORMED_JSON');
+  });
+
+  it('answers an unknown type with VALIDATION_FAILED on the type field, echoing the frame id', () => {
+    const parsed = parseClientFrame(JSON.stringify({ type: 'send', id: 'x1', data: {} }));
+    expect(parsed).toMatchObject({ ok: false, id: 'x1', error: { code: 'VALIDATION_FAILED' } });
+    if (!parsed.ok) expect(parsed.error.issues).toEqual([{ path: 'type', message: expect.stringContaining('ack') }]);
+  });
+
+  it('names each invalid field of a known frame', () => {
+    const parsed = parseClientFrame(JSON.stringify({ type: 'ack', data: { conversationId: 'dm_x', messageId: 7 } }));
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.error.code).toBe('VALIDATION_FAILED');
+      expect(parsed.error.issues?.map((issue) => issue.path).sort()).toEqual(['data.conversationId', 'data.messageId']);
+    }
+  });
+
+  it('rejects unknown fields, arrays, and presence lists that are empty or too long', () => {
+    const bad = [
+      { type: 'typing', data: { conversationId: DM, extra: true } },
+      { type: 'ack', data: { conversationId: DM, messageId: A }, extra: 1 },
+      { type: 'presence.subscribe', data: { userIds: [] } },
+      { type: 'presence.subscribe', data: { userIds: Array.from({ length: 101 }, () => A) } },
+      [{ type: 'ping' }],
+      'ping',
+      null,
+    ];
+    for (const frame of bad) {
+      const parsed = parseClientFrame(JSON.stringify(frame));
+      expect(parsed.ok, JSON.stringify(frame)).toBe(false);
+      if (!parsed.ok) expect(parsed.error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+});
+
+describe('server frames', () => {
+  it('encodes message.created with the REST message shape', () => {
+    const message: Message = {
+      id: A,
+      conversationId: DM,
+      senderId: A,
+      receiverId: B,
+      groupId: null,
+      content: 'hi',
+      createdAt: Date.UTC(2026, 0, 1),
+      clientTimestamp: null,
+      status: 'sent',
+    };
+    expect(JSON.parse(encodeEvent({ type: 'message.created', message }))).toEqual({
+      type: 'message.created',
+      data: {
+        message: { ...message, createdAt: '2026-01-01T00:00:00.000Z', clientTimestamp: null },
+      },
+    });
+  });
+
+  it('encodes presence with an ISO last-seen time, and null while online', () => {
+    expect(
+      JSON.parse(encodeEvent({ type: 'presence', presence: { userId: A, status: 'offline', lastSeenAt: 0 } })),
+    ).toEqual({ type: 'presence', data: { userId: A, status: 'offline', lastSeenAt: '1970-01-01T00:00:00.000Z' } });
+    expect(
+      JSON.parse(encodeEvent({ type: 'presence', presence: { userId: A, status: 'online', lastSeenAt: null } })).data
+        .lastSeenAt,
+    ).toBeNull();
+  });
+
+  it('encodes message.status and typing with exactly the documented fields', () => {
+    const receipt = { conversationId: DM, userId: B, deliveredUpTo: A, readUpTo: null };
+    expect(JSON.parse(encodeEvent({ type: 'message.status', receipt }))).toEqual({
+      type: 'message.status',
+      data: receipt,
+    });
+    expect(JSON.parse(encodeEvent({ type: 'typing', conversationId: DM, userId: A }))).toEqual({
+      type: 'typing',
+      data: { conversationId: DM, userId: A },
+    });
+  });
+
+  it('encodes errors with code and detail, plus issues and the frame id when there are some', () => {
+    expect(JSON.parse(errorFrame(new AppError('FORBIDDEN', 'no'), undefined))).toEqual({
+      type: 'error',
+      data: { code: 'FORBIDDEN', detail: 'no' },
+    });
+    const issues = [{ path: 'type', message: 'bad' }];
+    expect(JSON.parse(errorFrame(new AppError('VALIDATION_FAILED', 'bad', { issues }), 'f1')).data).toEqual({
+      code: 'VALIDATION_FAILED',
+      detail: 'bad',
+      issues,
+      id: 'f1',
+    });
+  });
+
+  it('keeps application close codes in the reconnectable 4000–4499 range', () => {
+    for (const code of Object.values(CLOSE_CODES)) {
+      const allowed = code < 4000 ? [1000, 1001, 1008, 1009, 1011].includes(code) : code <= 4499;
+      expect(allowed, String(code)).toBe(true);
+    }
+  });
+});
