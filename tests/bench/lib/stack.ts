@@ -1,0 +1,147 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { type Config, loadConfig } from '../../../src/config.js';
+import { type CassandraClient, createCassandraClient } from '../../../src/store/client.js';
+import { migrate } from '../../../src/store/migrations.js';
+import { type ServerProcess, startServerProcess } from '../../support/server.js';
+
+/**
+ * Everything the benchmark starts and stops: the shared services (started if down, never
+ * stopped), bench keyspaces (dropped and re-created each run), and API server processes.
+ */
+export const REPO = new URL('../../../', import.meta.url).pathname;
+export const BENCH_KEYSPACE = 'switchboard_bench';
+export const GROWTH_KEYSPACE = 'switchboard_bench_growth';
+export const BENCH_REDIS_PREFIX = 'sbbench';
+export const BENCH_JWT_SECRET = 'switchboard-bench-secret-not-for-production-use-0123456789';
+
+/** The API's environment for a bench node: production mode, quiet logs, a bench keyspace. */
+export function benchEnv(keyspace: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    CASSANDRA_CONTACT_POINTS: process.env.CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042',
+    CASSANDRA_KEYSPACE: keyspace,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX,
+    JWT_SECRET: BENCH_JWT_SECRET,
+    STARTUP_RETRIES: '60',
+    STARTUP_RETRY_DELAY_MS: '1000',
+    GROUP_MAX_MEMBERS: '1000',
+    ...overrides,
+  };
+}
+
+export const benchConfig = (keyspace: string): Config => loadConfig(benchEnv(keyspace));
+
+/** `docker/native/stack.sh up`: reuses running Cassandra and Redis, starts them when down. */
+export function ensureServices(): void {
+  execFileSync('bash', ['docker/native/stack.sh', 'up'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Drops a bench keyspace and applies cql/ to it afresh, so every run starts from the same state. */
+export async function resetKeyspace(keyspace: string): Promise<void> {
+  await withAdminClient(keyspace, async (client, config) => {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await migrate(client, { dir: `${REPO}cql/`, keyspace, replication: config.cassandra.replication });
+  });
+}
+
+/** Drops a bench keyspace (the growth data: no need to leave 10^6 rows in a shared Cassandra). */
+export async function dropKeyspace(keyspace: string): Promise<void> {
+  await withAdminClient(keyspace, (client) => client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`));
+}
+
+async function withAdminClient(keyspace: string, work: (client: CassandraClient, config: Config) => Promise<unknown>) {
+  if (!keyspace.startsWith(BENCH_KEYSPACE)) throw new Error(`refusing to drop ${keyspace}: not a bench keyspace`);
+  const config = benchConfig(keyspace);
+  const client = createCassandraClient(config.cassandra, { keyspace: false });
+  try {
+    await client.connect();
+    await work(client, config);
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/** A driver client with the app's own settings (pooling, prepared, consistency) on a keyspace. */
+export async function connectCassandra(keyspace: string): Promise<CassandraClient> {
+  const client = createCassandraClient(benchConfig(keyspace).cassandra);
+  await client.connect();
+  return client;
+}
+
+export function connectRedis(): Redis {
+  return new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: false });
+}
+
+/** Deletes the bench's Redis keys (prefix `sbbench:`), leaving everyone else's alone. */
+export async function flushBenchKeys(redis: Redis): Promise<number> {
+  return deleteMatching(redis, `${BENCH_REDIS_PREFIX}:*`);
+}
+
+/** How many Redis keys match a pattern (SCAN, never KEYS). */
+export async function countKeys(redis: Redis, pattern: string): Promise<number> {
+  let count = 0;
+  for await (const keys of redis.scanStream({ match: pattern, count: 1000 })) count += (keys as string[]).length;
+  return count;
+}
+
+async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
+  let deleted = 0;
+  for await (const keys of redis.scanStream({ match: pattern, count: 1000 })) {
+    if ((keys as string[]).length > 0) deleted += await redis.unlink(...(keys as string[]));
+  }
+  return deleted;
+}
+
+export interface ApiNode {
+  name: string;
+  url: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node --import tsx src/main.ts` on a free loopback port and waits for /readyz. With
+ * `profileDir`, the node writes a V8 CPU profile there when it stops (`--cpu-prof`).
+ */
+export async function startApiNode(
+  name: string,
+  keyspace: string,
+  options: { profileDir?: string | undefined; env?: Record<string, string> } = {},
+): Promise<ApiNode> {
+  const profile: Record<string, string> = options.profileDir
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.profileDir} --cpu-prof-name=${name}.cpuprofile` }
+    : {};
+  const server: ServerProcess = await startServerProcess(
+    benchEnv(keyspace, { NODE_ID: `bench-${name}`, ...profile, ...options.env }),
+  );
+  const pid = server.child.pid;
+  if (pid === undefined) throw new Error(`API node ${name} has no pid`);
+  return {
+    name,
+    url: server.url,
+    port: server.port,
+    pid,
+    async stop() {
+      const code = await server.stop('SIGTERM');
+      if (code !== 0) process.stderr.write(`bench: API node ${name} exited with ${code}\n${server.output()}\n`);
+    },
+  };
+}
+
+/** The pid of the natively started Cassandra (its pid file), or undefined when it runs elsewhere. */
+export function cassandraPid(): number | undefined {
+  const dir = process.env.SWITCHBOARD_NATIVE_DIR ?? `${REPO}.native`;
+  try {
+    const pid = Number(readFileSync(`${dir}/cassandra/cassandra.pid`, 'utf8').trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}

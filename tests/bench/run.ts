@@ -1,0 +1,164 @@
+import { parseArgs } from 'node:util';
+import { collectEnvironment } from './lib/environment.js';
+import { createHttp } from './lib/http.js';
+import { createRng } from './lib/prng.js';
+import { buildReport, writeReport } from './lib/report.js';
+import { type BenchContext, PROFILES, type ScenarioResult } from './lib/scenario.js';
+import {
+  type ApiNode,
+  BENCH_KEYSPACE,
+  benchConfig,
+  connectCassandra,
+  connectRedis,
+  ensureServices,
+  flushBenchKeys,
+  REPO,
+  resetKeyspace,
+  startApiNode,
+} from './lib/stack.js';
+import { createWorkload, type Workload } from './lib/workload.js';
+import { runFanout } from './scenarios/fanout.js';
+import { runGrowth } from './scenarios/growth.js';
+import { runHistory } from './scenarios/history.js';
+import { runIdle } from './scenarios/idle.js';
+import { runRawInsert } from './scenarios/raw-insert.js';
+import { runSend } from './scenarios/send.js';
+
+/**
+ * `npm run bench [-- --quick] [-- --only=send,history] [-- --profile]`
+ *
+ * Starts what it needs (services via docker/native/stack.sh, a fresh bench keyspace, API nodes as
+ * child processes on loopback), runs the seeded scenarios in a fixed order, writes the JSON and
+ * Markdown reports to tests/bench/results/, and stops every process it started.
+ */
+const SCENARIOS: Array<{
+  id: string;
+  run: (ctx: BenchContext, workload: () => Promise<Workload>) => Promise<ScenarioResult>;
+}> = [
+  { id: 'send', run: async (ctx, workload) => runSend(ctx, await workload()) },
+  { id: 'rawInsert', run: async (ctx, workload) => runRawInsert(ctx, await workload()) },
+  { id: 'history', run: async (ctx, workload) => runHistory(ctx, await workload()) },
+  { id: 'fanout', run: (ctx) => runFanout(ctx) },
+  { id: 'idle', run: (ctx) => runIdle(ctx) },
+  { id: 'growth', run: (ctx) => runGrowth(ctx) },
+];
+
+const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      `usage: npm run bench [-- --quick] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile]\n`,
+    );
+    return 0;
+  }
+  const profile = PROFILES[values.quick ? 'quick' : 'full'];
+  const only = values.only?.split(',').map((id) => id.trim());
+  const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  const selected = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const profileDir = values.profile ? `${REPO}tests/bench/results/tmp/profiles` : undefined;
+  const startedAt = new Date();
+  log(`${profile.name} run: ${selected.map((s) => s.id).join(', ')} (seed ${profile.seed})`);
+
+  ensureServices();
+  await resetKeyspace(BENCH_KEYSPACE);
+  const client = await connectCassandra(BENCH_KEYSPACE);
+  const redis = connectRedis();
+  await flushBenchKeys(redis);
+  const environment = await collectEnvironment(client, redis);
+  log(
+    `${environment.cpuModel} × ${environment.cores}, Node ${environment.node}, Cassandra ${environment.cassandra}, Redis ${environment.redis}, load ${environment.loadAverageAtStart}`,
+  );
+
+  const nodes: ApiNode[] = [];
+  const startNode = async (name: string, keyspace = BENCH_KEYSPACE) => {
+    const node = await startApiNode(name, keyspace, { profileDir });
+    nodes.push(node);
+    return node;
+  };
+  const stopAll = () => Promise.all(nodes.map((node) => node.stop()));
+  const onSignal = () => void stopAll().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const results: ScenarioResult[] = [];
+  const api = await startNode('a');
+  const http = createHttp(api.url, profile.concurrency);
+  try {
+    const ctx: BenchContext = {
+      profile,
+      client,
+      redis,
+      api,
+      http,
+      bucketMs: benchConfig(BENCH_KEYSPACE).messages.bucketMs,
+      startNode,
+      log,
+    };
+    let workload: Promise<Workload> | undefined;
+    const sharedWorkload = () => {
+      workload ??= createWorkload(ctx, profile.workload, createRng(profile.seed));
+      return workload;
+    };
+    for (const scenario of selected) {
+      log(`— ${scenario.id}`);
+      const began = performance.now();
+      let result: ScenarioResult;
+      try {
+        result = await scenario.run(ctx, sharedWorkload);
+      } catch (error) {
+        const reason = (error as Error).stack ?? String(error);
+        result = {
+          id: scenario.id,
+          title: scenario.id,
+          status: 'failed',
+          reason,
+          seconds: 0,
+          measurements: [],
+          metrics: {},
+          notes: [],
+        };
+      }
+      result.seconds ||= Math.round((performance.now() - began) / 100) / 10;
+      if (result.status !== 'ok') log(`${scenario.id} ${result.status}: ${result.reason}`);
+      results.push(result);
+    }
+  } finally {
+    await http.close();
+    await stopAll();
+    await client.shutdown();
+    redis.disconnect();
+  }
+
+  const report = buildReport({ profile, environment, startedAt, scenarios: results });
+  const complete = profile.name === 'full' && !only;
+  for (const path of writeReport(report, `${REPO}tests/bench/results`, complete))
+    log(`wrote ${path.replace(REPO, '')}`);
+  log(`ratios ${JSON.stringify(report.ratios)}`);
+  for (const target of report.targets) {
+    const verdict = target.holds === null ? 'not measured' : target.holds ? 'holds' : 'MISSES';
+    log(
+      `${verdict.padEnd(12)} ${target.target}: ${target.measured ?? '—'} ${target.measured === null ? '' : target.unit} ${target.note}`,
+    );
+  }
+  if (profileDir) log(`CPU profiles of the API nodes: ${profileDir.replace(REPO, '')}`);
+  log(`finished in ${report.durationSeconds} s`);
+  return results.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`bench: ${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  },
+);

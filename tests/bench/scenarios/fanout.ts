@@ -1,0 +1,174 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createHttp } from '../lib/http.js';
+import { closedLoop, type LoadResult, openLoop } from '../lib/load.js';
+import { createRng } from '../lib/prng.js';
+import { type BenchContext, measure, type ScenarioResult, skipped } from '../lib/scenario.js';
+import { createGroups, messageContent, type SeedUser, seedUsers } from '../lib/seed.js';
+import { round, summarize } from '../lib/stats.js';
+import { type ClientSet, connectClients, type FrameHandler, gatewayMissingReason, hrNow } from '../lib/ws-clients.js';
+
+const ID = 'fanout';
+const TITLE = 'Fan-out: POST → message.created over two API nodes';
+
+/**
+ * fan-out: `clients` WebSocket clients, user i on node i mod 2. (1) One-to-one sends between
+ * partners on different nodes at a fixed rate: latency from the POST to the partner's
+ * `message.created`. (2) A group of `groupSize` members: deliveries per second to all members.
+ */
+export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
+  const missing = gatewayMissingReason();
+  if (missing) return skipped(ID, TITLE, missing);
+  const started = performance.now();
+  const { fanout } = ctx.profile;
+  const rng = createRng(ctx.profile.seed + 3);
+
+  const users = await seedUsers(ctx.client, fanout.clients - (fanout.clients % 2), 'f');
+  const members = users.slice(0, fanout.groupSize);
+  // Created before anyone connects, so the gateway learns the membership however it subscribes.
+  const [group] = await createGroups(ctx.http, [members]);
+  const nodeB = await ctx.startNode('b');
+  const nodes = [ctx.api, nodeB];
+  const http = [ctx.http, createHttp(nodeB.url, 16)];
+  const pids = nodes.map((node) => node.pid);
+  let set: ClientSet | undefined;
+  try {
+    set = await connectClients(
+      nodes.map((node) => node.url),
+      users,
+    );
+    if (set.clients.length === 0) return skipped(ID, TITLE, `no WebSocket client could connect: ${set.firstError}`);
+    ctx.log(`fan-out: ${set.clients.length} clients connected over 2 nodes (${set.failed} failed)`);
+    const clientSet = set;
+
+    // Warm both nodes' send and fan-out paths first; these deliveries are not counted.
+    await closedLoop({
+      total: 40,
+      concurrency: 4,
+      task: async (i) => {
+        const sender = users[i] as SeedUser;
+        await (http[i % 2] ?? ctx.http).request('POST', '/api/v1/messages', {
+          token: sender.token,
+          body: { receiverId: (users[i ^ 1] as SeedUser).id, content: messageContent(`warmup ${i}`) },
+        });
+      },
+    });
+    await sleep(500);
+
+    // (1) one-to-one, partner on the other node.
+    const count = Math.ceil(fanout.rate * fanout.seconds);
+    const senders = Array.from({ length: count }, () => rng.int(users.length));
+    let postP99Ms = Number.NaN;
+    const direct = await measure(`1:1 cross-node, ${fanout.rate} sends/s`, pids, { rate: fanout.rate }, async () => {
+      const collector = collectDeliveries(clientSet, 'fanout');
+      const posts = await openLoop({
+        rate: fanout.rate,
+        durationMs: fanout.seconds * 1000,
+        maxInFlight: 64,
+        task: async (i) => {
+          const index = senders[i] as number;
+          const sender = users[index] as SeedUser;
+          const partner = users[index ^ 1] as SeedUser;
+          collector.sentAt[i] = hrNow();
+          await (http[index % 2] ?? ctx.http).request('POST', '/api/v1/messages', {
+            token: sender.token,
+            body: { receiverId: partner.id, content: messageContent(`fanout ${i}`) },
+          });
+        },
+      });
+      postP99Ms = summarize(posts.latenciesMs).p99;
+      return collector.finish(count, posts);
+    });
+    ctx.log(`fan-out 1:1: p99 ${direct.latencyMs.p99} ms, ${direct.latencyMs.count}/${count} delivered`);
+
+    // (2) a big group, one sender, a few sends in flight.
+    const owner = members[0] as SeedUser;
+    const groupId = group?.id as string;
+    const expected = fanout.groupMessages * (members.length - 1);
+    const grouped = await measure(
+      `${members.length}-member group, ${fanout.groupMessages} sends, 4 in flight`,
+      pids,
+      { concurrency: 4 },
+      async () => {
+        const collector = collectDeliveries(clientSet, 'group');
+        const posts = await closedLoop({
+          total: fanout.groupMessages,
+          concurrency: 4,
+          task: async (i) => {
+            collector.sentAt[i] = hrNow();
+            await ctx.http.request('POST', '/api/v1/messages', {
+              token: owner.token,
+              body: { groupId, content: messageContent(`group ${i}`) },
+            });
+          },
+        });
+        return collector.finish(expected, posts);
+      },
+    );
+    ctx.log(
+      `fan-out group: ${grouped.throughput} deliveries/s, ${grouped.latencyMs.count}/${expected} delivered, p99 ${grouped.latencyMs.p99} ms`,
+    );
+
+    return {
+      id: ID,
+      title: TITLE,
+      status: 'ok',
+      seconds: round((performance.now() - started) / 1000, 1),
+      measurements: [direct, grouped],
+      metrics: {
+        clients: set.clients.length,
+        deliveryP99Ms: direct.latencyMs.p99,
+        directDelivered: `${direct.latencyMs.count}/${count}`,
+        postP99Ms,
+        groupSize: members.length,
+        groupDeliveriesPerSecond: grouped.throughput,
+        groupDelivered: `${grouped.latencyMs.count}/${expected}`,
+      },
+      notes: [
+        'latency: from just before the POST to the frame arriving at the other participant; throughput in the measurements is deliveries per second',
+        'sender i and partner i xor 1 sit on different nodes, so every 1:1 delivery crosses Redis pub/sub',
+      ],
+    };
+  } finally {
+    await set?.close();
+    await http[1]?.close();
+    await nodeB.stop();
+  }
+}
+
+/**
+ * Collects `message.created` frames whose content starts with `tag` (to anyone but the sender).
+ * `finish` waits up to 10 s for the expected deliveries and reports them as a load result:
+ * latency from just before the POST to the frame, deliveries per second, missing ones as errors.
+ */
+function collectDeliveries(set: ClientSet, tag: string) {
+  const sentAt: number[] = [];
+  const latencies: number[] = [];
+  const startedAt = hrNow();
+  let lastAt = startedAt;
+  const handler: FrameHandler = (client, frame, receivedAt) => {
+    const message = frame.type === 'message.created' ? frame.data?.message : undefined;
+    if (!message?.content.startsWith(`${tag} `) || message.senderId === client.userId) return;
+    const sent = sentAt[Number(message.content.split(' ')[1])];
+    if (sent === undefined) return;
+    latencies.push(receivedAt - sent);
+    lastAt = receivedAt;
+  };
+  set.onFrame(handler);
+  return {
+    sentAt,
+    async finish(expected: number, posts: LoadResult): Promise<LoadResult> {
+      const deadline = hrNow() + 10_000;
+      while (latencies.length < expected && hrNow() < deadline) await sleep(50);
+      set.onFrame(() => {});
+      const missing = Math.max(0, expected - latencies.length);
+      const elapsedMs = Math.max(1, lastAt - startedAt);
+      return {
+        latenciesMs: latencies,
+        errors: missing + posts.errors,
+        firstError: posts.firstError ?? (missing > 0 ? `${missing} deliveries missing after 10 s` : undefined),
+        elapsedMs: round(elapsedMs),
+        throughput: round((latencies.length / elapsedMs) * 1000, 1),
+      };
+    },
+  };
+}
