@@ -1,12 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { connectRedis, createRedisClient, redisAnswers } from './cache/client.js';
+import { createCacheCounters } from './cache/counters.js';
+import { createKeys } from './cache/keys.js';
+import { createCacheLayer } from './cache/layer.js';
+import { createPresenceStore } from './cache/presence.js';
+import { createPubSub } from './cache/pubsub.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
+import { instrumentMessaging } from './observability/messaging.js';
+import { createMetrics } from './observability/metrics.js';
+import { instrumentRedis } from './observability/redis.js';
 import { createAccountService } from './services/accounts.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
+import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createTokenService } from './services/tokens.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createGroupRepository } from './store/groups.js';
@@ -14,6 +23,7 @@ import { createIdempotencyRepository } from './store/idempotency.js';
 import { createMessageRepository } from './store/messages.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createUserRepository } from './store/users.js';
+import { createGateway } from './ws/gateway.js';
 
 /**
  * The one composition root: builds every client, repository and service once, and returns them
@@ -39,9 +49,10 @@ export async function createContainer(config: Config, options: { logger?: Logger
     config,
     logger,
   );
-  const db = createDb(cassandra);
+  const metrics = createMetrics();
+  const db = createDb(cassandra, { observe: metrics.cassandra });
 
-  const redis = createRedisClient(config.redis, logger, `switchboard:${nodeId}:cmd`);
+  const redis = instrumentRedis(createRedisClient(config.redis, logger, `switchboard:${nodeId}:cmd`), metrics.redis);
   // Redis is not required to serve: start degraded when it is away and let it reconnect.
   if (!(await connectRedis(redis, Math.max(2000, config.startup.retryDelayMs * 2)))) {
     logger.warn({ url: redactUrl(config.redis.url) }, 'redis not reachable at start; serving without cache');
@@ -53,17 +64,69 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const receiptsRepo = createReceiptRepository(db);
   const idempotency = createIdempotencyRepository(db);
 
+  // The Redis cache (CACHE_ENABLED): write-through windows, receipts, members and profiles that
+  // answer only while provably consistent with Cassandra (see src/cache/coherence.ts).
+  const cacheCounters = createCacheCounters();
+  metrics.useCacheCounts(cacheCounters.entries);
+  const caches = config.cache.enabled
+    ? createCacheLayer({
+        redis,
+        keys: createKeys(config.redis.keyPrefix),
+        logger,
+        counters: cacheCounters,
+        config: config.cache,
+        instanceId: `${nodeId}:${randomBytes(6).toString('hex')}`,
+      })
+    : undefined;
+  await caches?.start();
+
+  // Real-time fan-out: a dedicated subscriber connection (a subscribed connection runs nothing
+  // else), presence in Redis, and the service that implements the conversation/membership hooks.
+  const subscriber = createRedisClient(
+    { ...config.redis, commandTimeoutMs: Math.max(config.redis.commandTimeoutMs, 2000) },
+    logger,
+    `switchboard:${nodeId}:sub`,
+  );
+  const realtimeKeys = createKeys(config.redis.keyPrefix);
+  const pubsub = createPubSub<BusEvent>({ publisher: redis, subscriber, nodeId, logger });
+  const realtime = createRealtimeService({
+    pubsub,
+    presence: createPresenceStore({ redis, keys: realtimeKeys, ttlSeconds: config.ws.presenceTtlSeconds }),
+    groups: groupsRepo,
+    channels: realtimeKeys,
+    logger,
+    refreshMs: Math.min(config.ws.heartbeatMs, Math.floor((config.ws.presenceTtlSeconds * 1000) / 3)),
+    observer: metrics,
+  });
+  realtime.start();
+
   const tokens = createTokenService({ secret: config.auth.jwtSecret, ttlSeconds: config.auth.jwtTtlSeconds });
-  const accounts = createAccountService({ users, tokens });
-  const groups = createGroupService({ groups: groupsRepo, users, maxMembers: config.groups.maxMembers });
-  const messaging = createMessagingService({
-    messages: messagesRepo,
-    receipts: receiptsRepo,
+  const accounts = createAccountService({ users, tokens, ...(caches ? { userCache: caches.users } : {}) });
+  const groups = createGroupService({
     groups: groupsRepo,
     users,
-    idempotency,
-    bucketMs: config.messages.bucketMs,
+    maxMembers: config.groups.maxMembers,
+    listener: {
+      // The members cache first: a member told of the change by real time may read at once.
+      async membershipChanged(groupId, userId, change) {
+        await caches?.members.membershipChanged(groupId);
+        await realtime.membershipChanged(groupId, userId, change);
+      },
+    },
   });
+  const messaging = instrumentMessaging(
+    createMessagingService({
+      messages: messagesRepo,
+      receipts: receiptsRepo,
+      groups: groupsRepo,
+      users,
+      idempotency,
+      bucketMs: config.messages.bucketMs,
+      events: realtime,
+      ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
+    }),
+    metrics,
+  );
 
   const health = {
     cassandra: async () => {
@@ -77,6 +140,18 @@ export async function createContainer(config: Config, options: { logger?: Logger
   // run first on shutdown (e.g. closing sockets with 1001) while in-flight requests finish.
   const attachers: Array<(server: Server) => void> = [];
   const drainers: Array<() => Promise<void>> = [];
+  attachers.push((server) => {
+    const gateway = createGateway({
+      server,
+      config: config.ws,
+      tokens,
+      messaging,
+      realtime,
+      logger,
+      observer: metrics,
+    });
+    drainers.push(() => gateway.drain());
+  });
 
   const app = createApp({
     logger,
@@ -85,6 +160,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
     groups,
     messaging,
     health,
+    presence: realtime,
+    observer: metrics.http,
+    metrics,
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxGroupMembers: config.groups.maxMembers,
   });
@@ -93,7 +171,22 @@ export async function createContainer(config: Config, options: { logger?: Logger
     nodeId,
     logger,
     app,
-    deps: { config, logger, tokens, accounts, groups, messaging, redis, cassandra, db, users, health },
+    deps: {
+      config,
+      logger,
+      tokens,
+      accounts,
+      groups,
+      messaging,
+      redis,
+      cassandra,
+      db,
+      users,
+      health,
+      metrics,
+      caches,
+      cacheCounters,
+    },
     /** Connects server-bound parts (WebSocket upgrade) to the listening server. */
     attach(server: Server) {
       for (const attach of attachers) attach(server);
@@ -104,6 +197,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
     },
     /** Last step: close clients in reverse order of creation. */
     async close() {
+      await caches?.stop();
+      realtime.stop();
+      await pubsub.close();
       redis.disconnect();
       await cassandra.shutdown();
     },

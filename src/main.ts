@@ -17,8 +17,12 @@ async function main() {
   }
   const container = await createContainer(config);
   const server = serve({ fetch: container.app.fetch, hostname: config.http.host, port: config.http.port }, (info) =>
-    container.logger.info({ port: info.port, node: container.nodeId }, 'switchboard listening'),
+    container.logger.info({ port: info.port }, 'switchboard listening'),
   ) as Server;
+  server.once('error', (error) => {
+    process.stderr.write(`switchboard: cannot listen on ${config.http.host}:${config.http.port}: ${error.message}\n`);
+    void container.close().finally(() => process.exit(1));
+  });
   container.attach(server);
 
   let stopping = false;
@@ -57,6 +61,8 @@ async function shutdown(signal: string, server: Server, container: Container, gr
 }
 
 main().catch((error) => {
-  process.stderr.write(`switchboard: failed to start: ${(error as Error).message}\n`);
+  // One line, whatever the driver put in its message: log collectors and humans read it whole.
+  const message = String((error as Error)?.message ?? error).replace(/\s*\n\s*/g, ' ');
+  process.stderr.write(`switchboard: failed to start: ${message}\n`);
   process.exit(1);
 });

@@ -16,6 +16,8 @@ export function createRedisClient(config: Config['redis'], logger: Logger, name:
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
+    // CLIENT SETINFO is unknown to Redis 7.0 (Debian bookworm): skip it rather than log an error.
+    disableClientInfo: true,
     connectTimeout: 2000,
     lazyConnect: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),

@@ -6,15 +6,38 @@
 export function createKeys(prefix: string) {
   const base = `${prefix}:v1`;
   return {
-    /** Recent messages window of a conversation (sorted set by id). */
+    /**
+     * Recent messages window of a conversation: one sorted set, every score 0 so members sort by
+     * their bytes — `<message id><json>` entries in id order, then `~`-prefixed meta members
+     * (validity epoch, completeness, invalidation generation). See cache/recent-messages.ts.
+     */
     recentMessages: (conversationId: string) => `${base}:recent:${conversationId}`,
-    /** Watermarks of a conversation's participants. */
+    /** Watermarks of a conversation's participants (hash: `u:<userId>` → `<delivered>|<read>`, `~e` epoch). */
     receipts: (conversationId: string) => `${base}:receipts:${conversationId}`,
-    /** User ids of a group's members. */
+    /** User ids of a group's members (hash: `d` JSON, `e` epoch, `v` invalidation version). */
     groupMembers: (groupId: string) => `${base}:members:${groupId}`,
-    /** Public profile of a user. */
+    /** Public profile of a user (hash: `d` JSON, `e` epoch, `v` invalidation version). */
     user: (userId: string) => `${base}:user:${userId}`,
+    /** The cache epoch: cached entries are valid only under the epoch they were filled in (cache/coherence.ts). */
+    cacheEpoch: () => `${base}:cache:epoch`,
+    /** Leases of the API processes that write the cache (sorted set: instance id → lease expiry ms). */
+    cacheLeases: () => `${base}:cache:leases`,
+    /** Live connections of a user (sorted set: connection id → expiry ms); online while one is unexpired. */
+    presenceConnections: (userId: string) => `${base}:presence:conns:${userId}`,
+    /** Every live connection of every node (sorted set: `<userId>:<connectionId>` → expiry ms), swept for dead nodes. */
+    presenceIndex: () => `${base}:presence:index`,
+    /** When a user was last seen online (epoch ms as text). */
+    lastSeen: (userId: string) => `${base}:presence:seen:${userId}`,
+    /** Pub/sub: events for one user (direct messages, receipts, typing, membership changes). */
+    userChannel: (userId: string) => `${base}:ch:user:${userId}`,
+    /** Pub/sub: events of one group conversation, published once for all members. */
+    groupChannel: (groupId: string) => `${base}:ch:group:${groupId}`,
+    /** Pub/sub: online/offline changes of one user, for connections that subscribed to them. */
+    presenceChannel: (userId: string) => `${base}:ch:presence:${userId}`,
   };
 }
 
 export type Keys = ReturnType<typeof createKeys>;
+
+/** How long a user's last-seen time is kept after they go offline. */
+export const LAST_SEEN_TTL_SECONDS = 365 * 24 * 60 * 60;

@@ -15,7 +15,8 @@ export function newId(): string {
  * the monotonic factory would clamp a past time to the latest time it has seen.
  */
 export function idAt(ms: number): string {
-  return ulid(ms);
+  // ulid(0) would mean "now" to the ulid package; build the time part ourselves.
+  return encodeTime(ms) + ulid().slice(10);
 }
 
 export function isUlid(value: string): boolean {

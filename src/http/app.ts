@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
 import type { GroupService } from '../services/groups.js';
 import type { MessagingService } from '../services/messaging.js';
+import type { PresenceReader } from '../services/realtime.js';
 import type { TokenService } from '../services/tokens.js';
 import type { AppEnv } from './context.js';
 import { requireAuth } from './middleware/auth.js';
@@ -18,6 +19,7 @@ import { conversationRoutes } from './routes/conversations.js';
 import { groupRoutes } from './routes/groups.js';
 import { type HealthChecks, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { presenceRoutes } from './routes/presence.js';
 import { hookOptions } from './validation.js';
 
 export interface HttpDeps {
@@ -30,6 +32,10 @@ export interface HttpDeps {
   bodyLimitBytes: number;
   maxGroupMembers: number;
   observer?: RequestObserver;
+  /** Presence from Redis: GET /api/v1/presence and the `presence` of GET /api/v1/users/{userId}. */
+  presence?: PresenceReader;
+  /** Prometheus exposition served on GET /metrics (outside /api/v1, no auth: scrape it on the private network). */
+  metrics?: { contentType: string; render(): Promise<string> };
   /** Extra routes mounted at the root (e.g. /metrics, presence), added by the composition root. */
   extraRoutes?: (app: Hono<AppEnv>, auth: ReturnType<typeof requireAuth>) => void;
 }
@@ -48,7 +54,11 @@ export function createApp(deps: HttpDeps) {
     scheme: 'bearer',
     bearerFormat: 'JWT',
   });
-  api.route('/', accountRoutes({ accounts: deps.accounts, auth }));
+  api.route(
+    '/',
+    accountRoutes({ accounts: deps.accounts, auth, ...(deps.presence ? { presence: deps.presence } : {}) }),
+  );
+  if (deps.presence) api.route('/', presenceRoutes({ presence: deps.presence, auth }));
   api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
   api.route('/', messageRoutes({ messaging: deps.messaging, auth }));
   api.route('/', conversationRoutes({ messaging: deps.messaging, auth }));
@@ -64,6 +74,10 @@ export function createApp(deps: HttpDeps) {
   });
 
   app.route('/', healthRoutes(deps.health));
+  const { metrics } = deps;
+  if (metrics) {
+    app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType }));
+  }
   app.route('/api/v1', api);
   app.get('/docs', swaggerUI({ url: '/api/v1/openapi.json' }));
   deps.extraRoutes?.(app, auth);

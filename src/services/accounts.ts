@@ -1,13 +1,16 @@
 import { AppError } from '../domain/errors.js';
-import { newId } from '../domain/ids.js';
+import { newId, ulidTime } from '../domain/ids.js';
 import type { User } from '../domain/types.js';
 import type { UserRepository } from '../store/users.js';
+import type { CacheLookup } from './messaging.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
+/** Profile cache (Redis), best effort like the messaging caches; a profile change must invalidate. */
 export interface UserCache {
-  get(userId: string): Promise<User | undefined>;
-  set(user: User): Promise<void>;
+  get(userId: string): Promise<CacheLookup<User>>;
+  set(user: User, ticket: string): Promise<void>;
+  invalidate(userId: string): Promise<void>;
 }
 
 /** Registration, login and profiles. */
@@ -19,11 +22,13 @@ export function createAccountService(deps: { users: UserRepository; tokens: Toke
       const username = input.username.toLowerCase();
       // Cheap early answer for the common case; the lightweight transaction below decides races.
       if (await users.findIdByUsername(username)) throw new AppError('CONFLICT', 'That username is taken');
+      // createdAt is the time inside the id: one clock reading, so the two always agree.
+      const id = newId();
       const user: User = {
-        id: newId(),
+        id,
         username,
         displayName: input.displayName ?? username,
-        createdAt: Date.now(),
+        createdAt: ulidTime(id),
       };
       // The user row first, then the username claim: a lost race leaves at most an unreachable
       // row that we delete, never a username that points at nothing.
@@ -47,11 +52,11 @@ export function createAccountService(deps: { users: UserRepository; tokens: Toke
 
     async getUser(userId: string): Promise<User> {
       const cached = await deps.userCache?.get(userId);
-      if (cached) return cached;
+      if (cached?.hit) return cached.value;
       const record = await users.findById(userId);
       if (!record) throw new AppError('NOT_FOUND', `User ${userId} does not exist`);
       const { passwordHash: _hash, ...user } = record;
-      await deps.userCache?.set(user);
+      if (cached?.ticket) await deps.userCache?.set(user, cached.ticket);
       return user;
     },
   };

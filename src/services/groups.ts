@@ -1,5 +1,5 @@
 import { AppError } from '../domain/errors.js';
-import { newId } from '../domain/ids.js';
+import { newId, ulidTime } from '../domain/ids.js';
 import type { Group, GroupMember } from '../domain/types.js';
 import type { GroupRecord, GroupRepository } from '../store/groups.js';
 import type { UserRepository } from '../store/users.js';
@@ -54,8 +54,10 @@ export function createGroupService(deps: {
       const found = new Set((await users.findManyByIds(others)).map((user) => user.id));
       const unknown = others.filter((id) => !found.has(id));
       if (unknown.length > 0) throw new AppError('NOT_FOUND', `Unknown users: ${unknown.join(', ')}`);
-      const now = Date.now();
-      const group: GroupRecord = { id: newId(), name: input.name, ownerId: callerId, createdAt: now };
+      // createdAt is the time inside the id, as for messages: one clock reading, never two.
+      const id = newId();
+      const now = ulidTime(id);
+      const group: GroupRecord = { id, name: input.name, ownerId: callerId, createdAt: now };
       const members: GroupMember[] = [
         { groupId: group.id, userId: callerId, role: 'owner', joinedAt: now },
         ...others.map((userId): GroupMember => ({ groupId: group.id, userId, role: 'member', joinedAt: now })),

@@ -53,29 +53,39 @@ export interface ConversationEvents {
 }
 
 /**
- * The recent-messages cache (Redis). Every method is best effort: it answers undefined / does
- * nothing when the cache cannot help, and the service falls back to Cassandra.
+ * A cache lookup: the value, or a miss. A miss's ticket (taken before Cassandra is read) goes
+ * back with the fill, so the cache can refuse a fill that a concurrent write made stale; no
+ * ticket means the cache was not consulted and nothing is filled.
+ */
+export type CacheLookup<T> = { hit: true; value: T } | { hit: false; ticket?: string };
+
+/**
+ * The recent-messages cache (Redis). Every method is best effort: it never throws, answers a miss
+ * when the cache cannot help, and the service falls back to Cassandra.
  */
 export interface RecentMessagesCache {
   /** The newest `limit` messages, when the cached window is known to hold them. */
-  newest(conversationId: string, limit: number): Promise<StoredMessage[] | undefined>;
+  newest(conversationId: string, limit: number): Promise<CacheLookup<StoredMessage[]>>;
   /** Fills the window from a Cassandra read, unless a concurrent write made the read stale. */
-  fill(conversationId: string, newestFirst: StoredMessage[], complete: boolean): Promise<void>;
+  fill(conversationId: string, newestFirst: StoredMessage[], complete: boolean, ticket: string): Promise<void>;
   /** Write-through after the message is durable in Cassandra. */
   append(message: StoredMessage): Promise<void>;
+  /** After a Cassandra write that failed: it may still have landed, so the window must not answer. */
+  invalidate(conversationId: string): Promise<void>;
 }
 
 /** Receipts cache: the watermarks of a conversation's participants. Best effort as above. */
 export interface ReceiptsCache {
-  get(conversationId: string): Promise<Receipt[] | undefined>;
-  set(conversationId: string, receipts: Receipt[]): Promise<void>;
-  invalidate(conversationId: string): Promise<void>;
+  get(conversationId: string): Promise<CacheLookup<Receipt[]>>;
+  set(conversationId: string, receipts: Receipt[], ticket: string): Promise<void>;
+  /** Write-through after a watermark moved in Cassandra. */
+  advance(conversationId: string, userId: string, messageId: string, status: 'delivered' | 'read'): Promise<void>;
 }
 
 /** Members cache: the user ids of a group. Best effort as above. */
 export interface MembersCache {
-  get(groupId: string): Promise<string[] | undefined>;
-  set(groupId: string, userIds: string[]): Promise<void>;
+  get(groupId: string): Promise<CacheLookup<string[]>>;
+  set(groupId: string, userIds: string[], ticket: string): Promise<void>;
   invalidate(groupId: string): Promise<void>;
 }
 
@@ -101,11 +111,11 @@ export function createMessagingService(deps: {
 
   async function groupMemberIds(groupId: string): Promise<string[] | undefined> {
     const cached = await deps.membersCache?.get(groupId);
-    if (cached) return cached;
+    if (cached?.hit) return cached.value;
     const members = await groups.listMembers(groupId);
     if (members.length === 0) return undefined;
     const ids = members.map((member) => member.userId);
-    await deps.membersCache?.set(groupId, ids);
+    if (cached?.ticket) await deps.membersCache?.set(groupId, ids, cached.ticket);
     return ids;
   }
 
@@ -147,11 +157,18 @@ export function createMessagingService(deps: {
     return ref;
   }
 
+  /** A one-to-one conversation with a user who does not exist is unknown (404), not empty. */
+  async function requirePeerExists(callerId: string, ref: ConversationRef): Promise<void> {
+    if (ref.kind !== 'direct') return;
+    const peerId = ref.userIds[0] === callerId ? ref.userIds[1] : ref.userIds[0];
+    if (!(await users.findById(peerId))) throw new AppError('NOT_FOUND', `User ${peerId} does not exist`);
+  }
+
   async function receiptsOf(conversationId: string): Promise<Receipt[]> {
     const cached = await deps.receiptsCache?.get(conversationId);
-    if (cached) return cached;
+    if (cached?.hit) return cached.value;
     const list = await receipts.listForConversation(conversationId);
-    await deps.receiptsCache?.set(conversationId, list);
+    if (cached?.ticket) await deps.receiptsCache?.set(conversationId, list, cached.ticket);
     return list;
   }
 
@@ -165,7 +182,13 @@ export function createMessagingService(deps: {
   }
 
   async function store(message: StoredMessage): Promise<void> {
-    await messages.insert(message, bucketForMessage(message.id, deps.bucketMs));
+    try {
+      await messages.insert(message, bucketForMessage(message.id, deps.bucketMs));
+    } catch (error) {
+      // A failed (e.g. timed-out) write may still land: the cached window must not hide it then.
+      await deps.recent?.invalidate(message.conversationId).catch(() => {});
+      throw error;
+    }
   }
 
   /** Post-commit side effects: cache write-through and fan-out. They never fail the send. */
@@ -216,7 +239,11 @@ export function createMessagingService(deps: {
           // The first attempt may have died between claim and write: make sure the message exists.
           const existing = await messages.findById(claim.message.conversationId, claim.message.id);
           if (!existing) await store(claim.message);
-          return { message: { ...claim.message, status: 'sent' }, created: false };
+          // Its first write-through may never have happened (the attempt died or Redis was away).
+          await deps.recent?.append(claim.message).catch(() => {});
+          // The original message as it stands now: its status may have moved since the first send.
+          const [message] = await withStatus(conversation, [claim.message]);
+          return { message: message ?? { ...claim.message, status: 'sent' }, created: false };
         }
       }
 
@@ -251,11 +278,13 @@ export function createMessagingService(deps: {
 
       const isFirstPage = !ascending && query.before === undefined && query.to === undefined;
       let stored: StoredMessage[] | undefined;
+      let ticket: string | undefined;
       if (isFirstPage && deps.recent) {
         // The cache holds the newest N: it answers when the page (plus one to know whether more
         // exist) fits in the window and any `from` bound is applied to it.
         const cached = await deps.recent.newest(conversation.ref.id, query.limit + 1);
-        if (cached) stored = cached.filter((message) => message.id >= lowId);
+        if (cached.hit) stored = cached.value.filter((message) => message.id >= lowId);
+        else ticket = cached.ticket;
       }
       if (!stored) {
         stored = await messages.page({
@@ -266,13 +295,15 @@ export function createMessagingService(deps: {
           order: ascending ? 'asc' : 'desc',
           limit: query.limit + 1,
         });
-        if (isFirstPage && query.from === undefined && deps.recent) {
-          await deps.recent.fill(conversation.ref.id, stored, stored.length <= query.limit).catch(() => {});
+        if (isFirstPage && query.from === undefined && ticket !== undefined) {
+          await deps.recent?.fill(conversation.ref.id, stored, stored.length <= query.limit, ticket).catch(() => {});
         }
       }
       const hasMore = stored.length > query.limit;
       const page = stored.slice(0, query.limit);
       const last = page[page.length - 1];
+      // Nobody can have written to a user who does not exist, so only an empty page needs to ask.
+      if (page.length === 0) await requirePeerExists(callerId, conversation.ref);
       return {
         messages: await withStatus(conversation, page),
         nextCursor: hasMore && last ? last.id : null,
@@ -288,7 +319,7 @@ export function createMessagingService(deps: {
       const message = await messages.findById(conversation.ref.id, input.messageId);
       if (!message) throw new AppError('NOT_FOUND', `Message ${input.messageId} is not in this conversation`);
       await receipts.advance(conversation.ref.id, callerId, input.messageId, input.status);
-      await deps.receiptsCache?.invalidate(conversation.ref.id).catch(() => {});
+      await deps.receiptsCache?.advance(conversation.ref.id, callerId, input.messageId, input.status).catch(() => {});
       const receipt = await receipts.find(conversation.ref.id, callerId);
       await deps.events?.receiptUpdated(receipt, conversation.participantIds).catch(() => {});
       return receipt;
@@ -297,6 +328,10 @@ export function createMessagingService(deps: {
     async listReceipts(callerId: string, conversationId: string): Promise<Receipt[]> {
       const conversation = await conversationById(callerId, conversationId);
       const byUser = new Map((await receiptsOf(conversation.ref.id)).map((receipt) => [receipt.userId, receipt]));
+      // A peer with a receipt exists; one without may not.
+      if (conversation.participantIds.some((userId) => !byUser.has(userId))) {
+        await requirePeerExists(callerId, conversation.ref);
+      }
       return conversation.participantIds.map(
         (userId) =>
           byUser.get(userId) ?? { conversationId: conversation.ref.id, userId, deliveredUpTo: null, readUpTo: null },

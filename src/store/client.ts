@@ -23,6 +23,16 @@ export interface QueryOptions {
 
 const { consistencies } = cassandra.types;
 
+/** Config names (CQL spelling) → the driver's consistency codes. */
+export const CONSISTENCY_CODES: Record<Config['cassandra']['consistency'], number> = {
+  ONE: consistencies.one,
+  LOCAL_ONE: consistencies.localOne,
+  QUORUM: consistencies.quorum,
+  LOCAL_QUORUM: consistencies.localQuorum,
+  EACH_QUORUM: consistencies.eachQuorum,
+  ALL: consistencies.all,
+};
+
 export function createCassandraClient(config: Config['cassandra'], options: { keyspace?: boolean } = {}) {
   return new cassandra.Client({
     contactPoints: config.contactPoints,
@@ -34,7 +44,7 @@ export function createCassandraClient(config: Config['cassandra'], options: { ke
     socketOptions: { connectTimeout: 5000, readTimeout: config.requestTimeoutMs },
     queryOptions: {
       prepare: true,
-      consistency: consistencies[config.consistency as keyof typeof consistencies] as number,
+      consistency: CONSISTENCY_CODES[config.consistency],
       // Lightweight transactions stay in the local data center.
       serialConsistency: consistencies.localSerial,
     },
@@ -60,31 +70,73 @@ export function translateDriverError(error: unknown): unknown {
   return error;
 }
 
-export function createDb(client: CassandraClient): Db {
+/** Told the duration of every statement (metrics). `statement` is e.g. `select messages` or `batch`. */
+export type QueryObserver = (statement: string, outcome: 'ok' | 'error', seconds: number) => void;
+
+/** `verb table` of a CQL statement: a bounded label, since the CQL is constants. */
+export function statementLabel(query: string): string {
+  const verb = /^\s*(\w+)/.exec(query)?.[1]?.toLowerCase() ?? 'unknown';
+  const table = /\b(?:from|into|update)\s+([\w.]+)/i.exec(query)?.[1]?.toLowerCase();
+  return table ? `${verb} ${table}` : verb;
+}
+
+export function createDb(client: CassandraClient, hooks: { observe?: QueryObserver } = {}): Db {
+  // Statements are constants, so their labels are computed once each.
+  const labels = new Map<string, string>();
+  const labelOf = (query: string) => {
+    let label = labels.get(query);
+    if (label === undefined) {
+      label = statementLabel(query);
+      if (labels.size < 1000) labels.set(query, label);
+    }
+    return label;
+  };
+  const timed = async <T>(statement: () => string, run: () => Promise<T>): Promise<T> => {
+    const { observe } = hooks;
+    if (!observe) return run();
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    try {
+      const result = await run();
+      observe(statement(), 'ok', seconds());
+      return result;
+    } catch (error) {
+      observe(statement(), 'error', seconds());
+      throw error;
+    }
+  };
   return {
     client,
     async execute(query, params, options = {}) {
       try {
-        return await client.execute(query, params, {
-          prepare: true,
-          ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
-          ...(options.fetchSize === undefined ? {} : { fetchSize: options.fetchSize }),
-          ...(options.pageState === undefined ? {} : { pageState: options.pageState }),
-          ...(options.timestamp === undefined
-            ? {}
-            : { timestamp: cassandra.types.Long.fromString(options.timestamp.toString()) }),
-        });
+        return await timed(
+          () => labelOf(query),
+          () =>
+            client.execute(query, params, {
+              prepare: true,
+              ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
+              ...(options.fetchSize === undefined ? {} : { fetchSize: options.fetchSize }),
+              ...(options.pageState === undefined ? {} : { pageState: options.pageState }),
+              ...(options.timestamp === undefined
+                ? {}
+                : { timestamp: cassandra.types.Long.fromString(options.timestamp.toString()) }),
+            }),
+        );
       } catch (error) {
         throw translateDriverError(error);
       }
     },
     async batch(queries, options = {}) {
       try {
-        await client.batch(queries, {
-          prepare: true,
-          logged: options.logged ?? true,
-          ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
-        });
+        await timed(
+          () => 'batch',
+          () =>
+            client.batch(queries, {
+              prepare: true,
+              logged: options.logged ?? true,
+              ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
+            }),
+        );
       } catch (error) {
         throw translateDriverError(error);
       }

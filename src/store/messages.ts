@@ -81,8 +81,12 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
     async insert(message: StoredMessage, bucket: Bucket): Promise<void> {
       const bucketKey = `${message.conversationId}|${bucket.start}`;
       if (!knownBuckets.has(bucketKey)) {
+        // The write timestamp is the window length, so the longest length ever written for this
+        // bucket start wins whatever the order: after MESSAGE_BUCKET_MS shrinks, a new shorter
+        // window that starts where an old longer one did must not hide the old one's later messages.
         await db.execute(INSERT_BUCKET, [message.conversationId, toDate(bucket.start), bucket.lengthMs], {
           idempotent: true,
+          timestamp: BigInt(bucket.lengthMs),
         });
         knownBuckets.add(bucketKey);
       }

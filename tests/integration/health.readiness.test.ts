@@ -37,7 +37,10 @@ describe('readiness', () => {
 
   const readyz = async () => {
     const response = await fetch(`${server.url}/readyz`);
-    return { status: response.status, body: (await response.json()) as { status: string; dependencies: Record<string, string> } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { status: string; dependencies: Record<string, string> },
+    };
   };
 
   it('answers /healthz while the process is alive', async () => {
@@ -47,7 +50,10 @@ describe('readiness', () => {
   });
 
   it('reports ready with both dependencies up', async () => {
-    expect(await readyz()).toEqual({ status: 200, body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up' } } });
+    expect(await readyz()).toEqual({
+      status: 200,
+      body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up' } },
+    });
   });
 
   it('reports Redis down but stays ready (200, degraded) while Redis is stopped, and up after it returns', async () => {
@@ -64,7 +70,10 @@ describe('readiness', () => {
 
     await redis.start();
     const recovered = await poll(readyz, (r) => r.body.dependencies.redis === 'up');
-    expect(recovered).toEqual({ status: 200, body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up' } } });
+    expect(recovered).toEqual({
+      status: 200,
+      body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up' } },
+    });
   });
 
   it('answers 503 while Cassandra is unreachable, and 200 again once it is back', async () => {

@@ -1,3 +1,4 @@
+import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { bucketForMessage } from '../../src/domain/buckets.js';
@@ -143,6 +144,18 @@ describe('repositories round-trip every table through prepared statements', () =
       requestHash: 'hash-a',
       message,
     });
+  });
+
+  it('runs statements at the configured consistency (LOCAL_QUORUM by default)', async () => {
+    const result = await db.execute('SELECT release_version FROM system.local', []);
+    expect(result.info.achievedConsistency).toBe(cassandra.types.consistencies.localQuorum);
+    const one = createCassandraClient(loadConfig(testEnv({ CASSANDRA_CONSISTENCY: 'ONE' })).cassandra);
+    try {
+      const answered = await createDb(one).execute('SELECT release_version FROM system.local', []);
+      expect(answered.info.achievedConsistency).toBe(cassandra.types.consistencies.one);
+    } finally {
+      await one.shutdown();
+    }
   });
 
   it('runs repository queries as prepared statements (Cassandra lists them in system.prepared_statements)', async () => {

@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import { matchedRoutes } from 'hono/route';
 import { AppError } from '../../domain/errors.js';
 import type { AppEnv } from '../context.js';
 
@@ -7,11 +8,13 @@ const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 /**
  * Guards request bodies before validation: a body that is not JSON is 415, one over the limit
  * is 413 (checked on Content-Length and on the bytes actually read), one that does not parse is
- * 400. Routes then validate the parsed value with zod.
+ * 400. Routes then validate the parsed value with zod. A request no route answers is left alone,
+ * so an unknown path or method is a 404 whatever its body.
  */
 export function jsonBody(options: { limitBytes: number }) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (!METHODS_WITH_BODY.has(c.req.method)) return next();
+    if (!matchedRoutes(c).some((route) => route.method === c.req.method)) return next();
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
     if (declared > options.limitBytes) {
       throw new AppError('PAYLOAD_TOO_LARGE', `The body exceeds ${options.limitBytes} bytes`);

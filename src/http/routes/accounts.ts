@@ -1,9 +1,21 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AccountService } from '../../services/accounts.js';
+import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
-import { bearer, json, jsonBodyOf, problems, toUserJson, Ulid, UserSchema } from '../schemas.js';
+import {
+  bearer,
+  isWellFormed,
+  json,
+  jsonBodyOf,
+  NOT_WELL_FORMED,
+  problems,
+  toUserJson,
+  Ulid,
+  UserSchema,
+} from '../schemas.js';
 import { hookOptions } from '../validation.js';
+import { PresenceSchema, toPresenceJson } from './presence.js';
 
 const Username = z
   .string()
@@ -14,12 +26,23 @@ const Username = z
 const Password = z.string().min(8).max(128).openapi({ example: 'correct horse battery staple' });
 
 const RegisterBody = z
-  .object({ username: Username, password: Password, displayName: z.string().trim().min(1).max(64).optional() })
+  .object({
+    username: Username,
+    password: Password,
+    displayName: z.string().trim().min(1).max(64).refine(isWellFormed, NOT_WELL_FORMED).optional(),
+  })
   .strict()
   .openapi('RegisterRequest');
-const LoginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(128) }).strict();
+const LoginBody = z
+  .object({ username: z.string().min(1).max(64), password: z.string().min(1).max(128) })
+  .strict()
+  .openapi('TokenRequest');
 const AuthResult = z.object({ user: UserSchema, token: z.string() }).openapi('AuthResult');
 const UserResult = z.object({ user: UserSchema });
+const UserWithPresence = z.object({
+  user: UserSchema,
+  presence: PresenceSchema.omit({ userId: true }),
+});
 
 const register = createRoute({
   method: 'post',
@@ -36,11 +59,26 @@ const issueToken = createRoute({
   tags: ['accounts'],
   summary: 'Exchange username and password for a bearer token',
   request: { body: jsonBodyOf(LoginBody) },
-  responses: { 200: json(AuthResult, 'The user and a bearer token'), ...problems(400, 401) },
+  responses: { 200: json(AuthResult, 'The user and a bearer token'), ...problems(400, 401, 413, 415) },
 });
 
 /** Account routes; `auth` guards the ones that need a signed-in caller. */
-export function accountRoutes(deps: { accounts: AccountService; auth: MiddlewareHandler<AppEnv> }) {
+export function accountRoutes(deps: {
+  accounts: AccountService;
+  auth: MiddlewareHandler<AppEnv>;
+  presence?: PresenceReader;
+}) {
+  /** Presence is an extra: when Redis cannot say, the profile still answers (offline, unknown last seen). */
+  async function presenceOf(userId: string): Promise<Presence> {
+    const offline: Presence = { userId, status: 'offline', lastSeenAt: null };
+    if (!deps.presence) return offline;
+    try {
+      return (await deps.presence.presenceOf([userId]))[0] ?? offline;
+    } catch {
+      return offline;
+    }
+  }
+
   const me = createRoute({
     method: 'get',
     path: '/users/me',
@@ -58,7 +96,7 @@ export function accountRoutes(deps: { accounts: AccountService; auth: Middleware
     security: bearer,
     middleware: deps.auth,
     request: { params: z.object({ userId: Ulid }) },
-    responses: { 200: json(UserResult, 'The user'), ...problems(400, 401, 404) },
+    responses: { 200: json(UserWithPresence, 'The user and their presence'), ...problems(400, 401, 404) },
   });
 
   return new OpenAPIHono<AppEnv>(hookOptions)
@@ -75,7 +113,9 @@ export function accountRoutes(deps: { accounts: AccountService; auth: Middleware
       return c.json({ user: toUserJson(user) }, 200);
     })
     .openapi(byId, async (c) => {
-      const user = await deps.accounts.getUser(c.req.valid('param').userId);
-      return c.json({ user: toUserJson(user) }, 200);
+      const { userId } = c.req.valid('param');
+      const [user, presence] = await Promise.all([deps.accounts.getUser(userId), presenceOf(userId)]);
+      const { userId: _userId, ...status } = toPresenceJson(presence);
+      return c.json({ user: toUserJson(user), presence: status }, 200);
     });
 }

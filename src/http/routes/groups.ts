@@ -5,9 +5,11 @@ import type { AppEnv } from '../context.js';
 import {
   bearer,
   GroupSchema,
+  isWellFormed,
   json,
   jsonBodyOf,
   MemberSchema,
+  NOT_WELL_FORMED,
   problems,
   toGroupJson,
   toMemberJson,
@@ -24,7 +26,7 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
   const common = { tags: ['groups'], security: bearer, middleware: deps.auth };
   const CreateBody = z
     .object({
-      name: z.string().trim().min(1).max(100),
+      name: z.string().trim().min(1).max(100).refine(isWellFormed, NOT_WELL_FORMED),
       memberIds: z
         .array(Ulid)
         .max(deps.maxMembers)
@@ -73,10 +75,10 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     method: 'post',
     path: '/groups/{groupId}/members',
     summary: 'Add a member (owner only)',
-    request: { params: GroupParams, body: jsonBodyOf(z.object({ userId: Ulid }).strict()) },
+    request: { params: GroupParams, body: jsonBodyOf(z.object({ userId: Ulid }).strict().openapi('AddMemberRequest')) },
     responses: {
       201: json(z.object({ member: MemberSchema }), 'The new member'),
-      ...problems(400, 401, 403, 404, 409),
+      ...problems(400, 401, 403, 404, 409, 413, 415),
     },
   });
   const removeMember = createRoute({

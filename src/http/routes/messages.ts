@@ -6,9 +6,11 @@ import type { AppEnv } from '../context.js';
 import {
   bearer,
   ConversationId,
+  isWellFormed,
   json,
   jsonBodyOf,
   MessageSchema,
+  NOT_WELL_FORMED,
   problems,
   QueryTimestamp,
   Timestamp,
@@ -16,6 +18,15 @@ import {
   Ulid,
 } from '../schemas.js';
 import { hookOptions } from '../validation.js';
+
+const MAX_CONTENT_CHARACTERS = 4000;
+
+/** Unicode code points, counted without building an array. */
+function codePoints(value: string): number {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
+}
 
 const IdempotencyKey = z
   .string()
@@ -28,11 +39,17 @@ const SendBody = z
     senderId: Ulid.optional(),
     receiverId: Ulid.optional(),
     groupId: Ulid.optional(),
+    // Characters are Unicode code points (as JSON Schema's maxLength counts them), so 4000 emoji fit.
     content: z
       .string()
       .min(1)
-      .max(4000)
-      .refine((value) => value.trim().length > 0, 'must not be only whitespace'),
+      .refine(isWellFormed, NOT_WELL_FORMED)
+      .refine(
+        (value) => codePoints(value) <= MAX_CONTENT_CHARACTERS,
+        `must be at most ${MAX_CONTENT_CHARACTERS} characters`,
+      )
+      .refine((value) => value.trim().length > 0, 'must not be only whitespace')
+      .openapi({ minLength: 1, maxLength: MAX_CONTENT_CHARACTERS }),
     timestamp: Timestamp.optional(),
     clientMessageId: IdempotencyKey.optional(),
   })
@@ -45,14 +62,14 @@ const SendBody = z
 
 const HistoryQuery = z
   .object({
-    peerId: Ulid.optional(),
-    groupId: Ulid.optional(),
-    conversationId: ConversationId.optional(),
+    peerId: Ulid.optional().openapi({ description: 'The other user of a one-to-one conversation' }),
+    groupId: Ulid.optional().openapi({ description: 'A group the caller belongs to' }),
+    conversationId: ConversationId.optional().openapi({ description: 'A group id or a dm_<userId>_<userId> id' }),
     limit: z.coerce.number().int().min(1).max(100).default(50),
-    before: Ulid.optional(),
-    after: Ulid.optional(),
-    from: QueryTimestamp.optional(),
-    to: QueryTimestamp.optional(),
+    before: Ulid.optional().openapi({ description: 'Cursor (exclusive): messages older than this id, newest first' }),
+    after: Ulid.optional().openapi({ description: 'Cursor (exclusive): messages newer than this id, oldest first' }),
+    from: QueryTimestamp.optional().openapi({ description: 'Earliest createdAt (inclusive), ISO-8601 or epoch ms' }),
+    to: QueryTimestamp.optional().openapi({ description: 'Latest createdAt (inclusive), ISO-8601 or epoch ms' }),
   })
   .refine((q) => [q.peerId, q.groupId, q.conversationId].filter((value) => value !== undefined).length === 1, {
     message: 'give exactly one of peerId, groupId or conversationId',

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/domain/ids.js';
+import { type ApiClient, apiClient } from '../support/api.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+type Doc = any;
+
+/** Every route of the API v1 contract: [method, OpenAPI path, needs a bearer token]. */
+const CONTRACT: Array<[string, string, boolean]> = [
+  ['post', '/users', false],
+  ['post', '/auth/token', false],
+  ['get', '/users/me', true],
+  ['get', '/users/{userId}', true],
+  ['post', '/groups', true],
+  ['get', '/groups/{groupId}', true],
+  ['get', '/groups/{groupId}/members', true],
+  ['post', '/groups/{groupId}/members', true],
+  ['delete', '/groups/{groupId}/members/{userId}', true],
+  ['post', '/messages', true],
+  ['get', '/messages', true],
+  ['post', '/conversations/{conversationId}/receipts', true],
+  ['get', '/conversations/{conversationId}/receipts', true],
+];
+
+describe('the OpenAPI document and the docs page', () => {
+  let server: TestServer;
+  let api: ApiClient;
+  let doc: Doc;
+
+  beforeAll(async () => {
+    server = await startServer({ GROUP_MAX_MEMBERS: '321' });
+    api = apiClient(server.url);
+    const response = await api.get('/api/v1/openapi.json');
+    expect(response.status).toBe(200);
+    doc = response.body;
+  });
+  afterAll(async () => server?.close());
+
+  const schemaOf = (ref: { $ref?: string } & Doc): Doc =>
+    ref.$ref ? doc.components.schemas[ref.$ref.replace('#/components/schemas/', '')] : ref;
+  const requestSchema = (method: string, path: string) =>
+    schemaOf(doc.paths[path][method].requestBody.content['application/json'].schema);
+
+  it('is served as JSON without a token, as OpenAPI 3.1 under /api/v1', async () => {
+    const response = await api.get('/api/v1/openapi.json');
+    expect(response.headers.get('content-type')).toContain('application/json');
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers).toEqual([{ url: '/api/v1' }]);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('lists every route of the contract, with bearer security exactly where a token is needed', () => {
+    for (const [method, path, secured] of CONTRACT) {
+      const operation = doc.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      if (secured) expect(operation.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+      else expect(operation.security, `${method} ${path}`).toBeUndefined();
+    }
+  });
+
+  it('documents errors as application/problem+json with the Problem schema', () => {
+    const problem = doc.components.schemas.Problem;
+    expect(problem.required).toEqual(
+      expect.arrayContaining(['type', 'title', 'status', 'detail', 'code', 'requestId']),
+    );
+    expect(problem.properties.code.enum).toEqual(
+      expect.arrayContaining(['VALIDATION_FAILED', 'NOT_FOUND', 'CONFLICT']),
+    );
+    for (const [method, path, secured] of CONTRACT) {
+      const responses = doc.paths[path][method].responses;
+      const errorStatuses = Object.keys(responses).filter((status) => Number(status) >= 400);
+      expect(errorStatuses.length, `${method} ${path}`).toBeGreaterThan(0);
+      if (secured) expect(errorStatuses, `${method} ${path}`).toContain('401');
+      for (const status of errorStatuses) {
+        expect(Object.keys(responses[status].content), `${method} ${path} ${status}`).toEqual([
+          'application/problem+json',
+        ]);
+      }
+      if (doc.paths[path][method].requestBody) expect(errorStatuses).toEqual(expect.arrayContaining(['413', '415']));
+    }
+  });
+
+  it('generates request schemas from the same zod schemas that validate requests', () => {
+    const send = requestSchema('post', '/messages');
+    expect(send.properties.content).toMatchObject({ minLength: 1, maxLength: 4000 });
+    expect(send.additionalProperties).toBe(false);
+    const register = requestSchema('post', '/users');
+    expect(register.properties.username).toMatchObject({ minLength: 3, maxLength: 32 });
+    expect(register.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(register.required).toEqual(['username', 'password']);
+    // GROUP_MAX_MEMBERS of this server flows into the document.
+    expect(requestSchema('post', '/groups').properties.memberIds.maxItems).toBe(321);
+    const receipt = requestSchema('post', '/conversations/{conversationId}/receipts');
+    expect(receipt.properties.status.enum).toEqual(['delivered', 'read']);
+    const parameters = Object.fromEntries(
+      doc.paths['/messages'].get.parameters.map((parameter: Doc) => [parameter.name, parameter]),
+    );
+    expect(Object.keys(parameters).sort()).toEqual(
+      ['after', 'before', 'conversationId', 'from', 'groupId', 'limit', 'peerId', 'to'].sort(),
+    );
+    expect(parameters.limit.schema).toMatchObject({ minimum: 1, maximum: 100, default: 50 });
+    expect(doc.paths['/messages'].post.parameters.map((parameter: Doc) => parameter.name)).toContain('idempotency-key');
+  });
+
+  it('describes the response shapes of the contract', () => {
+    const { User, Group, GroupMember, Message, Receipt } = doc.components.schemas;
+    expect(Object.keys(User.properties).sort()).toEqual(['createdAt', 'displayName', 'id', 'username']);
+    expect(Object.keys(Group.properties).sort()).toEqual(['createdAt', 'id', 'memberCount', 'name', 'ownerId']);
+    expect(Object.keys(GroupMember.properties).sort()).toEqual(['joinedAt', 'role', 'userId']);
+    expect(Object.keys(Message.properties).sort()).toEqual(
+      [
+        'clientTimestamp',
+        'content',
+        'conversationId',
+        'createdAt',
+        'groupId',
+        'id',
+        'receiverId',
+        'senderId',
+        'status',
+      ].sort(),
+    );
+    expect(Message.properties.status.enum).toEqual(['sent', 'delivered', 'read']);
+    expect(Object.keys(Receipt.properties).sort()).toEqual(['conversationId', 'deliveredUpTo', 'readUpTo', 'userId']);
+    const sendResponses = doc.paths['/messages'].post.responses;
+    expect(Object.keys(sendResponses)).toEqual(expect.arrayContaining(['200', '201']));
+  });
+
+  it('documents only routes that exist: each answers something other than "no route"', async () => {
+    for (const [method, path] of Object.entries<Doc>(doc.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => [method, path] as const),
+    )) {
+      const concrete = `/api/v1${path.replace(/\{[^}]+\}/g, newId())}`;
+      const response = await api.request(
+        method.toUpperCase(),
+        concrete,
+        method === 'get' || method === 'delete' ? {} : { body: {} },
+      );
+      const noRoute = response.status === 404 && String(response.body?.detail).startsWith('No route');
+      expect(noRoute, `${method} ${path}`).toBe(false);
+    }
+  });
+
+  it('serves a browsable reference at /docs that loads the document', async () => {
+    const response = await fetch(`${server.url}/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    const html = await response.text();
+    expect(html).toContain('/api/v1/openapi.json');
+    expect(html.toLowerCase()).toContain('<html');
+  });
+});
