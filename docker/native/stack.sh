@@ -10,8 +10,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-STATE_DIR="${SWITCHBOARD_NATIVE_DIR:-$REPO/.native}"
+source "$HERE/lib.sh" # REPO, STATE_DIR, apt_install
 CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.6}"
 CASSANDRA_CQL_PORT="${CASSANDRA_CQL_PORT:-9042}"
 CASSANDRA_STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
@@ -30,23 +29,6 @@ REDIS_LOG="$REDIS_DIR/redis.log"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
-
-# Some commands (apt-get) need root; use sudo when we are not root and it exists.
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi
-}
-
-APT_UPDATED=0
-apt_install() {
-  command -v apt-get >/dev/null || die "cannot install $* (no apt-get): install it by hand"
-  if [ "$APT_UPDATED" = 0 ]; then
-    log "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    APT_UPDATED=1
-  fi
-  log "apt-get install $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -70,7 +52,7 @@ ensure_cassandra_installed() {
   command -v mvn >/dev/null || apt_install maven
   log "resolving org.apache.cassandra:cassandra-all:$CASSANDRA_VERSION from Maven Central into $CASS_LIB"
   mkdir -p "$CASS_LIB"
-  (cd "$HERE/cassandra" && mvn -q -B -Dcassandra.version="$CASSANDRA_VERSION" \
+  (cd "$HERE/cassandra" && mvn -q -B -Dstyle.color=never -Dcassandra.version="$CASSANDRA_VERSION" \
     dependency:copy-dependencies -DoutputDirectory="$CASS_LIB" -DincludeScope=runtime) \
     || die "maven could not resolve cassandra-all $CASSANDRA_VERSION (see output above)"
   [ -f "$CASS_LIB/cassandra-all-$CASSANDRA_VERSION.jar" ] || die "cassandra-all jar missing after resolve"
@@ -182,12 +164,16 @@ redis_up() {
   log "redis ready on 127.0.0.1:$REDIS_PORT (log: $REDIS_LOG)"
 }
 
-status() {
+status() { # [all|cassandra|redis]; exits non-zero when any asked-for service is down
   local rc=0
-  if port_open "$CASSANDRA_CQL_PORT"; then echo "cassandra: up (127.0.0.1:$CASSANDRA_CQL_PORT, logs $CASS_LOG)"
-  else echo "cassandra: down"; rc=1; fi
-  if port_open "$REDIS_PORT"; then echo "redis: up (127.0.0.1:$REDIS_PORT)"
-  else echo "redis: down"; rc=1; fi
+  if [ "$1" != redis ]; then
+    if port_open "$CASSANDRA_CQL_PORT"; then echo "cassandra: up (127.0.0.1:$CASSANDRA_CQL_PORT, logs $CASS_LOG)"
+    else echo "cassandra: down"; rc=1; fi
+  fi
+  if [ "$1" != cassandra ]; then
+    if port_open "$REDIS_PORT"; then echo "redis: up (127.0.0.1:$REDIS_PORT)"
+    else echo "redis: down"; rc=1; fi
+  fi
   return $rc
 }
 
@@ -199,7 +185,7 @@ case "$cmd:$what" in
   down:all) stop_pid redis "$REDIS_PID" 10; stop_pid cassandra "$CASS_PID" 60 ;;
   down:cassandra) stop_pid cassandra "$CASS_PID" 60 ;;
   down:redis) stop_pid redis "$REDIS_PID" 10 ;;
-  status:*) status ;;
+  status:*) status "$what" ;;
   install:*) ensure_cassandra_installed; command -v redis-server >/dev/null || apt_install redis-server ;;
   *) die "usage: $0 up|down|status|install [all|cassandra|redis]" ;;
 esac

@@ -7,12 +7,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
 
 ensure_node_modules
-started_services=0
-if ! bash docker/native/stack.sh status >/dev/null 2>&1; then
-  started_services=1
-  bash docker/native/stack.sh up
-fi
-cleanup() { if [ "$started_services" = 1 ] && [ -z "${KEEP_SERVICES:-}" ]; then bash docker/native/stack.sh down || true; fi; }
+# Tools some tests drive for real: nginx (the compose load balancer config in front of two
+# nodes) and docker-compose (parses docker-compose.yml; no Docker engine needed). Without them
+# those tests are skipped, so install them where apt-get can.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx || say "nginx unavailable: its test will be skipped"
+command -v docker-compose >/dev/null || apt_install docker-compose || say "docker-compose unavailable: its check will be skipped"
+# Start what is not running, and stop afterwards only what this run started.
+started=()
+for service in redis cassandra; do
+  if ! bash docker/native/stack.sh status "$service" >/dev/null 2>&1; then
+    bash docker/native/stack.sh up "$service"
+    started+=("$service")
+  fi
+done
+cleanup() {
+  [ -n "${KEEP_SERVICES:-}" ] && return 0
+  for service in "${started[@]}"; do bash docker/native/stack.sh down "$service" || true; done
+}
 trap cleanup EXIT
 
 say "lint (biome)"
