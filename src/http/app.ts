@@ -98,7 +98,7 @@ export function createApp(deps: HttpDeps) {
             : 'VALIDATION_FAILED';
       return problemResponse(c, new AppError(code, error.message || 'Bad request'));
     }
-    (c.get('logger') ?? deps.logger).error({ err: error }, 'unhandled error');
+    deps.logger.error({ err: error, requestId: c.get('requestId') }, 'unhandled error');
     return problemResponse(c, new AppError('INTERNAL', 'Something went wrong on our side; it has been logged'));
   });
   return app;

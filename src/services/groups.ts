@@ -4,6 +4,8 @@ import type { Group, GroupMember } from '../domain/types.js';
 import type { GroupRecord, GroupRepository } from '../store/groups.js';
 import type { UserRepository } from '../store/users.js';
 
+const LOOKUP_CONCURRENCY = 16;
+
 /** Told when membership changes, so real-time subscriptions and caches can follow. */
 export interface MembershipListener {
   membershipChanged(groupId: string, userId: string, change: 'joined' | 'left'): Promise<void>;
@@ -84,8 +86,14 @@ export function createGroupService(deps: {
 
     async listForUser(callerId: string): Promise<Group[]> {
       const ids = await groups.listGroupIdsOfUser(callerId);
-      const records = await Promise.all(ids.map((id) => groups.findById(id)));
-      return Promise.all(records.filter((record): record is GroupRecord => record !== undefined).map(withCount));
+      // A few lookups at a time: a user in thousands of groups must not exhaust the driver's pool.
+      const found: Group[] = [];
+      for (let i = 0; i < ids.length; i += LOOKUP_CONCURRENCY) {
+        const records = await Promise.all(ids.slice(i, i + LOOKUP_CONCURRENCY).map((id) => groups.findById(id)));
+        const existing = records.filter((record): record is GroupRecord => record !== undefined);
+        found.push(...(await Promise.all(existing.map(withCount))));
+      }
+      return found;
     },
 
     async addMember(callerId: string, groupId: string, userId: string): Promise<GroupMember> {

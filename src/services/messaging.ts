@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createBoundedSet } from '../domain/bounded-set.js';
 import { bucketForMessage } from '../domain/buckets.js';
 import { type ConversationRef, directConversationId, parseConversationId } from '../domain/conversations.js';
 import { AppError } from '../domain/errors.js';
@@ -10,6 +11,9 @@ import type { IdempotencyRepository } from '../store/idempotency.js';
 import type { MessageRepository } from '../store/messages.js';
 import type { ReceiptRepository } from '../store/receipts.js';
 import type { UserRepository } from '../store/users.js';
+
+/** Resolve a group conversation by checking the caller's membership only (one row). */
+const MEMBERSHIP_ONLY = { participants: false } as const;
 
 const MIN_ID = '00000000000000000000000000';
 const MAX_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ';
@@ -43,7 +47,11 @@ export interface HistoryPage {
 /** A conversation the caller takes part in, with everyone in it. */
 export interface Conversation {
   ref: ConversationRef;
-  participantIds: string[];
+  /**
+   * Everyone in it. Always known for one-to-one conversations; for a group only when resolved
+   * with `participants: true` (undefined when only the caller's membership was checked).
+   */
+  participantIds: string[] | undefined;
 }
 
 /** Real-time fan-out of what happened in a conversation. Best effort: never fails a request. */
@@ -89,7 +97,8 @@ export interface MembersCache {
   invalidate(groupId: string): Promise<void>;
 }
 
-const requestHash = (target: SendTarget, content: string, clientTimestamp: number | null) =>
+/** What an idempotency key is bound to: the same key with another payload is a conflict. */
+export const requestHash = (target: SendTarget, content: string, clientTimestamp: number | null) =>
   createHash('sha256')
     .update(JSON.stringify([target, content, clientTimestamp]))
     .digest('hex');
@@ -108,6 +117,7 @@ export function createMessagingService(deps: {
   membersCache?: MembersCache;
 }) {
   const { messages, receipts, groups, users, idempotency } = deps;
+  const knownUsers = createBoundedSet(100_000);
 
   async function groupMemberIds(groupId: string): Promise<string[] | undefined> {
     const cached = await deps.membersCache?.get(groupId);
@@ -122,12 +132,23 @@ export function createMessagingService(deps: {
   /**
    * Resolves a conversation and checks the caller takes part in it. Unknown groups answer 404;
    * conversations the caller is not in answer 403 (one-to-one ids name their participants, so
-   * there is nothing to hide by answering 404).
+   * there is nothing to hide by answering 404). `participants: false` skips loading a group's
+   * member list when only the caller's membership matters (send, receipts, typing): one row
+   * instead of up to GROUP_MAX_MEMBERS.
    */
-  async function requireConversation(callerId: string, ref: ConversationRef): Promise<Conversation> {
+  async function requireConversation(
+    callerId: string,
+    ref: ConversationRef,
+    options: { participants: boolean } = { participants: true },
+  ): Promise<Conversation> {
     if (ref.kind === 'direct') {
       if (!ref.userIds.includes(callerId)) throw new AppError('FORBIDDEN', 'You are not part of this conversation');
       return { ref, participantIds: [...ref.userIds] };
+    }
+    if (!options.participants) {
+      if (await groups.findMember(ref.groupId, callerId)) return { ref, participantIds: undefined };
+      if (!(await groups.findById(ref.groupId))) throw new AppError('NOT_FOUND', `Group ${ref.groupId} does not exist`);
+      throw new AppError('FORBIDDEN', 'You are not a member of this group');
     }
     const memberIds = await groupMemberIds(ref.groupId);
     if (!memberIds) {
@@ -140,10 +161,14 @@ export function createMessagingService(deps: {
     return { ref, participantIds: memberIds };
   }
 
-  async function conversationById(callerId: string, conversationId: string): Promise<Conversation> {
+  async function conversationById(
+    callerId: string,
+    conversationId: string,
+    options: { participants: boolean } = { participants: true },
+  ): Promise<Conversation> {
     const ref = parseConversationId(conversationId);
     if (!ref) throw new AppError('NOT_FOUND', `Conversation ${conversationId} does not exist`);
-    return requireConversation(callerId, ref);
+    return requireConversation(callerId, ref, options);
   }
 
   function directRef(callerId: string, peerId: string): ConversationRef {
@@ -157,11 +182,20 @@ export function createMessagingService(deps: {
     return ref;
   }
 
+  /**
+   * 404 unless the user exists. Users are never deleted, so an id seen to exist is remembered:
+   * a send to a known user costs no lookup.
+   */
+  async function requireUserExists(userId: string): Promise<void> {
+    if (knownUsers.has(userId)) return;
+    if (!(await users.findById(userId))) throw new AppError('NOT_FOUND', `User ${userId} does not exist`);
+    knownUsers.add(userId);
+  }
+
   /** A one-to-one conversation with a user who does not exist is unknown (404), not empty. */
   async function requirePeerExists(callerId: string, ref: ConversationRef): Promise<void> {
     if (ref.kind !== 'direct') return;
-    const peerId = ref.userIds[0] === callerId ? ref.userIds[1] : ref.userIds[0];
-    if (!(await users.findById(peerId))) throw new AppError('NOT_FOUND', `User ${peerId} does not exist`);
+    await requireUserExists(ref.userIds[0] === callerId ? ref.userIds[1] : ref.userIds[0]);
   }
 
   async function receiptsOf(conversationId: string): Promise<Receipt[]> {
@@ -174,16 +208,22 @@ export function createMessagingService(deps: {
 
   async function withStatus(conversation: Conversation, stored: StoredMessage[]): Promise<Message[]> {
     if (stored.length === 0) return [];
+    const participantIds = conversation.participantIds ?? (await groupMemberIds(conversation.ref.id)) ?? [];
     const byUser = new Map((await receiptsOf(conversation.ref.id)).map((receipt) => [receipt.userId, receipt]));
-    return stored.map((message) => ({
-      ...message,
-      status: messageStatus(message, conversation.participantIds, byUser),
-    }));
+    return stored.map((message) => ({ ...message, status: messageStatus(message, participantIds, byUser) }));
   }
+
+  /**
+   * The recipients list fan-out needs: one-to-one events go to each participant's channel; group
+   * events are published once on the group's channel, so no member list is needed for them.
+   */
+  const fanOutIds = (conversation: Conversation): readonly string[] => conversation.participantIds ?? [];
+
+  const bucketOf = (message: { id: string }) => bucketForMessage(message.id, deps.bucketMs);
 
   async function store(message: StoredMessage): Promise<void> {
     try {
-      await messages.insert(message, bucketForMessage(message.id, deps.bucketMs));
+      await messages.insert(message, bucketOf(message));
     } catch (error) {
       // A failed (e.g. timed-out) write may still land: the cached window must not hide it then.
       await deps.recent?.invalidate(message.conversationId).catch(() => {});
@@ -195,7 +235,7 @@ export function createMessagingService(deps: {
   async function afterStored(message: Message, conversation: Conversation) {
     await Promise.all([
       deps.recent?.append(message).catch(() => {}),
-      deps.events?.messageCreated(message, conversation.participantIds).catch(() => {}),
+      deps.events?.messageCreated(message, fanOutIds(conversation)).catch(() => {}),
     ]);
   }
 
@@ -206,16 +246,11 @@ export function createMessagingService(deps: {
       let conversation: Conversation;
       if ('receiverId' in input.target) {
         const ref = directRef(callerId, input.target.receiverId);
-        if (!(await users.findById(input.target.receiverId))) {
-          throw new AppError('NOT_FOUND', `User ${input.target.receiverId} does not exist`);
-        }
+        await requireUserExists(input.target.receiverId);
         conversation = await requireConversation(callerId, ref);
       } else {
-        conversation = await requireConversation(callerId, {
-          kind: 'group',
-          id: input.target.groupId,
-          groupId: input.target.groupId,
-        });
+        const { groupId } = input.target;
+        conversation = await requireConversation(callerId, { kind: 'group', id: groupId, groupId }, MEMBERSHIP_ONLY);
       }
       const id = newId();
       const stored: StoredMessage = {
@@ -237,10 +272,19 @@ export function createMessagingService(deps: {
             throw new AppError('CONFLICT', 'This idempotency key was used for a different message');
           }
           // The first attempt may have died between claim and write: make sure the message exists.
-          const existing = await messages.findById(claim.message.conversationId, claim.message.id);
-          if (!existing) await store(claim.message);
-          // Its first write-through may never have happened (the attempt died or Redis was away).
-          await deps.recent?.append(claim.message).catch(() => {});
+          const existing = await messages.findById(
+            claim.message.conversationId,
+            claim.message.id,
+            bucketOf(claim.message),
+          );
+          if (!existing) {
+            // This retry is the one that stores it: write through and fan out as a first send would.
+            await store(claim.message);
+            await afterStored({ ...claim.message, status: 'sent' }, conversation);
+          } else {
+            // Its first write-through may never have happened (the attempt died or Redis was away).
+            await deps.recent?.append(claim.message).catch(() => {});
+          }
           // The original message as it stands now: its status may have moved since the first send.
           const [message] = await withStatus(conversation, [claim.message]);
           return { message: message ?? { ...claim.message, status: 'sent' }, created: false };
@@ -315,24 +359,25 @@ export function createMessagingService(deps: {
       conversationId: string,
       input: { messageId: string; status: 'delivered' | 'read' },
     ): Promise<Receipt> {
-      const conversation = await conversationById(callerId, conversationId);
-      const message = await messages.findById(conversation.ref.id, input.messageId);
+      const conversation = await conversationById(callerId, conversationId, MEMBERSHIP_ONLY);
+      const message = await messages.findById(conversation.ref.id, input.messageId, bucketOf({ id: input.messageId }));
       if (!message) throw new AppError('NOT_FOUND', `Message ${input.messageId} is not in this conversation`);
       await receipts.advance(conversation.ref.id, callerId, input.messageId, input.status);
       await deps.receiptsCache?.advance(conversation.ref.id, callerId, input.messageId, input.status).catch(() => {});
       const receipt = await receipts.find(conversation.ref.id, callerId);
-      await deps.events?.receiptUpdated(receipt, conversation.participantIds).catch(() => {});
+      await deps.events?.receiptUpdated(receipt, fanOutIds(conversation)).catch(() => {});
       return receipt;
     },
 
     async listReceipts(callerId: string, conversationId: string): Promise<Receipt[]> {
       const conversation = await conversationById(callerId, conversationId);
+      const participantIds = conversation.participantIds ?? [];
       const byUser = new Map((await receiptsOf(conversation.ref.id)).map((receipt) => [receipt.userId, receipt]));
       // A peer with a receipt exists; one without may not.
-      if (conversation.participantIds.some((userId) => !byUser.has(userId))) {
+      if (participantIds.some((userId) => !byUser.has(userId))) {
         await requirePeerExists(callerId, conversation.ref);
       }
-      return conversation.participantIds.map(
+      return participantIds.map(
         (userId) =>
           byUser.get(userId) ?? { conversationId: conversation.ref.id, userId, deliveredUpTo: null, readUpTo: null },
       );

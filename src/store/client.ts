@@ -10,6 +10,8 @@ export interface Db {
   readonly client: CassandraClient;
   execute(query: string, params: unknown[], options?: QueryOptions): Promise<cassandra.types.ResultSet>;
   batch(queries: Array<{ query: string; params: unknown[] }>, options?: QueryOptions): Promise<void>;
+  /** Every row of an idempotent query, fetched page by page (never cut off at one page). */
+  all(query: string, params: unknown[], options?: { fetchSize?: number }): Promise<Row[]>;
 }
 
 export interface QueryOptions {
@@ -105,8 +107,22 @@ export function createDb(client: CassandraClient, hooks: { observe?: QueryObserv
       throw error;
     }
   };
-  return {
+  const db: Db = {
     client,
+    async all(query, params, options = {}) {
+      const rows: Row[] = [];
+      let pageState: string | undefined;
+      do {
+        const result = await db.execute(query, params, {
+          idempotent: true,
+          fetchSize: options.fetchSize ?? 1000,
+          ...(pageState ? { pageState } : {}),
+        });
+        rows.push(...result.rows);
+        pageState = result.pageState ?? undefined;
+      } while (pageState);
+      return rows;
+    },
     async execute(query, params, options = {}) {
       try {
         return await timed(
@@ -142,6 +158,7 @@ export function createDb(client: CassandraClient, hooks: { observe?: QueryObserv
       }
     },
   };
+  return db;
 }
 
 /** `[applied]` of a lightweight transaction's result. */

@@ -60,19 +60,7 @@ export function createGroupRepository(db: Db) {
     },
 
     async listMembers(groupId: string): Promise<GroupMember[]> {
-      const members: GroupMember[] = [];
-      // eachRow-free paging: group partitions are bounded by GROUP_MAX_MEMBERS.
-      let pageState: string | undefined;
-      do {
-        const result = await db.execute(SELECT_MEMBERS, [groupId], {
-          idempotent: true,
-          fetchSize: 1000,
-          ...(pageState ? { pageState } : {}),
-        });
-        for (const row of result.rows) members.push(toMember(row));
-        pageState = result.pageState ?? undefined;
-      } while (pageState);
-      return members;
+      return (await db.all(SELECT_MEMBERS, [groupId])).map(toMember);
     },
 
     async countMembers(groupId: string): Promise<number> {
@@ -106,8 +94,7 @@ export function createGroupRepository(db: Db) {
     },
 
     async listGroupIdsOfUser(userId: string): Promise<string[]> {
-      const result = await db.execute(SELECT_GROUPS_OF_USER, [userId], { idempotent: true, fetchSize: 5000 });
-      return result.rows.map((row) => row.group_id as string);
+      return (await db.all(SELECT_GROUPS_OF_USER, [userId])).map((row) => row.group_id as string);
     },
   };
 }

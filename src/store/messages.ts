@@ -1,3 +1,4 @@
+import { createBoundedSet } from '../domain/bounded-set.js';
 import { type Bucket, bucketEnd } from '../domain/buckets.js';
 import { ulidTime } from '../domain/ids.js';
 import type { StoredMessage } from '../domain/types.js';
@@ -7,6 +8,8 @@ const INSERT_MESSAGE =
   'INSERT INTO messages (conversation_id, bucket, message_id, sender_id, receiver_id, group_id, content, client_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_BUCKET = 'INSERT INTO conversation_buckets (conversation_id, bucket, bucket_ms) VALUES (?, ?, ?)';
 const SELECT_BUCKETS = 'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ?';
+const SELECT_BUCKETS_UP_TO =
+  'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ? AND bucket <= ?';
 const MESSAGE_COLUMNS = 'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts';
 const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
 const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
@@ -34,41 +37,19 @@ export interface PageQuery {
   limit: number;
 }
 
-/**
- * Remembers which (conversation, bucket) index rows this process already wrote, so the index is
- * written once per new bucket rather than with every message. Bounded: oldest entries go first.
- */
-function createKnownBuckets(capacity: number) {
-  const known = new Set<string>();
-  return {
-    has: (key: string) => known.has(key),
-    add(key: string) {
-      known.add(key);
-      if (known.size > capacity) {
-        const oldest = known.values().next().value;
-        if (oldest !== undefined) known.delete(oldest);
-      }
-    },
-  };
-}
-
 /** Messages, bucketed by (conversation, time window), and the index of non-empty buckets. */
 export function createMessageRepository(db: Db, options: { knownBucketCapacity?: number } = {}) {
-  const knownBuckets = createKnownBuckets(options.knownBucketCapacity ?? 100_000);
+  // (conversation, bucket) index rows this process already wrote: written once per new bucket,
+  // not with every message.
+  const knownBuckets = createBoundedSet(options.knownBucketCapacity ?? 100_000);
 
-  async function listBuckets(conversationId: string): Promise<Bucket[]> {
-    const buckets: Bucket[] = [];
-    let pageState: string | undefined;
-    do {
-      const result = await db.execute(SELECT_BUCKETS, [conversationId], {
-        idempotent: true,
-        fetchSize: 5000,
-        ...(pageState ? { pageState } : {}),
-      });
-      for (const row of result.rows) buckets.push({ start: fromDate(row.bucket), lengthMs: Number(row.bucket_ms) });
-      pageState = result.pageState ?? undefined;
-    } while (pageState);
-    return buckets;
+  /** The conversation's non-empty buckets, optionally only those starting at or before a time. */
+  async function listBuckets(conversationId: string, startingUpTo?: number): Promise<Bucket[]> {
+    const rows =
+      startingUpTo === undefined
+        ? await db.all(SELECT_BUCKETS, [conversationId])
+        : await db.all(SELECT_BUCKETS_UP_TO, [conversationId, toDate(startingUpTo)]);
+    return rows.map((row) => ({ start: fromDate(row.bucket), lengthMs: Number(row.bucket_ms) }));
   }
 
   return {
@@ -114,7 +95,7 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
     async page(query: PageQuery, buckets?: Bucket[]): Promise<StoredMessage[]> {
       const lowTime = ulidTime(query.lowId);
       const highTime = ulidTime(query.highId);
-      const candidates = (buckets ?? (await listBuckets(query.conversationId))).filter(
+      const candidates = (buckets ?? (await listBuckets(query.conversationId, highTime))).filter(
         (bucket) => bucket.start <= highTime && bucketEnd(bucket) > lowTime,
       );
       const desc = query.order === 'desc';
@@ -145,16 +126,24 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
     },
 
     /** A message by id, looked up in the buckets whose window holds the id's time. */
-    async findById(conversationId: string, messageId: string, buckets?: Bucket[]): Promise<StoredMessage | undefined> {
+    async findById(conversationId: string, messageId: string, likely?: Bucket): Promise<StoredMessage | undefined> {
+      const lookUp = async (bucket: Bucket) => {
+        const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
+          idempotent: true,
+        });
+        const row = result.first();
+        return row ? toMessage(row) : undefined;
+      };
+      // The bucket the current window length gives is right unless the length changed since.
+      const guessed = likely ? await lookUp(likely) : undefined;
+      if (guessed) return guessed;
       const time = ulidTime(messageId);
-      const holding = (buckets ?? (await listBuckets(conversationId))).filter(
-        (bucket) => bucket.start <= time && bucketEnd(bucket) > time,
+      const holding = (await listBuckets(conversationId, time)).filter(
+        (bucket) => bucketEnd(bucket) > time && bucket.start !== likely?.start,
       );
       for (const bucket of holding) {
-        const row = (
-          await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], { idempotent: true })
-        ).first();
-        if (row) return toMessage(row);
+        const found = await lookUp(bucket);
+        if (found) return found;
       }
       return undefined;
     },

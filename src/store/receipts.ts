@@ -40,8 +40,7 @@ export function createReceiptRepository(db: Db) {
     },
 
     async listForConversation(conversationId: string): Promise<Receipt[]> {
-      const result = await db.execute(SELECT_ALL, [conversationId], { idempotent: true, fetchSize: 5000 });
-      return result.rows.map(toReceipt);
+      return (await db.all(SELECT_ALL, [conversationId])).map(toReceipt);
     },
   };
 }

@@ -49,6 +49,15 @@ describe('the error envelope and the request guards', () => {
       expectProblem(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
 
+    it('answers 415 for a +json suffix outside application/ (text/x+json)', async () => {
+      const response = await api.request('POST', '/api/v1/groups', {
+        token: alice.token,
+        rawBody: JSON.stringify({ name: 'suffix' }),
+        headers: { 'content-type': 'text/x+json' },
+      });
+      expectProblem(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
     it('accepts application/json with a charset parameter', async () => {
       const response = await api.request('POST', '/api/v1/groups', {
         token: alice.token,

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directConversationId } from '../../src/domain/conversations.js';
+import { newId, ulidTime } from '../../src/domain/ids.js';
+import { requestHash } from '../../src/services/messaging.js';
+import { createIdempotencyRepository } from '../../src/store/idempotency.js';
 import { type ApiClient, apiClient, expectProblem, registerUser, type TestUser } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { connectWs } from '../support/ws-client.js';
 
 describe('idempotent sends', () => {
   let server: TestServer;
@@ -139,6 +144,35 @@ describe('idempotent sends', () => {
     const retry = await send(alice, { receiverId: carol.id, content, clientMessageId: key });
     expect(retry.status).toBe(200);
     expect(retry.body.message).toEqual({ ...first.body.message, status: 'read' });
+  });
+
+  it('stores and fans out a message whose first attempt claimed the key but died before writing it', async () => {
+    const key = randomUUID();
+    const content = `orphaned claim ${key}`;
+    const id = newId();
+    const target = { receiverId: bob.id };
+    // What a first attempt leaves when its process dies between the claim and the message write.
+    await createIdempotencyRepository(server.container.deps.db).claim(key, requestHash(target, content, null), {
+      id,
+      conversationId: directConversationId(alice.id, bob.id),
+      senderId: alice.id,
+      receiverId: bob.id,
+      groupId: null,
+      content,
+      createdAt: ulidTime(id),
+      clientTimestamp: null,
+    });
+    const socket = await connectWs(server.url, bob.token);
+    try {
+      const retry = await send(alice, { ...target, content, clientMessageId: key });
+      expect(retry.status).toBe(200);
+      expect(retry.body.message.id).toBe(id);
+      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
+      expect(frame.data.message.content).toBe(content);
+      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
+    } finally {
+      await socket.close();
+    }
   });
 
   it('refuses keys that are empty, too long or contain spaces', async () => {

@@ -106,6 +106,42 @@ describe('repositories round-trip every table through prepared statements', () =
     expect(await messages.findById(conversationId, stored[1]?.id ?? '')).toEqual(stored[1]);
   });
 
+  it('messages: finds a message by id also when the window length changed since it was written', async () => {
+    const messages = createMessageRepository(db);
+    const conversationId = directConversationId(newId(), newId());
+    const id = idAt(Date.UTC(2026, 1, 3, 15, 30));
+    const message: StoredMessage = {
+      id,
+      conversationId,
+      senderId: newId(),
+      receiverId: newId(),
+      groupId: null,
+      content: 'written under a one-day window',
+      createdAt: ulidTime(id),
+      clientTimestamp: null,
+    };
+    await messages.insert(message, bucketForMessage(id, 24 * 60 * MINUTE));
+    // Today's window is one minute: the guessed bucket is empty, the bucket index knows better.
+    expect(await messages.findById(conversationId, id, bucketForMessage(id, MINUTE))).toEqual(message);
+    expect(
+      await messages.findById(conversationId, idAt(Date.UTC(2026, 1, 3, 15, 31)), bucketForMessage(id, MINUTE)),
+    ).toBeUndefined();
+  });
+
+  it('receipts: lists every participant of a large conversation, past one page of results', async () => {
+    const receipts = createReceiptRepository(db);
+    const conversationId = newId();
+    const messageId = newId();
+    const userIds = Array.from({ length: 1_250 }, () => newId());
+    for (let i = 0; i < userIds.length; i += 50) {
+      await Promise.all(
+        userIds.slice(i, i + 50).map((userId) => receipts.advance(conversationId, userId, messageId, 'read')),
+      );
+    }
+    const listed = await receipts.listForConversation(conversationId);
+    expect(listed.map((receipt) => receipt.userId).sort()).toEqual([...userIds].sort());
+  });
+
   it('receipts: the highest message id wins whatever order the writes arrive in', async () => {
     const receipts = createReceiptRepository(db);
     const conversationId = directConversationId(newId(), newId());

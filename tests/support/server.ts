@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../../src/config.js';
@@ -17,14 +18,19 @@ export interface TestServer {
 export async function startServer(overrides: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig(testEnv(overrides));
   const container = await createContainer(config);
-  const server = serve({ fetch: container.app.fetch, hostname: '127.0.0.1', port: 0 });
+  const server = serve({ fetch: container.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  // The WebSocket gateway too, as in main.ts.
+  container.attach(server);
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     container,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await container.drain();
+      server.closeAllConnections();
+      await closed;
       await container.close();
     },
   };
@@ -40,9 +46,12 @@ export interface ServerProcess {
 }
 
 /** The real server as its own OS process (`src/main.ts`), for multi-node and signal tests. */
-export async function startServerProcess(overrides: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  overrides: Record<string, string> = {},
+  options: { nodeArgs?: string[] } = {},
+): Promise<ServerProcess> {
   const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO,
     env: { ...process.env, ...testEnv({ ...overrides, PORT: String(port) }) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { sign } from 'hono/jwt';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { createTokenService } from '../../src/services/tokens.js';
 
@@ -8,6 +8,10 @@ const tokens = createTokenService({ secret, ttlSeconds: 3600 });
 const now = () => Math.floor(Date.now() / 1000);
 
 describe('bearer tokens', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('verifies a token it issued and returns its user id', async () => {
     const userId = newId();
     expect(await tokens.verify(await tokens.issue(userId))).toBe(userId);
@@ -40,6 +44,17 @@ describe('bearer tokens', () => {
     const farAhead = await sign({ sub: userId, iat: now() + 600, exp: now() + 3600 }, secret, 'HS256');
     expect(await tokens.verify(slightlyAhead)).toBe(userId);
     expect(await tokens.verify(farAhead)).toBeUndefined();
+  });
+
+  it('stops accepting a token it verified before once that token expires', async () => {
+    const shortLived = createTokenService({ secret, ttlSeconds: 60 });
+    const userId = newId();
+    const token = await shortLived.issue(userId);
+    expect(await shortLived.verify(token)).toBe(userId);
+    expect(await shortLived.verify(token)).toBe(userId); // remembered
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await shortLived.verify(token)).toBeUndefined();
   });
 
   it('rejects a token whose subject is not a user id', async () => {

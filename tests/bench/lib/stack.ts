@@ -114,11 +114,12 @@ export async function startApiNode(
   keyspace: string,
   options: { profileDir?: string | undefined; env?: Record<string, string> } = {},
 ): Promise<ApiNode> {
-  const profile: Record<string, string> = options.profileDir
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.profileDir} --cpu-prof-name=${name}.cpuprofile` }
-    : {};
+  // --cpu-prof is refused in NODE_OPTIONS: it goes on the node command line. No fixed file name:
+  // tsx's loader thread writes a profile too, and each thread needs its own file.
+  const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}/${name}`] : [];
   const server: ServerProcess = await startServerProcess(
-    benchEnv(keyspace, { NODE_ID: `bench-${name}`, ...profile, ...options.env }),
+    benchEnv(keyspace, { NODE_ID: `bench-${name}`, ...options.env }),
+    { nodeArgs },
   );
   const pid = server.child.pid;
   if (pid === undefined) throw new Error(`API node ${name} has no pid`);
