@@ -19,6 +19,7 @@ import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createTokenService } from './services/tokens.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createGroupRepository } from './store/groups.js';
+import { createConversationRepository } from './store/conversations.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
 import { createMessageRepository } from './store/messages.js';
 import { createReceiptRepository } from './store/receipts.js';
@@ -63,6 +64,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const messagesRepo = createMessageRepository(db);
   const receiptsRepo = createReceiptRepository(db);
   const idempotency = createIdempotencyRepository(db);
+  const conversations = createConversationRepository(db);
 
   // The Redis cache (CACHE_ENABLED): write-through windows, receipts, members and profiles that
   // answer only while provably consistent with Cassandra (see src/cache/coherence.ts).
@@ -121,6 +123,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       groups: groupsRepo,
       users,
       idempotency,
+      conversations,
       bucketMs: config.messages.bucketMs,
       events: realtime,
       ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),

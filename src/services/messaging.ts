@@ -6,6 +6,7 @@ import { AppError } from '../domain/errors.js';
 import { maxUlidAt, minUlidAt, newId, ulidTime } from '../domain/ids.js';
 import { messageStatus } from '../domain/status.js';
 import type { Message, Receipt, StoredMessage } from '../domain/types.js';
+import type { ConversationRepository } from '../store/conversations.js';
 import type { GroupRepository } from '../store/groups.js';
 import type { IdempotencyRepository } from '../store/idempotency.js';
 import type { MessageRepository } from '../store/messages.js';
@@ -110,6 +111,7 @@ export function createMessagingService(deps: {
   groups: GroupRepository;
   users: UserRepository;
   idempotency: IdempotencyRepository;
+  conversations: ConversationRepository;
   bucketMs: number;
   events?: ConversationEvents;
   recent?: RecentMessagesCache;
@@ -118,6 +120,8 @@ export function createMessagingService(deps: {
 }) {
   const { messages, receipts, groups, users, idempotency } = deps;
   const knownUsers = createBoundedSet(100_000);
+  // One-to-one conversations this process has already recorded in both users' lists.
+  const recordedDirect = createBoundedSet(100_000);
 
   async function groupMemberIds(groupId: string): Promise<string[] | undefined> {
     const cached = await deps.membersCache?.get(groupId);
@@ -222,6 +226,12 @@ export function createMessagingService(deps: {
   const bucketOf = (message: { id: string }) => bucketForMessage(message.id, deps.bucketMs);
 
   async function store(message: StoredMessage): Promise<void> {
+    // Before the message itself, so a stored message's conversation is always listed for both
+    // users (GET /conversations); once per conversation per process, not per message.
+    if (message.receiverId && !recordedDirect.has(message.conversationId)) {
+      await deps.conversations.addDirect(message.conversationId, message.senderId, message.receiverId);
+      recordedDirect.add(message.conversationId);
+    }
     try {
       await messages.insert(message, bucketOf(message));
     } catch (error) {
@@ -367,6 +377,11 @@ export function createMessagingService(deps: {
       const receipt = await receipts.find(conversation.ref.id, callerId);
       await deps.events?.receiptUpdated(receipt, fanOutIds(conversation)).catch(() => {});
       return receipt;
+    },
+
+    /** The caller's one-to-one conversations (groups are listed by the group service). */
+    async listDirectConversations(callerId: string) {
+      return deps.conversations.listDirect(callerId);
     },
 
     async listReceipts(callerId: string, conversationId: string): Promise<Receipt[]> {

@@ -54,12 +54,14 @@ describe('migrations', () => {
       '0004_messages.cql',
       '0005_receipts.cql',
       '0006_idempotency.cql',
+      '0007_direct_conversations.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
-    expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
       'conversation_buckets',
+      'direct_conversations_by_user',
       'group_members',
       'groups',
       'groups_by_user',
@@ -78,7 +80,7 @@ describe('migrations', () => {
     const third = await migrate(client, options);
     expect(second.applied).toEqual([]);
     expect(third.applied).toEqual([]);
-    expect(second.skipped).toHaveLength(6);
+    expect(second.skipped).toHaveLength(7);
     expect(await schemaOf(client, keyspace)).toEqual(before);
   });
 
