@@ -18,8 +18,8 @@ import { createMessagingService } from './services/messaging.js';
 import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createTokenService } from './services/tokens.js';
 import { createCassandraClient, createDb } from './store/client.js';
-import { createGroupRepository } from './store/groups.js';
 import { createConversationRepository } from './store/conversations.js';
+import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
 import { createMessageRepository } from './store/messages.js';
 import { createReceiptRepository } from './store/receipts.js';
@@ -88,16 +88,24 @@ export async function createContainer(config: Config, options: { logger?: Logger
     { ...config.redis, commandTimeoutMs: Math.max(config.redis.commandTimeoutMs, 2000) },
     logger,
     `switchboard:${nodeId}:sub`,
+    { subscriber: true },
   );
   const realtimeKeys = createKeys(config.redis.keyPrefix);
   const pubsub = createPubSub<BusEvent>({ publisher: redis, subscriber, nodeId, logger });
   const realtime = createRealtimeService({
     pubsub,
-    presence: createPresenceStore({ redis, keys: realtimeKeys, ttlSeconds: config.ws.presenceTtlSeconds }),
+    // Presence changes are published by the Redis scripts that make them, in the bus's envelope.
+    presence: createPresenceStore({
+      redis,
+      keys: realtimeKeys,
+      ttlSeconds: config.ws.presenceTtlSeconds,
+      encode: (presence) => pubsub.encode({ kind: 'presence', presence }),
+    }),
     groups: groupsRepo,
     channels: realtimeKeys,
     logger,
     refreshMs: Math.min(config.ws.heartbeatMs, Math.floor((config.ws.presenceTtlSeconds * 1000) / 3)),
+    reconcileMs: config.ws.membershipReconcileMs,
     observer: metrics,
   });
   realtime.start();
@@ -111,8 +119,12 @@ export async function createContainer(config: Config, options: { logger?: Logger
     listener: {
       // The members cache first: a member told of the change by real time may read at once.
       async membershipChanged(groupId, userId, change) {
-        await caches?.members.membershipChanged(groupId);
-        await realtime.membershipChanged(groupId, userId, change);
+        try {
+          await caches?.members.membershipChanged(groupId);
+        } finally {
+          // Even if the cache step failed: a removed member must stop getting the group's events.
+          await realtime.membershipChanged(groupId, userId, change);
+        }
       },
     },
   });

@@ -1,6 +1,6 @@
-import { ulidTime } from '../domain/ids.js';
 import type { StoredMessage } from '../domain/types.js';
-import { type Db, fromDate, optionalText, orUnset, toDate } from './client.js';
+import { type Db, orUnset, toDate } from './client.js';
+import { toMessage } from './messages.js';
 
 const CLAIM =
   'INSERT INTO message_idempotency (sender_id, idempotency_key, request_hash, message_id, conversation_id, receiver_id, group_id, content, client_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS';
@@ -33,16 +33,7 @@ export function createIdempotencyRepository(db: Db) {
       return {
         kind: 'existing',
         requestHash: row.request_hash,
-        message: {
-          id: row.message_id,
-          conversationId: row.conversation_id,
-          senderId: row.sender_id,
-          receiverId: optionalText(row.receiver_id),
-          groupId: optionalText(row.group_id),
-          content: row.content,
-          createdAt: ulidTime(row.message_id),
-          clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
-        },
+        message: toMessage(row),
       };
     },
   };

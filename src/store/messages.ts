@@ -15,7 +15,8 @@ const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE convers
 const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
 const SELECT_ONE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?`;
 
-const toMessage = (row: Row): StoredMessage => ({
+/** A row with the message columns (messages, message_idempotency) → the domain message. */
+export const toMessage = (row: Row): StoredMessage => ({
   id: row.message_id,
   conversationId: row.conversation_id,
   senderId: row.sender_id,
