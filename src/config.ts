@@ -62,12 +62,14 @@ const envSchema = z.object({
   CACHE_ENABLED: boolean.default(true),
   CACHE_RECENT_MESSAGES: integer(1, 1000).default(50),
   CACHE_TTL_SECONDS: integer(10, 60 * 60 * 24 * 30).default(60 * 60 * 24),
+  CACHE_UNCERTAIN_MS: integer(0, 60 * 60 * 1000).default(30_000),
 
   WS_HEARTBEAT_MS: integer(1000, 300_000).default(30_000),
   WS_MAX_PAYLOAD_BYTES: integer(1024, 1024 * 1024).default(64 * 1024),
   WS_MAX_BUFFERED_BYTES: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
   WS_TYPING_MIN_INTERVAL_MS: integer(0, 60_000).default(1000),
   PRESENCE_TTL_SECONDS: integer(5, 3600).default(60),
+  WS_MEMBERSHIP_RECONCILE_MS: integer(100, 3_600_000).default(30_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -92,13 +94,14 @@ export interface Config {
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   messages: { bucketMs: number };
   groups: { maxMembers: number };
-  cache: { enabled: boolean; recentMessages: number; ttlSeconds: number };
+  cache: { enabled: boolean; recentMessages: number; ttlSeconds: number; uncertainMs: number };
   ws: {
     heartbeatMs: number;
     maxPayloadBytes: number;
     maxBufferedBytes: number;
     typingMinIntervalMs: number;
     presenceTtlSeconds: number;
+    membershipReconcileMs: number;
   };
 }
 
@@ -138,13 +141,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auth: { jwtSecret: e.JWT_SECRET, jwtTtlSeconds: e.JWT_TTL_SECONDS },
     messages: { bucketMs: e.MESSAGE_BUCKET_MS },
     groups: { maxMembers: e.GROUP_MAX_MEMBERS },
-    cache: { enabled: e.CACHE_ENABLED, recentMessages: e.CACHE_RECENT_MESSAGES, ttlSeconds: e.CACHE_TTL_SECONDS },
+    cache: {
+      enabled: e.CACHE_ENABLED,
+      recentMessages: e.CACHE_RECENT_MESSAGES,
+      ttlSeconds: e.CACHE_TTL_SECONDS,
+      uncertainMs: e.CACHE_UNCERTAIN_MS,
+    },
     ws: {
       heartbeatMs: e.WS_HEARTBEAT_MS,
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       typingMinIntervalMs: e.WS_TYPING_MIN_INTERVAL_MS,
       presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+      membershipReconcileMs: e.WS_MEMBERSHIP_RECONCILE_MS,
     },
   };
 }

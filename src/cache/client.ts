@@ -9,8 +9,21 @@ export type RedisClient = Redis;
  * fast, fail at once while disconnected (no offline queue piling up), and the client keeps
  * reconnecting in the background so the cache recovers by itself.
  */
-export function createRedisClient(config: Config['redis'], logger: Logger, name: string): Redis {
+export function createRedisClient(
+  config: Config['redis'],
+  logger: Logger,
+  name: string,
+  options: {
+    /**
+     * A pub/sub subscriber connection: it does not resubscribe by itself after a reconnect. Its
+     * owner (cache/pubsub.ts) subscribes exactly what it still needs; ioredis's own list would
+     * also bring back channels whose UNSUBSCRIBE was refused while Redis was away.
+     */
+    subscriber?: boolean;
+  } = {},
+): Redis {
   const client = new Redis(config.url, {
+    autoResubscribe: !options.subscriber,
     connectionName: name,
     commandTimeout: config.commandTimeoutMs,
     maxRetriesPerRequest: 0,

@@ -12,10 +12,17 @@ import { type Keys, LAST_SEEN_TTL_SECONDS } from './keys.js';
  * - `lastSeen(userId)`: when the user was last online, written when their last connection goes.
  *
  * Each change runs as one Lua script, so two nodes racing (a connect here, a close there) agree
- * on exactly one online/offline transition.
+ * on exactly one online/offline transition. The script that makes a transition also PUBLISHes
+ * it on the user's presence channel: Redis runs scripts one at a time and delivers a script's
+ * publishes as it runs, so watchers get the changes in the order they happened. (Publishing
+ * afterwards from the node would let a later change on another node overtake an earlier one:
+ * a page reload that hops nodes could leave watchers on "offline" while the user is online.)
  */
 
-/** KEYS: conns, index. ARGV: connectionId, indexMember, now, expiry, keyTtlSeconds. Returns live count before (-1: known). */
+/**
+ * KEYS: conns, index. ARGV: connectionId, indexMember, now, expiry, keyTtlSeconds, channel,
+ * message (channel '' = do not publish). Returns live count before (-1: known).
+ */
 const TOUCH = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local before = redis.call('ZCARD', KEYS[1])
@@ -24,10 +31,14 @@ redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
 if known then return -1 end
+if before == 0 and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return before
 `;
 
-/** KEYS: conns, index, seen. ARGV: connectionId, indexMember, now, lastSeen, seenTtl. Returns 1 when the user went offline. */
+/**
+ * KEYS: conns, index, seen. ARGV: connectionId, indexMember, now, lastSeen, seenTtl, channel,
+ * message (channel '' = do not publish). Returns 1 when the user went offline.
+ */
 const REMOVE = `
 local indexed = redis.call('ZREM', KEYS[2], ARGV[2])
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
@@ -36,6 +47,7 @@ if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
 if indexed == 0 and removed == 0 then return 0 end
 local current = tonumber(redis.call('GET', KEYS[3]) or '0')
 if tonumber(ARGV[4]) > current then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return 1
 `;
 
@@ -53,9 +65,18 @@ interface PresenceCommands {
 
 const SEPARATOR = ':';
 
-/** Redis-backed presence; every method rejects when Redis does (callers choose the fallback). */
-export function createPresenceStore(deps: { redis: Redis; keys: Keys; ttlSeconds: number }) {
-  const { keys, ttlSeconds } = deps;
+/**
+ * Redis-backed presence; every method rejects when Redis does (callers choose the fallback).
+ * With `encode`, every online/offline transition is published on `keys.presenceChannel(userId)`
+ * as `encode(record)` (the pub/sub envelope) by the script that makes it.
+ */
+export function createPresenceStore(deps: {
+  redis: Redis;
+  keys: Keys;
+  ttlSeconds: number;
+  encode?: (record: PresenceRecord) => string;
+}) {
+  const { keys, ttlSeconds, encode } = deps;
   const ttlMs = ttlSeconds * 1000;
   const redis = deps.redis as Redis & PresenceCommands;
   if (!('presenceTouch' in redis)) {
@@ -64,6 +85,9 @@ export function createPresenceStore(deps: { redis: Redis; keys: Keys; ttlSeconds
   }
 
   const member = (userId: string, connectionId: string) => `${userId}${SEPARATOR}${connectionId}`;
+  /** The script's last two arguments: where and what to publish if this call makes a transition. */
+  const announcement = (record: PresenceRecord): [string, string] =>
+    encode ? [keys.presenceChannel(record.userId), encode(record)] : ['', ''];
 
   async function remove(userId: string, connectionId: string, lastSeenAt: number, now: number): Promise<boolean> {
     const result = await redis.presenceRemove(
@@ -75,6 +99,7 @@ export function createPresenceStore(deps: { redis: Redis; keys: Keys; ttlSeconds
       now,
       lastSeenAt,
       LAST_SEEN_TTL_SECONDS,
+      ...announcement({ userId, status: 'offline', lastSeenAt }),
     );
     return result === 1;
   }
@@ -84,7 +109,7 @@ export function createPresenceStore(deps: { redis: Redis; keys: Keys; ttlSeconds
 
     /**
      * Marks a connection alive for another TTL (on connect and on every refresh). Resolves true
-     * when this made the user online, i.e. they had no live connection before.
+     * when this made the user online, i.e. they had no live connection before (and it was announced).
      */
     async touch(userId: string, connectionId: string, now = Date.now()): Promise<boolean> {
       const before = await redis.presenceTouch(
@@ -96,19 +121,20 @@ export function createPresenceStore(deps: { redis: Redis; keys: Keys; ttlSeconds
         now + ttlMs,
         // The key outlives its entries by a TTL, so a lapsed entry still tells "last seen" until swept.
         ttlSeconds * 2,
+        ...announcement({ userId, status: 'online', lastSeenAt: null }),
       );
       return before === 0;
     },
 
-    /** Forgets a closed connection. Resolves true when it was the user's last one (now offline). */
+    /** Forgets a closed connection. Resolves true when it was the user's last one (now offline, and announced). */
     async remove(userId: string, connectionId: string, now = Date.now()): Promise<boolean> {
       return remove(userId, connectionId, now, now);
     },
 
     /**
      * Removes connections whose expiry passed (their node stopped refreshing them: it died) and
-     * returns the users that went offline because of it, last seen when the entry lapsed.
-     * Safe to run on every node at once: each connection is claimed by exactly one sweeper.
+     * returns the users that went offline because of it (announced), last seen when the entry
+     * lapsed. Safe to run on every node at once: each connection is claimed by exactly one sweeper.
      */
     async sweep(limit = 500, now = Date.now()): Promise<{ scanned: number; offline: PresenceRecord[] }> {
       const expired = await redis.zrangebyscore(keys.presenceIndex(), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);

@@ -25,12 +25,20 @@ export interface RealtimeConnection {
   deliver(event: RealtimeEvent): void;
 }
 
-/** Events on the Redis bus. `exclude` names a user that must not receive it (the actor). */
+/** Events on the Redis bus. */
 export type BusEvent =
   | { kind: 'message'; message: Message }
   | { kind: 'receipt'; receipt: Receipt }
   | { kind: 'typing'; conversationId: string; userId: string }
-  | { kind: 'membership'; groupId: string; change: 'joined' | 'left' }
+  | {
+      kind: 'membership';
+      groupId: string;
+      change: 'joined' | 'left';
+      /** Whose membership changed (absent from nodes of older versions: then the user channel's user). */
+      userId?: string;
+      /** Epoch ms of the change on the node that made it (absent from older nodes: taken as now). */
+      at?: number;
+    }
   | { kind: 'presence'; presence: Presence };
 
 /** Reads presence for the HTTP API. */
@@ -53,17 +61,43 @@ export interface RealtimeChannels {
 
 /** At most this many users watched by one connection. */
 export const MAX_PRESENCE_WATCHES = 1000;
+/** Pauses between the attempts to publish a membership change (so three attempts in all). */
+const MEMBERSHIP_RETRY_DELAYS_MS = [50, 200];
+/** Users whose groups one reconciliation run reads at once. */
+const RECONCILE_CONCURRENCY = 8;
+/** A reconciliation run stops after this many failed reads (Cassandra is likely away); the next one retries. */
+const RECONCILE_MAX_FAILURES = 5;
+/** How long a membership change is remembered, to ignore late duplicates of older ones (retried publishes). */
+const CHANGE_MEMORY_MS = 60_000;
+/** (conversation, user) pairs whose last delivered watermarks a node remembers; the oldest are forgotten first. */
+const MAX_STATUS_ENTRIES = 50_000;
+
+interface MembershipChange {
+  change: 'joined' | 'left';
+  /** Epoch ms of the change: the publishing node's clock for events, the read's start for reconciliations. */
+  at: number;
+  /** The order in which this node learned it; a read applies only to groups not changed since it began. */
+  seq: number;
+}
 
 interface LocalUser {
   connections: Set<RealtimeConnection>;
+  /** Groups whose events this user gets (their channels are subscribed). */
   groups: Set<string>;
-  /** Groups left while the initial group list was loading (the list may still name them). */
-  leftWhileLoading: Set<string> | undefined;
+  /** The latest membership change this node knows of, per group (recent ones; 'left' also stops delivery). */
+  changes: Map<string, MembershipChange>;
+  /** True once the initial group list is applied; reconciliation leaves the user alone until then. */
+  loaded: boolean;
   /** Settles when the user's channels are subscribed. */
   ready: Promise<void>;
 }
 
 type ChannelTarget = { kind: 'user' | 'group' | 'presence'; id: string };
+
+type Watermarks = Pick<Receipt, 'deliveredUpTo' | 'readUpTo'>;
+
+/** The later of two watermarks (message ids are ULIDs: their text order is their time order). */
+const laterOf = (a: string | null, b: string | null) => (a === null ? b : b === null || a > b ? a : b);
 
 /**
  * Real-time fan-out across nodes.
@@ -71,10 +105,17 @@ type ChannelTarget = { kind: 'user' | 'group' | 'presence'; id: string };
  * Channels (names in cache/keys.ts):
  * - one per user: direct messages, receipts and typing addressed to them, and their membership
  *   changes. A node subscribes while that user has a connection on it.
- * - one per group: group messages, receipts and typing, published once however many members.
- *   A node subscribes while one of its connected users is a member; membership events on the
- *   user channel keep that current.
+ * - one per group: group messages, receipts and typing, published once however many members,
+ *   and membership changes of the group. A node subscribes while one of its connected users is
+ *   a member.
  * - one per user for presence changes, subscribed while a local connection watches that user.
+ *   The presence store publishes them from the Redis script that changes the state, so they
+ *   arrive in the order the changes happened.
+ *
+ * Membership: a change is published (with retries) on both the user's and the group's channel,
+ * so either reaching the user's node is enough; on top of that every node re-reads its connected
+ * users' groups after its subscriber reconnects and every `reconcileMs` (jittered), and joins or
+ * leaves group channels to match. A user the node knows left a group is never sent its events.
  *
  * Presence: each connection is an entry with a TTL in Redis, refreshed on a timer; a sweeper
  * announces users of dead nodes offline once their entries lapse.
@@ -83,12 +124,15 @@ type ChannelTarget = { kind: 'user' | 'group' | 'presence'; id: string };
  */
 export function createRealtimeService(deps: {
   pubsub: PubSub<BusEvent>;
-  presence: PresenceStore;
+  /** Must announce transitions itself (created with the pub/sub `encode`). */
+  presence: Pick<PresenceStore, 'touch' | 'remove' | 'sweep' | 'read'>;
   groups: Pick<GroupRepository, 'listGroupIdsOfUser'>;
   channels: RealtimeChannels;
   logger: Logger;
   /** How often live connections are refreshed in Redis (well within the presence TTL). */
   refreshMs: number;
+  /** How often connected users' groups are re-read to correct missed membership changes. */
+  reconcileMs: number;
   observer?: RealtimeObserver;
 }) {
   const { pubsub, presence, channels, logger } = deps;
@@ -99,9 +143,19 @@ export function createRealtimeService(deps: {
   const watchers = new Map<string, Set<RealtimeConnection>>();
   /** connection → users it watches. */
   const watching = new Map<RealtimeConnection, Set<string>>();
+  /** watched userId → number of the last presence event received for them (see watchPresence). */
+  const presenceEventNo = new Map<string, number>();
+  let presenceEvents = 0;
+  /** `<conversationId> <userId>` → the watermarks last delivered here (message.status never goes back). */
+  const lastStatus = new Map<string, Watermarks>();
   const targets = new Map<string, ChannelTarget>();
+  let changeSeq = 0;
+  let started = false;
   let refreshTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let reconciling: Promise<void> | undefined;
+  let reconcileAgain = false;
 
   function subscribe(channel: string, target: ChannelTarget): Promise<void> {
     targets.set(channel, target);
@@ -120,12 +174,39 @@ export function createRealtimeService(deps: {
     }
   }
 
-  function deliverTo(userIds: Iterable<string>, event: RealtimeEvent, exclude?: string): number {
+  /** Publishes with a few retries: a lost membership change would otherwise wait for reconciliation. */
+  async function publishWithRetries(channel: string, event: BusEvent): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await pubsub.publish(channel, event);
+        return;
+      } catch (error) {
+        const pause = MEMBERSHIP_RETRY_DELAYS_MS[attempt];
+        if (pause === undefined) {
+          logger.warn(
+            { err: error, kind: event.kind, attempts: attempt + 1 },
+            'real-time publish failed; membership reconciliation will correct subscriptions',
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
+  function deliverTo(
+    userIds: Iterable<string>,
+    event: RealtimeEvent,
+    exclude: string | undefined,
+    groupId: string | undefined,
+  ): number {
     let count = 0;
     for (const userId of userIds) {
       if (userId === exclude) continue;
       const user = local.get(userId);
       if (!user) continue;
+      // Last line of defence: whatever the subscriptions say, a known departure stops delivery.
+      if (groupId !== undefined && user.changes.get(groupId)?.change === 'left') continue;
       for (const connection of user.connections) {
         connection.deliver(event);
         count++;
@@ -135,11 +216,9 @@ export function createRealtimeService(deps: {
     return count;
   }
 
-  function joinGroup(userId: string, groupId: string) {
-    const user = local.get(userId);
-    if (!user || user.groups.has(groupId)) return;
+  function joinGroup(userId: string, user: LocalUser, groupId: string) {
+    if (user.groups.has(groupId)) return;
     user.groups.add(groupId);
-    user.leftWhileLoading?.delete(groupId);
     let members = groupMembers.get(groupId);
     if (!members) {
       members = new Set();
@@ -149,10 +228,7 @@ export function createRealtimeService(deps: {
     if (members.size === 1) void subscribe(channels.groupChannel(groupId), { kind: 'group', id: groupId });
   }
 
-  function leaveGroup(userId: string, groupId: string) {
-    const user = local.get(userId);
-    if (!user) return;
-    user.leftWhileLoading?.add(groupId);
+  function leaveGroup(userId: string, user: LocalUser, groupId: string) {
     if (!user.groups.delete(groupId)) return;
     const members = groupMembers.get(groupId);
     if (!members) return;
@@ -163,23 +239,147 @@ export function createRealtimeService(deps: {
     }
   }
 
-  async function setUpUser(userId: string, user: LocalUser): Promise<void> {
-    const userChannel = subscribe(channels.userChannel(userId), { kind: 'user', id: userId });
-    const groupIds = await deps.groups.listGroupIdsOfUser(userId);
-    if (local.get(userId) !== user) return; // everyone left while loading
-    const left = user.leftWhileLoading;
-    user.leftWhileLoading = undefined;
-    const pending: Promise<void>[] = [userChannel];
-    for (const groupId of groupIds) {
-      if (left?.has(groupId)) continue;
-      joinGroup(userId, groupId);
-      pending.push(pubsub.ready(channels.groupChannel(groupId)));
-    }
-    await Promise.all(pending);
+  /** A membership change from an event (this node's own, or from either channel); older news is ignored. */
+  function applyChange(userId: string, groupId: string, change: 'joined' | 'left', at: number) {
+    const user = local.get(userId);
+    if (!user) return;
+    const known = user.changes.get(groupId);
+    if (known && known.at > at) return;
+    user.changes.set(groupId, { change, at, seq: ++changeSeq });
+    if (change === 'joined') joinGroup(userId, user, groupId);
+    else leaveGroup(userId, user, groupId);
   }
 
-  async function announce(record: Presence) {
-    await publish(channels.presenceChannel(record.userId), { kind: 'presence', presence: record });
+  /**
+   * Makes the user's groups those of a fresh read (started at `readAt`, when `changeSeq` was
+   * `readSeq`), except groups whose change arrived after the read began: that news is newer
+   * than, or as new as, what the read saw. Returns how many groups it joined or left.
+   */
+  function applyGroupList(userId: string, user: LocalUser, groupIds: string[], readSeq: number, readAt: number) {
+    const listed = new Set(groupIds);
+    const changedSince = (groupId: string) => (user.changes.get(groupId)?.seq ?? 0) > readSeq;
+    let corrected = 0;
+    for (const groupId of listed) {
+      if (user.groups.has(groupId) || changedSince(groupId)) continue;
+      user.changes.set(groupId, { change: 'joined', at: readAt, seq: ++changeSeq });
+      joinGroup(userId, user, groupId);
+      corrected++;
+    }
+    for (const groupId of [...user.groups]) {
+      if (listed.has(groupId) || changedSince(groupId)) continue;
+      user.changes.set(groupId, { change: 'left', at: readAt, seq: ++changeSeq });
+      leaveGroup(userId, user, groupId);
+      corrected++;
+    }
+    for (const [groupId, known] of user.changes) {
+      if (known.at < readAt - CHANGE_MEMORY_MS) user.changes.delete(groupId);
+    }
+    return corrected;
+  }
+
+  async function setUpUser(userId: string, user: LocalUser): Promise<void> {
+    const userChannel = subscribe(channels.userChannel(userId), { kind: 'user', id: userId });
+    const readSeq = changeSeq;
+    const readAt = Date.now();
+    const groupIds = await deps.groups.listGroupIdsOfUser(userId);
+    if (local.get(userId) !== user) return; // everyone left while loading
+    applyGroupList(userId, user, groupIds, readSeq, readAt);
+    user.loaded = true;
+    await Promise.all([
+      userChannel,
+      ...[...user.groups].map((groupId) => pubsub.ready(channels.groupChannel(groupId))),
+    ]);
+  }
+
+  /** Re-reads one connected user's groups; resolves how many subscriptions it corrected. */
+  async function reconcileUser(userId: string): Promise<number> {
+    const user = local.get(userId);
+    if (!user?.loaded) return 0;
+    const readSeq = changeSeq;
+    const readAt = Date.now();
+    const groupIds = await deps.groups.listGroupIdsOfUser(userId);
+    if (local.get(userId) !== user) return 0;
+    return applyGroupList(userId, user, groupIds, readSeq, readAt);
+  }
+
+  async function reconcileAll(reason: string) {
+    const userIds = [...local.keys()];
+    let next = 0;
+    let corrected = 0;
+    let failures = 0;
+    let lastError: unknown;
+    async function worker() {
+      while (next < userIds.length && failures < RECONCILE_MAX_FAILURES) {
+        const userId = userIds[next++] as string;
+        try {
+          corrected += await reconcileUser(userId);
+        } catch (error) {
+          failures++;
+          lastError = error;
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, userIds.length) }, worker));
+    if (failures > 0) {
+      logger.warn({ err: lastError, failures, reason }, 'membership reconciliation could not read some users’ groups');
+    }
+    if (corrected > 0) {
+      logger.info(
+        { corrected, users: userIds.length, reason },
+        'membership reconciliation corrected group subscriptions',
+      );
+    }
+  }
+
+  /** One run at a time; a request during a run starts another right after it. */
+  function reconcile(reason: string): Promise<void> {
+    if (reconciling) {
+      reconcileAgain = true;
+      return reconciling;
+    }
+    reconciling = reconcileAll(reason).finally(() => {
+      reconciling = undefined;
+      if (reconcileAgain && started) {
+        reconcileAgain = false;
+        void reconcile('requested during a run');
+      }
+    });
+    return reconciling;
+  }
+
+  function scheduleReconcile() {
+    // Jittered so the nodes of a fleet do not read Cassandra in lockstep.
+    const delay = Math.round(deps.reconcileMs * (0.75 + Math.random() * 0.5));
+    reconcileTimer = setTimeout(() => {
+      void reconcile('periodic').finally(() => {
+        if (started) scheduleReconcile();
+      });
+    }, delay);
+    reconcileTimer.unref();
+  }
+
+  /** The watermarks to deliver, or undefined when they are not newer than what this node already sent. */
+  function newerStatus(receipt: Receipt): Receipt | undefined {
+    const key = `${receipt.conversationId} ${receipt.userId}`;
+    const previous = lastStatus.get(key);
+    if (previous) {
+      const advances =
+        laterOf(receipt.deliveredUpTo, previous.deliveredUpTo) !== previous.deliveredUpTo ||
+        laterOf(receipt.readUpTo, previous.readUpTo) !== previous.readUpTo;
+      if (!advances) return undefined;
+      lastStatus.delete(key);
+    }
+    const merged: Receipt = {
+      ...receipt,
+      deliveredUpTo: laterOf(receipt.deliveredUpTo, previous?.deliveredUpTo ?? null),
+      readUpTo: laterOf(receipt.readUpTo, previous?.readUpTo ?? null),
+    };
+    lastStatus.set(key, { deliveredUpTo: merged.deliveredUpTo, readUpTo: merged.readUpTo });
+    if (lastStatus.size > MAX_STATUS_ENTRIES) {
+      const oldest = lastStatus.keys().next().value;
+      if (oldest !== undefined) lastStatus.delete(oldest);
+    }
+    return merged;
   }
 
   function onEnvelope(channel: string, envelope: Envelope<BusEvent>) {
@@ -188,39 +388,51 @@ export function createRealtimeService(deps: {
     const event = envelope.event;
     if (target.kind === 'presence') {
       if (event.kind !== 'presence') return;
-      const change: RealtimeEvent = { type: 'presence', presence: event.presence };
       const connections = watchers.get(target.id);
       if (!connections) return;
+      presenceEventNo.set(target.id, ++presenceEvents);
+      const change: RealtimeEvent = { type: 'presence', presence: event.presence };
       for (const connection of connections) connection.deliver(change);
       deps.observer?.fanoutDelivered('presence', connections.size);
       return;
     }
-    const recipients = target.kind === 'user' ? [target.id] : (groupMembers.get(target.id) ?? []);
+    const groupId = target.kind === 'group' ? target.id : undefined;
+    const recipients = groupId === undefined ? [target.id] : (groupMembers.get(groupId) ?? []);
     switch (event.kind) {
       case 'message':
-        deliverTo(recipients, { type: 'message.created', message: event.message });
+        deliverTo(recipients, { type: 'message.created', message: event.message }, undefined, groupId);
         return;
-      case 'receipt':
-        deliverTo(recipients, { type: 'message.status', receipt: event.receipt }, event.receipt.userId);
+      case 'receipt': {
+        const receipt = newerStatus(event.receipt);
+        if (receipt) deliverTo(recipients, { type: 'message.status', receipt }, receipt.userId, groupId);
         return;
+      }
       case 'typing':
         deliverTo(
           recipients,
           { type: 'typing', conversationId: event.conversationId, userId: event.userId },
           event.userId,
+          groupId,
         );
         return;
-      case 'membership':
-        if (target.kind !== 'user') return;
-        if (event.change === 'joined') joinGroup(target.id, event.groupId);
-        else leaveGroup(target.id, event.groupId);
+      case 'membership': {
+        // A user channel speaks only for its user, a group channel only for its group.
+        const userId = event.userId ?? (target.kind === 'user' ? target.id : undefined);
+        if (userId === undefined || (target.kind === 'user' && userId !== target.id)) return;
+        if (groupId !== undefined && event.groupId !== groupId) return;
+        applyChange(userId, event.groupId, event.change, typeof event.at === 'number' ? event.at : Date.now());
         return;
+      }
       default:
         return;
     }
   }
 
   pubsub.onEnvelope(onEnvelope);
+  // Whatever was published while the subscriber was away (membership changes too) is lost.
+  pubsub.onReconnect(() => {
+    if (started) void reconcile('subscriber reconnected');
+  });
 
   async function refreshAll() {
     const now = Date.now();
@@ -230,9 +442,8 @@ export function createRealtimeService(deps: {
       await Promise.all(
         all.slice(i, i + 1000).map(async (connection) => {
           try {
-            if (await presence.touch(connection.userId, connection.id, now)) {
-              await announce({ userId: connection.userId, status: 'online', lastSeenAt: null });
-            }
+            // Back online after an entry lapsed (e.g. Redis restarted empty): the store announces it.
+            await presence.touch(connection.userId, connection.id, now);
           } catch {
             // Redis away: the next refresh tries again; presence is best effort.
           }
@@ -241,18 +452,27 @@ export function createRealtimeService(deps: {
     }
   }
 
-  /** Claims lapsed connections of dead nodes, a bounded number of batches per run. */
+  /** Claims lapsed connections of dead nodes (the store announces them), a bounded number of batches per run. */
   async function sweep() {
     const BATCH = 500;
     try {
       for (let round = 0; round < 20; round++) {
-        const { scanned, offline } = await presence.sweep(BATCH);
-        await Promise.all(offline.map(announce));
+        const { scanned } = await presence.sweep(BATCH);
         if (scanned < BATCH) return;
       }
     } catch (error) {
       logger.debug({ err: error }, 'presence sweep failed');
     }
+  }
+
+  function stopWatching(connection: RealtimeConnection, userId: string) {
+    const set = watchers.get(userId);
+    set?.delete(connection);
+    if (set?.size === 0) {
+      watchers.delete(userId);
+      presenceEventNo.delete(userId);
+    }
+    unsubscribe(channels.presenceChannel(userId));
   }
 
   const events: ConversationEvents = {
@@ -279,8 +499,15 @@ export function createRealtimeService(deps: {
 
   const membership: MembershipListener = {
     async membershipChanged(groupId, userId, change) {
-      // The user may be connected to any node: tell theirs through their own channel.
-      await publish(channels.userChannel(userId), { kind: 'membership', groupId, change });
+      const at = Date.now();
+      const event: BusEvent = { kind: 'membership', groupId, userId, change, at };
+      // This node follows at once; the user's node learns it from either channel (its own user
+      // channel, or the group's, which it listens to while the user is a member).
+      applyChange(userId, groupId, change, at);
+      await Promise.all([
+        publishWithRetries(channels.userChannel(userId), event),
+        publishWithRetries(channels.groupChannel(groupId), event),
+      ]);
     },
   };
 
@@ -299,7 +526,8 @@ export function createRealtimeService(deps: {
         const created: LocalUser = {
           connections: new Set(),
           groups: new Set(),
-          leftWhileLoading: new Set(),
+          changes: new Map(),
+          loaded: false,
           ready: Promise.resolve(),
         };
         local.set(connection.userId, created);
@@ -309,24 +537,16 @@ export function createRealtimeService(deps: {
       user.connections.add(connection);
       const online = presence
         .touch(connection.userId, connection.id)
-        .then((becameOnline) =>
-          becameOnline ? announce({ userId: connection.userId, status: 'online', lastSeenAt: null }) : undefined,
-        )
         .catch((error: unknown) => logger.warn({ err: error }, 'presence update failed'));
       await Promise.all([user.ready, online]);
     },
 
-    /** Removes a connection (idempotent) and announces the user offline if it was their last. */
+    /** Removes a connection (idempotent); the presence store announces the user offline if it was their last. */
     async unregister(connection: RealtimeConnection): Promise<void> {
       const watched = watching.get(connection);
       if (watched) {
         watching.delete(connection);
-        for (const userId of watched) {
-          const set = watchers.get(userId);
-          set?.delete(connection);
-          if (set?.size === 0) watchers.delete(userId);
-          unsubscribe(channels.presenceChannel(userId));
-        }
+        for (const userId of watched) stopWatching(connection, userId);
       }
       const user = local.get(connection.userId);
       if (!user?.connections.delete(connection)) return;
@@ -343,10 +563,7 @@ export function createRealtimeService(deps: {
         }
       }
       try {
-        const now = Date.now();
-        if (await presence.remove(connection.userId, connection.id, now)) {
-          await announce({ userId: connection.userId, status: 'offline', lastSeenAt: now });
-        }
+        await presence.remove(connection.userId, connection.id, Date.now());
       } catch (error) {
         // The entry lapses by itself within the TTL; the sweeper announces it then.
         logger.warn({ err: error }, 'presence removal failed');
@@ -360,14 +577,17 @@ export function createRealtimeService(deps: {
         await publish(channels.groupChannel(conversation.ref.id), event);
         return;
       }
+      // A one-to-one conversation's participants are in its id.
       await Promise.all(
-        conversation.participantIds.filter((id) => id !== userId).map((id) => publish(channels.userChannel(id), event)),
+        conversation.ref.userIds.filter((id) => id !== userId).map((id) => publish(channels.userChannel(id), event)),
       );
     },
 
     /**
      * Starts sending the connection presence changes of these users, and their current state
-     * right away (after the subscription is live, so no change falls in between).
+     * right away (after the subscription is live, so no change falls in between). A user for
+     * whom an event arrived while the state was being read gets no snapshot: that event, and
+     * any after it, already tell the state as new as the read or newer.
      */
     async watchPresence(connection: RealtimeConnection, userIds: readonly string[]): Promise<void> {
       let mine = watching.get(connection);
@@ -394,6 +614,7 @@ export function createRealtimeService(deps: {
       }
       await Promise.all(subscriptions);
       if (fresh.length === 0) return;
+      const eventsBeforeRead = presenceEvents;
       let current: Presence[];
       try {
         current = await presence.read(fresh);
@@ -403,7 +624,9 @@ export function createRealtimeService(deps: {
         });
       }
       for (const record of current) {
-        if (watching.get(connection)?.has(record.userId)) connection.deliver({ type: 'presence', presence: record });
+        if (!watching.get(connection)?.has(record.userId)) continue;
+        if ((presenceEventNo.get(record.userId) ?? 0) > eventsBeforeRead) continue;
+        connection.deliver({ type: 'presence', presence: record });
       }
     },
 
@@ -412,11 +635,7 @@ export function createRealtimeService(deps: {
       const mine = watching.get(connection);
       if (!mine) return;
       for (const userId of new Set(userIds)) {
-        if (!mine.delete(userId)) continue;
-        const set = watchers.get(userId);
-        set?.delete(connection);
-        if (set?.size === 0) watchers.delete(userId);
-        unsubscribe(channels.presenceChannel(userId));
+        if (mine.delete(userId)) stopWatching(connection, userId);
       }
     },
 
@@ -428,9 +647,10 @@ export function createRealtimeService(deps: {
       }
     },
 
-    /** Starts the presence refresh and dead-node sweep timers. */
+    /** Starts the presence refresh, dead-node sweep and membership reconciliation timers. */
     start() {
-      if (refreshTimer) return;
+      if (started) return;
+      started = true;
       refreshTimer = setInterval(() => void refreshAll(), deps.refreshMs);
       refreshTimer.unref();
       // Sweep at the refresh cadence too, offset so nodes do not all run at once.
@@ -443,14 +663,21 @@ export function createRealtimeService(deps: {
         },
         Math.floor(Math.random() * sweepMs),
       ).unref();
+      scheduleReconcile();
     },
 
     stop() {
+      started = false;
       clearInterval(refreshTimer);
       clearTimeout(sweepTimer);
+      clearTimeout(reconcileTimer);
       refreshTimer = undefined;
       sweepTimer = undefined;
+      reconcileTimer = undefined;
     },
+
+    /** Runs a membership reconciliation now (as the timer and a subscriber reconnect do). */
+    reconcileMemberships: () => reconcile('requested'),
   };
 }
 

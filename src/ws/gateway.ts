@@ -187,7 +187,9 @@ export function createGateway(deps: {
         });
         return;
       case 'typing': {
-        const conversation = await deps.messaging.conversationById(connection.userId, frame.data.conversationId);
+        const conversation = await deps.messaging.conversationById(connection.userId, frame.data.conversationId, {
+          participants: false,
+        });
         await realtime.typing(conversation, connection.userId);
         return;
       }
