@@ -24,17 +24,34 @@ import type { Keys } from './keys.js';
  *    sent is covered by it: the failed command ran before the bump or never (one connection, in
  *    order; a late-running append only adds a real message, which is harmless), and every fill
  *    after the bump reads Cassandra after the message was stored.
- * 3. **Tickets.** A fill presents the ticket its lookup returned: the epoch (and, per entry, an
- *    invalidation version) seen *before* Cassandra was read, plus Redis's `evicted_keys` total. A
- *    Lua script applies the fill only if all are unchanged, so a read that raced a loss, an
- *    invalidation or an eviction (volatile-lru may drop the very key a concurrent write updated)
- *    is never stored.
+ * 3. **Tickets.** A fill presents the ticket its lookup returned: the epoch, the entry's *nonce*
+ *    and (per entry) its invalidation version, all seen *before* Cassandra was read. A Lua script
+ *    applies the fill only if all are unchanged, so a read that raced a loss or an invalidation is
+ *    never stored. The nonce is a random token an entry key gets from the first lookup that finds
+ *    none (a lookup of an absent key creates the key with it). No other write sets one, so a key
+ *    that was evicted or expired after the lookup — taking with it a write-through the read may
+ *    have missed — comes back without that nonce, and the fill is refused. Only *this* key's
+ *    loss refuses a fill: evictions of other keys, the normal state of a full LRU cache, do not.
+ *    Fills never create the epoch (only heartbeats do), so a ticket taken under a lost epoch, or
+ *    under none, is refused too.
  * 4. **Leases.** A node that cannot reach Redis cannot bump. Each node therefore holds a lease in
  *    `keys.cacheLeases()` (instance id → expiry, Redis clock), renewed by its heartbeat every
  *    second. Any node's heartbeat that finds an expired lease removes it and bumps the epoch. So a
  *    node that crashed, or is cut off from Redis while other nodes are not, is covered within the
  *    lease time (5 s): that is the only window in which another node can serve a window missing one
  *    of its messages. A node writes the cache only while its own lease is known to be valid.
+ * 5. **Lost keys of the guard.** The epoch, the leases and the uncertainty set (below) carry no
+ *    TTL, so volatile-lru never evicts them (three small keys per deployment; every other key has
+ *    a TTL). Should one be lost anyway (another policy, a FLUSH, a DEL), the next heartbeat bumps
+ *    the epoch (a lost leases set may have held an expired lease) and marks every conversation
+ *    uncertain (a lost uncertainty set held the uncertain ones); until then no window is filled.
+ * 6. **Uncertain conversations.** A message write that failed in Cassandra (e.g. timed out) may
+ *    still land later (a replica applied it; hints or repair spread it). A window filled before it
+ *    lands would hide it, so the failure marks the conversation *uncertain* for `uncertainMs`
+ *    (comfortably above the Cassandra request timeout) in `keys.cacheUncertain()`, and no window of
+ *    it is filled meanwhile: its reads go to Cassandra. When that mark itself is lost (Redis was
+ *    unusable at the failure), the epoch bump covering the loss marks *every* conversation
+ *    uncertain for the same period.
  *
  * A whole-Redis outage never serves anything stale: while Redis is away nothing is served from it,
  * and every node's reconnect bumps the epoch before that node uses the cache again.
@@ -44,6 +61,8 @@ const DEFAULT_LEASE_MS = 5000;
 const DEFAULT_HEARTBEAT_MS = 1000;
 /** How long reads stay off Redis after one failed (writes are never paused: a skip is a loss). */
 const DEFAULT_READ_PAUSE_MS = 500;
+/** How long a conversation stays uncertain after a failed message write (see rule 6). */
+export const DEFAULT_UNCERTAIN_MS = 30_000;
 /** The lease is trusted this much less than its length, for clock-rate drift and scheduling. */
 const LEASE_SAFETY_MS = 1000;
 
@@ -71,47 +90,63 @@ export function defineScript(lua: string) {
 }
 
 /**
- * Lua helpers every entry script starts with. `evicted()` is Redis's eviction total. `epochForFill`
- * checks a fill's ticket and returns the epoch to store under, or false when the ticket is stale;
- * a ticket taken while no epoch existed (first use, or the key was lost) installs a fresh one.
- * `ticket` builds the opaque `<epoch>|<evicted>|<version>` a miss hands out.
+ * Lua helpers every entry script starts with. `nowMs()` is Redis's clock. `ticketEpoch` answers
+ * the current epoch when a fill's ticket was taken under it, else false (fills never create an
+ * epoch). `ticket` builds the opaque `<epoch>|<nonce>|<version>` a miss hands out. `uncertain`
+ * answers whether fills of a conversation are refused now: it is marked uncertain, every one is,
+ * or the set's sentinel is gone (the set was lost; the next heartbeat marks everything).
  */
 export const LUA_COMMON = `
-local function evicted()
-  return string.match(redis.call('INFO', 'stats'), 'evicted_keys:(%d+)') or '0'
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function epochForFill(epochKey, ticketEpoch, ticketEvicted, candidate, epochTtl)
+local function ticketEpoch(epochKey, epoch)
   local current = redis.call('GET', epochKey)
-  if ticketEpoch == '' then
-    if current then return false end
-    current = candidate
-    redis.call('SET', epochKey, current, 'EX', epochTtl)
-  elseif current ~= ticketEpoch then
-    return false
-  end
-  if evicted() ~= ticketEvicted then return false end
+  if epoch == '' or current ~= epoch then return false end
   return current
 end
-local function ticket(current, version)
-  return (current or '') .. '|' .. evicted() .. '|' .. version
+local function ticket(current, nonce, version)
+  return (current or '') .. '|' .. nonce .. '|' .. version
+end
+local function uncertain(key, id)
+  local scores = redis.call('ZMSCORE', key, id, '*', '~')
+  if not scores[3] then return true end
+  local now = nowMs()
+  return (scores[1] and tonumber(scores[1]) > now) or (scores[2] and tonumber(scores[2]) > now) or false
 end
 `;
 
-/** Renews this node's lease, reaps expired ones, bumps the epoch when asked to or when one expired. */
+/**
+ * Renews this node's lease, reaps expired ones, bumps the epoch when asked to, when one expired,
+ * or when the epoch or the leases set is gone (each set keeps a sentinel member `~` at +inf, so
+ * "gone" is told from "empty"); keeps the uncertainty set (expired marks pruned) and marks every
+ * conversation uncertain (`*`) when asked to or when that set was lost. The three keys carry no
+ * TTL (PERSIST also clears one an older version set), so volatile-lru never evicts them.
+ * KEYS: leases, epoch, uncertain. ARGV: instance, lease ms, candidate epoch, bump, uncertain ms,
+ * mark all uncertain. → {bumped, expired leases}.
+ */
 const HEARTBEAT = defineScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expired = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local bump = ARGV[5] == '1' or expired > 0
 local epoch = redis.call('GET', KEYS[2])
-if bump or not epoch then
-  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-  bump = true
+local leasesKept = redis.call('ZSCORE', KEYS[1], '~') ~= false
+local warm = epoch or leasesKept
+local expired = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local bump = ARGV[4] == '1' or expired > 0 or not epoch or not leasesKept
+if bump then
+  redis.call('SET', KEYS[2], ARGV[3])
 else
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('PERSIST', KEYS[2])
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1], '+inf', '~')
+redis.call('PERSIST', KEYS[1])
+if ARGV[6] == '1' or (warm and not redis.call('ZSCORE', KEYS[3], '~')) then
+  redis.call('ZADD', KEYS[3], 'GT', now + tonumber(ARGV[5]), '*')
+end
+redis.call('ZADD', KEYS[3], '+inf', '~')
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('PERSIST', KEYS[3])
 return {bump and 1 or 0, expired}
 `);
 
@@ -124,14 +159,15 @@ export type CacheLookup<T> = { hit: true; value: T } | { hit: false; ticket?: st
 /** What a fill must present: the ticket parts, as script arguments. */
 export interface Ticket {
   epoch: string;
-  evicted: string;
+  nonce: string;
   version: string;
 }
 
 export function parseTicket(ticket: string): Ticket | undefined {
-  const [epoch, evicted, version, ...rest] = ticket.split('|');
-  if (epoch === undefined || evicted === undefined || version === undefined || rest.length > 0) return undefined;
-  return { epoch, evicted, version };
+  const [epoch, nonce, version, ...rest] = ticket.split('|');
+  if (epoch === undefined || nonce === undefined || version === undefined || rest.length > 0) return undefined;
+  if (epoch === '' || nonce === '') return undefined;
+  return { epoch, nonce, version };
 }
 
 export interface CoherenceOptions {
@@ -141,8 +177,8 @@ export interface CoherenceOptions {
   counters: CacheCounters;
   /** Unique per process (a restarted node must not inherit its predecessor's lease). */
   instanceId: string;
-  /** TTL of cached entries; the epoch and lease keys live twice as long. */
-  ttlSeconds: number;
+  /** How long a conversation stays uncertain after a failed message write (rule 6). */
+  uncertainMs?: number;
   leaseMs?: number;
   heartbeatMs?: number;
   readPauseMs?: number;
@@ -153,11 +189,14 @@ export function createCacheCoherence(options: CoherenceOptions) {
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const readPauseMs = options.readPauseMs ?? DEFAULT_READ_PAUSE_MS;
-  const epochTtlSeconds = options.ttlSeconds * 2;
+  const uncertainMs = options.uncertainMs ?? DEFAULT_UNCERTAIN_MS;
 
   /** Losses seen so far, and how many of them a completed epoch bump covers. */
   let losses = 0;
   let covered = 0;
+  /** Lost uncertainty marks (rule 6), and how many a completed bump covers by marking everything. */
+  let lostMarks = 0;
+  let coveredMarks = 0;
   /** Until when (monotonic ms) this node's lease is surely valid; 0 before the first heartbeat. */
   let leaseValidUntil = 0;
   let readsPausedUntil = 0;
@@ -174,15 +213,18 @@ export function createCacheCoherence(options: CoherenceOptions) {
     beating = (async () => {
       if (stopped || redis.status !== 'ready') return;
       const seen = losses;
+      const seenMarks = lostMarks;
       const bump = seen !== covered;
+      const markAll = seenMarks !== coveredMarks;
       const sentAt = now();
       try {
         const [bumped, expired] = (await HEARTBEAT(
           redis,
-          [keys.cacheLeases(), keys.cacheEpoch()],
-          [options.instanceId, leaseMs, newEpoch(), epochTtlSeconds, bump ? 1 : 0],
+          [keys.cacheLeases(), keys.cacheEpoch(), keys.cacheUncertain()],
+          [options.instanceId, leaseMs, newEpoch(), bump ? 1 : 0, uncertainMs, markAll ? 1 : 0],
         )) as [number, number];
         covered = seen;
+        coveredMarks = seenMarks;
         leaseValidUntil = sentAt + leaseMs - LEASE_SAFETY_MS;
         if (bumped) counters.coherence('epochBump');
         if (expired > 0) {
@@ -222,9 +264,9 @@ export function createCacheCoherence(options: CoherenceOptions) {
 
   return {
     instanceId: options.instanceId,
-    epochTtlSeconds,
-    /** A fresh random epoch token, for a script that finds none. */
-    newEpoch,
+    uncertainMs,
+    /** A fresh random nonce, for a lookup that finds an entry key without one (rule 3). */
+    newNonce,
 
     /** Whether this node may use the cache right now (tests and diagnostics). */
     usable,
@@ -252,12 +294,17 @@ export function createCacheCoherence(options: CoherenceOptions) {
 
     /**
      * Runs a write-through. When the cache is unusable the write is skipped, and a skip or a
-     * failure is a loss: the cache is not used again until an epoch bump covers it.
+     * failure is a loss: the cache is not used again until an epoch bump covers it. A lost write
+     * that `marksUncertain` (rule 6) also makes that bump mark every conversation uncertain.
      */
-    async write(cache: CacheName, run: () => Promise<unknown>): Promise<void> {
+    async write(cache: CacheName, run: () => Promise<unknown>, options: { marksUncertain?: boolean } = {}) {
+      const lost = () => {
+        if (options.marksUncertain) lostMarks++;
+        lose();
+      };
       if (!usable()) {
         counters.count(cache, 'skip');
-        lose();
+        lost();
         return;
       }
       try {
@@ -265,7 +312,7 @@ export function createCacheCoherence(options: CoherenceOptions) {
       } catch (error) {
         counters.count(cache, 'error');
         logger.debug({ err: error, cache }, 'cache write failed; the epoch will be bumped');
-        lose();
+        lost();
       }
     },
 
@@ -298,4 +345,9 @@ export type CacheCoherence = ReturnType<typeof createCacheCoherence>;
 
 function newEpoch(): string {
   return randomBytes(8).toString('hex');
+}
+
+/** 72 random bits, base64url (never `|`, the ticket separator). */
+function newNonce(): string {
+  return randomBytes(9).toString('base64url');
 }

@@ -9,7 +9,8 @@ export type CacheName = (typeof CACHE_NAMES)[number];
  * What happened to one cache operation:
  * - `hit` / `miss`: a lookup answered from Redis / fell through to Cassandra;
  * - `fill`: a Cassandra read was stored; `staleFill`: it was refused because something changed
- *   since its lookup (another write, an epoch bump, an eviction);
+ *   since its lookup (an invalidation, an epoch bump, the loss of that very key) or because the
+ *   conversation is uncertain;
  * - `skip`: the cache was not consulted because this node does not trust it right now;
  * - `error`: a Redis command failed (down, slow, refused).
  */

@@ -22,6 +22,11 @@ export function createKeys(prefix: string) {
     cacheEpoch: () => `${base}:cache:epoch`,
     /** Leases of the API processes that write the cache (sorted set: instance id → lease expiry ms). */
     cacheLeases: () => `${base}:cache:leases`,
+    /**
+     * Conversations whose windows must not be filled for now: a message write to them failed and
+     * may still land (sorted set: conversation id → until when, ms; `*` = all). See cache/coherence.ts.
+     */
+    cacheUncertain: () => `${base}:cache:uncertain`,
     /** Live connections of a user (sorted set: connection id → expiry ms); online while one is unexpired. */
     presenceConnections: (userId: string) => `${base}:presence:conns:${userId}`,
     /** Every live connection of every node (sorted set: `<userId>:<connectionId>` → expiry ms), swept for dead nodes. */

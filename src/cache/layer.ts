@@ -33,7 +33,7 @@ export function createCacheLayer(options: {
     logger: options.logger,
     counters,
     instanceId: options.instanceId,
-    ttlSeconds,
+    uncertainMs: options.config.uncertainMs,
     ...options.coherence,
   });
   const shared = { redis, keys, coherence, counters, ttlSeconds };

@@ -6,7 +6,8 @@ import type { Keys } from './keys.js';
 
 /**
  * The watermarks of a conversation: one hash, `u:<userId>` → `<deliveredUpTo>|<readUpTo>` (empty
- * for none), and `~e` → the cache epoch the entry was filled under (it answers only then).
+ * for none), `~e` → the cache epoch the entry was filled under (it answers only then), and `~n`
+ * → the key's nonce (coherence.ts, rule 3).
  *
  * Watermarks only move forward, and Cassandra keeps the highest id whatever order writes land in
  * (ULID-derived write timestamps, store/receipts.ts). The cache follows the same rule: every
@@ -14,7 +15,8 @@ import type { Keys } from './keys.js';
  * next page needs no Cassandra read), and a fill that read Cassandra *before* an update and lands
  * *after* it cannot move a watermark back: max(updated, stale) = updated. Updates are recorded even
  * in an entry that is not valid, so such a fill merges them in. The fill ticket still guards against
- * epoch bumps (a lost update) and evictions (an update dropped with its key).
+ * epoch bumps (a lost update) and against the loss of this key (an update dropped with it by an
+ * eviction or expiry: the key's nonce is gone then).
  */
 
 const LUA_RECEIPTS = `${LUA_COMMON}
@@ -29,25 +31,37 @@ local function mergeReceipt(key, user, delivered, read)
 end
 `;
 
-/** KEYS: receipts, epoch. → {1, HGETALL} or {0, ticket}. */
+/**
+ * KEYS: receipts, epoch. ARGV: candidate nonce, ttl. → {1, HGETALL} or {0, ticket}. A miss gives
+ * the key a nonce if it has none (creating the key, with the TTL, when it is absent).
+ */
 const GET = defineScript(`${LUA_RECEIPTS}
 local current = redis.call('GET', KEYS[2])
-if current and redis.call('HGET', KEYS[1], '~e') == current then
+local fields = redis.call('HMGET', KEYS[1], '~e', '~n')
+if current and fields[1] == current then
   return {1, redis.call('HGETALL', KEYS[1])}
 end
-return {0, ticket(current, '0')}
+local nonce = fields[2]
+if not nonce then
+  local created = redis.call('EXISTS', KEYS[1]) == 0
+  nonce = ARGV[1]
+  redis.call('HSET', KEYS[1], '~n', nonce)
+  if created then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return {0, ticket(current, nonce, '0')}
 `);
 
 /**
- * KEYS: receipts, epoch. ARGV: ticket epoch, ticket evictions, candidate epoch, epoch ttl, ttl,
- * then (user, delivered, read) triples. → 1 filled, 0 stale ticket.
+ * KEYS: receipts, epoch. ARGV: ticket epoch, ticket nonce, ttl, then (user, delivered, read)
+ * triples. → 1 filled, 0 stale ticket.
  */
 const SET = defineScript(`${LUA_RECEIPTS}
-local current = epochForFill(KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+local current = ticketEpoch(KEYS[2], ARGV[1])
 if not current then return 0 end
-for i = 6, #ARGV, 3 do mergeReceipt(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+if redis.call('HGET', KEYS[1], '~n') ~= ARGV[2] then return 0 end
+for i = 4, #ARGV, 3 do mergeReceipt(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
 redis.call('HSET', KEYS[1], '~e', current)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 `);
 
@@ -93,7 +107,7 @@ export function createReceiptsCache(options: ReceiptsCacheOptions) {
   return {
     async get(conversationId: string): Promise<CacheLookup<Receipt[]>> {
       const reply = (await coherence.read('receipts', () =>
-        GET(redis, [keys.receipts(conversationId), epochKey], []),
+        GET(redis, [keys.receipts(conversationId), epochKey], [coherence.newNonce(), options.ttlSeconds]),
       )) as [number, string[] | string] | undefined;
       if (reply?.[0] === 1 && Array.isArray(reply[1])) {
         counters.count('receipts', 'hit');
@@ -113,9 +127,7 @@ export function createReceiptsCache(options: ReceiptsCacheOptions) {
           [keys.receipts(conversationId), epochKey],
           [
             parts.epoch,
-            parts.evicted,
-            coherence.newEpoch(),
-            coherence.epochTtlSeconds,
+            parts.nonce,
             options.ttlSeconds,
             ...receipts.flatMap((receipt) => [receipt.userId, receipt.deliveredUpTo ?? '', receipt.readUpTo ?? '']),
           ],

@@ -21,7 +21,9 @@ import type { Keys } from './keys.js';
  * exactly). Meta members start with `~`, which sorts after every ULID character:
  * - `~m|<epoch>|<0|1>`: the window is *valid* under that cache epoch (see coherence.ts), and
  *   whether it holds the whole conversation (`1`) or only its newest messages;
- * - `~g|<n>`: invalidation generation, bumped when a send's Cassandra write ended in doubt.
+ * - `~g|<n>`: invalidation generation, bumped when a send's Cassandra write ended in doubt;
+ * - `~n|<nonce>`: the key's nonce (coherence.ts, rule 3), given by the first lookup that finds
+ *   none. A lookup of an absent window creates it holding just that nonce.
  *
  * Invariant of a valid window W: W holds exactly the newest |W| messages of the conversation, and
  * all of them when complete — except messages whose write-through is still in flight. Only a fill
@@ -30,13 +32,19 @@ import type { Keys } from './keys.js';
  *   and the message is older than its oldest entry (then it is not among the newest); trims to
  *   the capacity (and a trimmed complete window is complete no more). An append to a window that
  *   is not valid still records the message, so that a fill racing it merges it in;
- * - fill: checks its ticket (epoch, evictions, generation as of the lookup, i.e. before Cassandra
- *   was read) and *merges* the rows it read with the entries already there instead of replacing
+ * - fill: checks its ticket (epoch, nonce, generation as of the lookup, i.e. before Cassandra was
+ *   read) and *merges* the rows it read with the entries already there instead of replacing
  *   them. Every entry is a real, durable message (appends happen after Cassandra), so keeping one
  *   newer than the oldest row read is always right; older entries of a window that was not valid
  *   are dropped, since nothing says they are contiguous. A fill racing a send therefore never
- *   hides the sent message: either the read saw it, or its append is in the set before the fill,
- *   or the append comes after the fill and finds a valid window it belongs in.
+ *   hides the sent message: either the read saw it, or its append is in the set before the fill
+ *   (the unchanged nonce proves the key, and so the append, was not lost in between), or the
+ *   append comes after the fill and finds a valid window it belongs in. Evictions of *other* keys
+ *   do not refuse a fill, so a full cache (volatile-lru evicting all the time) still fills;
+ * - invalidate (a send's Cassandra write failed and may still land later): drops entries and
+ *   validity, bumps the generation, and marks the conversation uncertain for a while
+ *   (coherence.ts, rule 6): no lookup hands out a ticket and no fill applies until it passes,
+ *   so a window is not made valid from a read that the late write has not reached yet.
  *
  * Capacity is N + 1 (N = CACHE_RECENT_MESSAGES): a first page of N messages also learns whether
  * an older page exists. Every write refreshes the TTL, so quiet conversations expire.
@@ -46,11 +54,13 @@ const ULID_LENGTH = 26;
 
 const LUA_WINDOW = `${LUA_COMMON}
 local function windowMeta(key)
-  local epoch, complete, gen = false, false, '0'
+  local epoch, complete, gen, nonce = false, false, '0', false
   for _, member in ipairs(redis.call('ZRANGEBYLEX', key, '[~', '+')) do
     local tag = string.sub(member, 2, 2)
     if tag == 'g' then
       gen = string.sub(member, 4)
+    elseif tag == 'n' then
+      nonce = string.sub(member, 4)
     elseif tag == 'm' then
       local e, c = string.match(member, '^~m|([^|]+)|([01])$')
       if e then
@@ -59,7 +69,7 @@ local function windowMeta(key)
       end
     end
   end
-  return epoch, complete, gen
+  return epoch, complete, gen, nonce
 end
 local function setWindowMeta(key, epoch, complete)
   redis.call('ZREMRANGEBYLEX', key, '[~m|', '(~m}')
@@ -78,16 +88,28 @@ local function hasId(key, id)
 end
 `;
 
-/** KEYS: window, epoch. ARGV: k. → {1, newest k entries} or {0, ticket}. */
+/**
+ * KEYS: window, epoch, uncertain. ARGV: k, conversation id, candidate nonce, ttl.
+ * → {1, newest k entries}, {0, ticket}, or {0, ''} while the conversation is uncertain (no fill).
+ * A miss gives the window a nonce if it has none (creating it, with the TTL, when it is absent).
+ */
 const READ = defineScript(`${LUA_WINDOW}
+local key = KEYS[1]
 local current = redis.call('GET', KEYS[2])
-local epoch, complete, gen = windowMeta(KEYS[1])
+local epoch, complete, gen, nonce = windowMeta(key)
 if current and epoch == current then
   local k = tonumber(ARGV[1])
-  local items = redis.call('ZREVRANGEBYLEX', KEYS[1], '(~', '-', 'LIMIT', 0, k)
+  local items = redis.call('ZREVRANGEBYLEX', key, '(~', '-', 'LIMIT', 0, k)
   if #items >= k or complete then return {1, items} end
 end
-return {0, ticket(current, gen)}
+if uncertain(KEYS[3], ARGV[2]) then return {0, ''} end
+if not nonce then
+  local created = redis.call('EXISTS', key) == 0
+  nonce = ARGV[3]
+  redis.call('ZADD', key, 0, '~n|' .. nonce)
+  if created then redis.call('EXPIRE', key, ARGV[4]) end
+end
+return {0, ticket(current, nonce, gen)}
 `);
 
 /** KEYS: window, epoch. ARGV: entry, id, capacity, ttl. → 1 added, 0 not needed. */
@@ -118,17 +140,18 @@ return 1
 `);
 
 /**
- * KEYS: window, epoch. ARGV: ticket epoch, ticket evictions, ticket generation, complete (0/1),
- * capacity, ttl, candidate epoch, epoch ttl, entries newest first. → 1 filled, 0 stale ticket.
+ * KEYS: window, epoch, uncertain. ARGV: ticket epoch, ticket nonce, ticket generation, complete
+ * (0/1), capacity, ttl, conversation id, entries newest first. → 1 filled, 0 stale ticket.
  */
 const FILL = defineScript(`${LUA_WINDOW}
 local key = KEYS[1]
-local current = epochForFill(KEYS[2], ARGV[1], ARGV[2], ARGV[7], ARGV[8])
+local current = ticketEpoch(KEYS[2], ARGV[1])
 if not current then return 0 end
-local epoch, complete, gen = windowMeta(key)
-if gen ~= ARGV[3] then return 0 end
+local epoch, complete, gen, nonce = windowMeta(key)
+if nonce ~= ARGV[2] or gen ~= ARGV[3] then return 0 end
+if uncertain(KEYS[3], ARGV[7]) then return 0 end
 local readComplete = ARGV[4] == '1'
-local first = 9
+local first = 8
 if #ARGV < first and not readComplete then return 0 end
 local valid = epoch == current
 if not readComplete and not valid then
@@ -145,7 +168,11 @@ redis.call('EXPIRE', key, ARGV[6])
 return 1
 `);
 
-/** KEYS: window. ARGV: ttl. Drops the entries and validity, bumps the generation. */
+/**
+ * KEYS: window, uncertain. ARGV: ttl, conversation id, uncertain ms. Drops the entries and
+ * validity, bumps the generation, and marks the conversation uncertain until `now + uncertain ms`
+ * (never shortening a later mark).
+ */
 const INVALIDATE = defineScript(`${LUA_WINDOW}
 local _, _, gen = windowMeta(KEYS[1])
 redis.call('ZREMRANGEBYLEX', KEYS[1], '-', '(~')
@@ -153,6 +180,9 @@ setWindowMeta(KEYS[1], false)
 redis.call('ZREMRANGEBYLEX', KEYS[1], '[~g|', '(~g}')
 redis.call('ZADD', KEYS[1], 0, '~g|' .. (tonumber(gen) + 1))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('ZADD', KEYS[2], 'GT', nowMs() + tonumber(ARGV[3]), ARGV[2])
+end
 return 1
 `);
 
@@ -193,6 +223,7 @@ export function createRecentMessagesCache(options: RecentMessagesCacheOptions) {
   const { redis, keys, coherence, counters } = options;
   const capacity = options.size + 1;
   const epochKey = keys.cacheEpoch();
+  const uncertainKey = keys.cacheUncertain();
 
   return {
     capacity,
@@ -200,7 +231,11 @@ export function createRecentMessagesCache(options: RecentMessagesCacheOptions) {
     /** The newest `limit` messages, newest first, when the window provably holds them. */
     async newest(conversationId: string, limit: number): Promise<CacheLookup<StoredMessage[]>> {
       const reply = (await coherence.read('recent', () =>
-        READ(redis, [keys.recentMessages(conversationId), epochKey], [limit]),
+        READ(
+          redis,
+          [keys.recentMessages(conversationId), epochKey, uncertainKey],
+          [limit, conversationId, coherence.newNonce(), options.ttlSeconds],
+        ),
       )) as [number, string[] | string] | undefined;
       if (reply?.[0] === 1 && Array.isArray(reply[1])) {
         try {
@@ -212,7 +247,10 @@ export function createRecentMessagesCache(options: RecentMessagesCacheOptions) {
         }
       }
       counters.count('recent', 'miss');
-      return reply && typeof reply[1] === 'string' ? { hit: false, ticket: reply[1] } : { hit: false };
+      // An empty ticket: the conversation is uncertain, so this miss must not fill.
+      return reply && typeof reply[1] === 'string' && reply[1] !== ''
+        ? { hit: false, ticket: reply[1] }
+        : { hit: false };
     },
 
     /** Stores a Cassandra read of the newest messages (newest first), if its ticket is still good. */
@@ -222,16 +260,15 @@ export function createRecentMessagesCache(options: RecentMessagesCacheOptions) {
       const applied = await coherence.read('recent', () =>
         FILL(
           redis,
-          [keys.recentMessages(conversationId), epochKey],
+          [keys.recentMessages(conversationId), epochKey, uncertainKey],
           [
             parts.epoch,
-            parts.evicted,
+            parts.nonce,
             parts.version,
             complete && newestFirst.length <= capacity ? 1 : 0,
             capacity,
             options.ttlSeconds,
-            coherence.newEpoch(),
-            coherence.epochTtlSeconds,
+            conversationId,
             ...newestFirst.slice(0, capacity).map(encodeEntry),
           ],
         ),
@@ -251,10 +288,20 @@ export function createRecentMessagesCache(options: RecentMessagesCacheOptions) {
       );
     },
 
-    /** After a send whose Cassandra write ended in doubt: no answer from this window until refilled. */
+    /**
+     * After a send whose Cassandra write ended in doubt (it may land later): no answer from this
+     * window until refilled, and no refill while the conversation is uncertain (coherence.ts, rule 6).
+     */
     async invalidate(conversationId: string): Promise<void> {
-      await coherence.write('recent', () =>
-        INVALIDATE(redis, [keys.recentMessages(conversationId)], [options.ttlSeconds]),
+      await coherence.write(
+        'recent',
+        () =>
+          INVALIDATE(
+            redis,
+            [keys.recentMessages(conversationId), uncertainKey],
+            [options.ttlSeconds, conversationId, coherence.uncertainMs],
+          ),
+        { marksUncertain: true },
       );
     },
   };

@@ -47,8 +47,11 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   }
 }
 
-/** Starts `redis-server` as a child process on a free port, without persistence. */
-export async function startRedisChild(): Promise<RedisChild> {
+/**
+ * Starts `redis-server` as a child process on a free port, without persistence. `args` are extra
+ * server options (e.g. `--maxmemory 12mb`), applied after the defaults.
+ */
+export async function startRedisChild(options: { args?: readonly string[] } = {}): Promise<RedisChild> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -60,6 +63,7 @@ export async function startRedisChild(): Promise<RedisChild> {
       [
         ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
         ...['--enable-debug-command', 'local', '--maxmemory-policy', 'volatile-lru'],
+        ...(options.args ?? []),
       ],
       { stdio: 'ignore' },
     );

@@ -58,14 +58,19 @@ describe('receipts cache entries', () => {
 });
 
 describe('cache tickets', () => {
-  it('parses the three parts of a ticket, an empty epoch included', () => {
-    expect(parseTicket('abc|12|3')).toEqual({ epoch: 'abc', evicted: '12', version: '3' });
-    expect(parseTicket('|0|0')).toEqual({ epoch: '', evicted: '0', version: '0' });
+  it('parses the three parts of a ticket: epoch, key nonce, version', () => {
+    expect(parseTicket('abc|Xy-_12|3')).toEqual({ epoch: 'abc', nonce: 'Xy-_12', version: '3' });
+  });
+
+  it('refuses a ticket taken without an epoch or without a nonce (such a fill could not be checked)', () => {
+    expect(parseTicket('|n|0')).toBeUndefined();
+    expect(parseTicket('abc||0')).toBeUndefined();
   });
 
   it('refuses anything else', () => {
     expect(parseTicket('abc|12')).toBeUndefined();
     expect(parseTicket('a|b|c|d')).toBeUndefined();
+    expect(parseTicket('')).toBeUndefined();
   });
 });
 
@@ -101,5 +106,6 @@ describe('cache keys', () => {
     expect(keys.recentMessages('c1')).toBe('sb:v1:recent:c1');
     expect(keys.cacheEpoch()).toBe('sb:v1:cache:epoch');
     expect(keys.cacheLeases()).toBe('sb:v1:cache:leases');
+    expect(keys.cacheUncertain()).toBe('sb:v1:cache:uncertain');
   });
 });

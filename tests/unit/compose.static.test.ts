@@ -91,6 +91,12 @@ const instructions = (name: string) => runtime.filter(([instruction]) => instruc
 const nginx = read('docker/nginx/nginx.conf');
 
 describe('docker-compose.yml and the configuration', () => {
+  it("the README's configuration table documents every variable src/config.ts reads", () => {
+    const readme = read('README.md');
+    const undocumented = [...configNames].filter((name) => !readme.includes(`| \`${name}\` |`));
+    expect(undocumented).toEqual([]);
+  });
+
   it('src/config.ts and .env.example list the same variables', () => {
     expect(configNames.size).toBeGreaterThan(20);
     expect([...configNames].filter((name) => !exampleNames.has(name))).toEqual([]);
