@@ -5,16 +5,9 @@ import { createGroupRepository } from '../../src/store/groups.js';
 import { createMessageRepository } from '../../src/store/messages.js';
 import { createReceiptRepository } from '../../src/store/receipts.js';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
-import {
-  eventually,
-  patientCache,
-  type RedisChild,
-  readWindow,
-  sleep,
-  startRedisChild,
-  uniquePrefix,
-} from './cache.support.js';
+import { eventually, patientCache, readWindow, sleep, uniquePrefix } from './cache.support.js';
 
 /**
  * A full LRU cache evicts all the time: that must not stop fills (only the loss of the very key a

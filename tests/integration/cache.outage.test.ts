@@ -1,15 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
-import {
-  eventually,
-  type RedisChild,
-  readWindow,
-  startRedisChild,
-  startTcpProxy,
-  type TcpProxy,
-  uniquePrefix,
-} from './cache.support.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { eventually, readWindow, uniquePrefix } from './cache.support.js';
 
 /**
  * Redis down, unreachable, paused or slow: sends still answer 201, reads come from Cassandra and
@@ -51,7 +45,7 @@ describe('cache when Redis fails', () => {
   }
 
   async function proxy(): Promise<TcpProxy> {
-    const tcp = await startTcpProxy(redis.port);
+    const tcp = await startTcpProxy('127.0.0.1', redis.port);
     started.push(tcp);
     return tcp;
   }

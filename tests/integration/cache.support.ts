@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Container } from '../../src/container.js';
-import { freePort } from '../support/server.js';
 
 /**
  * Helpers of the cache integration tests: a private redis-server child (never the shared one),
@@ -27,151 +24,11 @@ export function inspector(url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379
   return client;
 }
 
-export interface RedisChild {
-  port: number;
-  url: string;
-  /** A plain client to inspect or pause the server (not through any proxy). */
-  admin: Redis;
-  /** Kills the server (its data is gone: no persistence). */
-  stop(): Promise<void>;
-  /** Starts a fresh server on the same port. */
-  start(): Promise<void>;
-  running(): boolean;
-  close(): Promise<void>;
-}
-
 /** Deletes every key of a test's prefix (SCAN, never KEYS), so tests leave the shared Redis clean. */
 export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
     if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
   }
-}
-
-/**
- * Starts `redis-server` as a child process on a free port, without persistence. `args` are extra
- * server options (e.g. `--maxmemory 12mb`), applied after the defaults.
- */
-export async function startRedisChild(options: { args?: readonly string[] } = {}): Promise<RedisChild> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
-  admin.on('error', () => {});
-
-  async function start() {
-    child = spawn(
-      'redis-server',
-      [
-        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-        ...['--enable-debug-command', 'local', '--maxmemory-policy', 'volatile-lru'],
-        ...(options.args ?? []),
-      ],
-      { stdio: 'ignore' },
-    );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const probe = new Redis({
-        port,
-        host: '127.0.0.1',
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        if ((await probe.ping()) === 'PONG') {
-          probe.disconnect();
-          break;
-        }
-      } catch {
-        probe.disconnect();
-      }
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-      await sleep(50);
-    }
-    if (admin.status === 'wait' || admin.status === 'end') await admin.connect().catch(() => {});
-  }
-
-  async function stop() {
-    const running = child;
-    child = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise((resolve) => running.once('exit', resolve));
-    running.kill('SIGKILL');
-    await exited;
-  }
-
-  await start();
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    admin,
-    stop,
-    start,
-    running: () => child !== undefined && child.exitCode === null,
-    async close() {
-      admin.disconnect();
-      await stop();
-    },
-  };
-}
-
-export interface TcpProxy {
-  port: number;
-  url: string;
-  /** Closes every proxied connection and refuses new ones (Redis itself keeps running). */
-  cut(): void;
-  restore(): void;
-  close(): Promise<void>;
-}
-
-/** A loopback TCP proxy to a port: the way to make Redis unreachable for one node only. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  let open = true;
-  const server: Server = createServer((client) => {
-    if (!open) {
-      client.destroy();
-      return;
-    }
-    const upstream = new Socket();
-    sockets.add(client);
-    sockets.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop);
-    upstream.on('error', drop);
-    client.on('close', drop);
-    upstream.on('close', drop);
-    upstream.connect(targetPort, '127.0.0.1', () => {
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    cut() {
-      open = false;
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    },
-    restore() {
-      open = true;
-    },
-    async close() {
-      open = false;
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /**

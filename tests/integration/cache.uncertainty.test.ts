@@ -5,19 +5,10 @@ import { newId, ulidTime } from '../../src/domain/ids.js';
 import type { StoredMessage } from '../../src/domain/types.js';
 import { createMessageRepository } from '../../src/store/messages.js';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
-import {
-  dropPrefix,
-  eventually,
-  inspector,
-  patientCache,
-  type RedisChild,
-  readWindow,
-  startRedisChild,
-  startTcpProxy,
-  type TcpProxy,
-  uniquePrefix,
-} from './cache.support.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { dropPrefix, eventually, inspector, patientCache, readWindow, uniquePrefix } from './cache.support.js';
 
 /**
  * A message write that fails in Cassandra (e.g. a write timeout after a replica applied it) may
@@ -151,7 +142,7 @@ describe('cache after a message write that failed and may land later', () => {
 
     beforeAll(async () => {
       child = await startRedisChild();
-      tcp = await startTcpProxy(child.port);
+      tcp = await startTcpProxy('127.0.0.1', child.port);
       cutOff = await startServer({
         REDIS_URL: tcp.url,
         REDIS_KEY_PREFIX: uniquePrefix(),

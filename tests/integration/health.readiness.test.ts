@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, registerUser } from '../support/api.js';
-import { createPrivateRedis, type PrivateRedis } from '../support/redis-server.js';
+import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -14,13 +14,12 @@ async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, time
 }
 
 describe('readiness', () => {
-  let redis: PrivateRedis;
+  let redis: RedisChild;
   let cassandraProxy: TcpProxy;
   let server: TestServer;
 
   beforeAll(async () => {
-    redis = await createPrivateRedis();
-    await redis.start();
+    redis = await startRedisChild();
     cassandraProxy = await startTcpProxy('127.0.0.1', 9042);
     server = await startServer({
       REDIS_URL: redis.url,
@@ -32,7 +31,7 @@ describe('readiness', () => {
   afterAll(async () => {
     await server?.close();
     await cassandraProxy?.close();
-    await redis?.stop();
+    await redis?.close();
   });
 
   const readyz = async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
+import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
-import { type RedisChild, startRedisChild } from './cache.support.js';
 
 /** Two nodes on a private redis-server that the test kills and restarts (empty) under them. */
 let redis: RedisChild;

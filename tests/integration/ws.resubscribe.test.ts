@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
-import { createPrivateRedis, type PrivateRedis } from '../support/redis-server.js';
+import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
 /** A node on a private redis-server that the test kills and restarts (empty) under it. */
-let redis: PrivateRedis;
+let redis: RedisChild;
 let node: TestServer;
 let api: ApiClient;
 let probe: Redis;
@@ -16,8 +16,7 @@ const userChannel = (id: string) => `sb:v1:ch:user:${id}`;
 const presenceChannel = (id: string) => `sb:v1:ch:presence:${id}`;
 
 beforeAll(async () => {
-  redis = await createPrivateRedis();
-  await redis.start();
+  redis = await startRedisChild();
   node = await startServer({ NODE_ID: 'resubscribe', REDIS_URL: redis.url });
   api = apiClient(node.url);
   probe = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
@@ -28,7 +27,7 @@ afterAll(async () => {
   await Promise.all(sockets.map((socket) => socket.close()));
   probe?.disconnect();
   await node?.close();
-  await redis?.stop();
+  await redis?.close();
 });
 
 async function subscribers(channel: string): Promise<number> {

@@ -7,6 +7,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  */
 export interface TcpProxy {
   port: number;
+  /** The proxy as a Redis URL, for proxies in front of Redis. */
+  url: string;
   /** Drops every open connection and refuses new ones. */
   cut(): void;
   /** Accepts connections again. */
@@ -39,6 +41,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const { port } = server.address() as AddressInfo;
   return {
     port,
+    url: `redis://127.0.0.1:${port}`,
     cut() {
       open = false;
       for (const socket of sockets) socket.destroy();
