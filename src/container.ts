@@ -17,6 +17,7 @@ import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
 import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createTokenService } from './services/tokens.js';
+import { createCacheFenceRepository } from './store/cache-fences.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
@@ -78,6 +79,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
         counters: cacheCounters,
         config: config.cache,
         instanceId: `${nodeId}:${randomBytes(6).toString('hex')}`,
+        // A node cut off from Redis fences itself here, in Cassandra, which every node reaches.
+        fences: createCacheFenceRepository(db, config.redis.keyPrefix),
       })
     : undefined;
   await caches?.start();

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { type CoherenceOptions, createCacheCoherence } from './coherence.js';
+import { type CacheFenceStore, type CoherenceOptions, createCacheCoherence } from './coherence.js';
 import type { CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
 import { createMembersCache } from './members-cache.js';
@@ -22,8 +22,13 @@ export function createCacheLayer(options: {
   counters: CacheCounters;
   config: Config['cache'];
   instanceId: string;
-  /** Test hooks: shorter leases and heartbeats. */
-  coherence?: Pick<CoherenceOptions, 'leaseMs' | 'heartbeatMs' | 'readPauseMs'>;
+  /** Fences in Cassandra, for nodes cut off from Redis (coherence.ts, rule 7). */
+  fences?: CacheFenceStore;
+  /** Test hooks: shorter leases, heartbeats and fence timings. */
+  coherence?: Pick<
+    CoherenceOptions,
+    'leaseMs' | 'heartbeatMs' | 'readPauseMs' | 'fenceTtlMs' | 'fenceRefreshMs' | 'fenceTrustMs'
+  >;
 }) {
   const { redis, keys, counters } = options;
   const ttlSeconds = options.config.ttlSeconds;
@@ -34,6 +39,8 @@ export function createCacheLayer(options: {
     counters,
     instanceId: options.instanceId,
     uncertainMs: options.config.uncertainMs,
+    entryTtlSeconds: ttlSeconds,
+    ...(options.fences ? { fences: options.fences } : {}),
     ...options.coherence,
   });
   const shared = { redis, keys, coherence, counters, ttlSeconds };

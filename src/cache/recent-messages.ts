@@ -277,7 +277,10 @@ export function createRecentMessagesCache(options: RecentMessagesCacheOptions) {
       else if (applied === 0) counters.count('recent', 'staleFill');
     },
 
-    /** Write-through of a message that is durable in Cassandra. One Lua call: add, trim, TTL. */
+    /**
+     * Write-through of a message that is durable in Cassandra. One Lua call: add, trim, TTL.
+     * Rejects only when the write was lost and could not be fenced either (coherence.ts, rule 7).
+     */
     async append(message: StoredMessage): Promise<void> {
       await coherence.write('recent', () =>
         APPEND(

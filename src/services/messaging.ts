@@ -77,7 +77,11 @@ export interface RecentMessagesCache {
   newest(conversationId: string, limit: number): Promise<CacheLookup<StoredMessage[]>>;
   /** Fills the window from a Cassandra read, unless a concurrent write made the read stale. */
   fill(conversationId: string, newestFirst: StoredMessage[], complete: boolean, ticket: string): Promise<void>;
-  /** Write-through after the message is durable in Cassandra. */
+  /**
+   * Write-through after the message is durable in Cassandra. The one method that may reject:
+   * when the write-through was lost and other nodes could not be told either (a fence in
+   * Cassandra, see cache/coherence.ts), so the send must not be acknowledged.
+   */
   append(message: StoredMessage): Promise<void>;
   /** After a Cassandra write that failed: it may still have landed, so the window must not answer. */
   invalidate(conversationId: string): Promise<void>;
@@ -241,10 +245,14 @@ export function createMessagingService(deps: {
     }
   }
 
-  /** Post-commit side effects: cache write-through and fan-out. They never fail the send. */
+  /**
+   * Post-commit side effects: cache write-through and fan-out. Only a write-through that could be
+   * neither done nor fenced fails the send (the message is stored; a retry with the same
+   * idempotency key returns it).
+   */
   async function afterStored(message: Message, conversation: Conversation) {
     await Promise.all([
-      deps.recent?.append(message).catch(() => {}),
+      deps.recent?.append(message),
       deps.events?.messageCreated(message, fanOutIds(conversation)).catch(() => {}),
     ]);
   }
@@ -293,7 +301,7 @@ export function createMessagingService(deps: {
             await afterStored({ ...claim.message, status: 'sent' }, conversation);
           } else {
             // Its first write-through may never have happened (the attempt died or Redis was away).
-            await deps.recent?.append(claim.message).catch(() => {});
+            await deps.recent?.append(claim.message);
           }
           // The original message as it stands now: its status may have moved since the first send.
           const [message] = await withStatus(conversation, [claim.message]);
