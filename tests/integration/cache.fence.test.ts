@@ -3,7 +3,14 @@ import { type ApiClient, apiClient, registerUser, type TestUser } from '../suppo
 import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { eventually, sleep, uniquePrefix } from './cache.support.js';
+import {
+  eventually,
+  expectPageCorrect,
+  expectServedFromCacheAgain,
+  sendDirect,
+  sleep,
+  uniquePrefix,
+} from './cache.support.js';
 
 /**
  * A node cut off from Redis while another node still reaches it (a partial partition) keeps
@@ -61,35 +68,10 @@ describe('cache fences of nodes cut off from Redis', () => {
     return tcp;
   }
 
-  async function send(api: ApiClient, from: TestUser, to: TestUser, content: string) {
-    const response = await api.post('/api/v1/messages', { receiverId: to.id, content }, from.token);
-    expect(response.status).toBe(201);
-    return response.body.message.id as string;
-  }
-
-  /** The node's first page equals Cassandra's; answers the page's message ids. */
-  async function expectPageCorrect(api: ApiClient, user: TestUser, peer: TestUser) {
-    const path = `/api/v1/messages?peerId=${peer.id}&limit=50`;
-    const response = await api.get(path, user.token);
-    expect(response.status).toBe(200);
-    expect(response.body).toEqual((await reference.get(path, user.token)).body);
-    return response.body.messages.map((message: { id: string }) => message.id) as string[];
-  }
-
-  /** Reads the page until the node answers it from Redis; it must equal Cassandra's each time. */
-  async function expectServedFromCacheAgain(target: Node, user: TestUser, peer: TestUser) {
-    await eventually('the node uses the cache again', async () => target.caches.coherence.usable());
-    const hits = target.counters.get('recent', 'hit');
-    await eventually('a first page is a cache hit again', async () => {
-      await expectPageCorrect(target.api, user, peer);
-      return target.counters.get('recent', 'hit') > hits;
-    });
-  }
-
   /** The other node's first page, read repeatedly: it always starts with the cut-off node's messages. */
   async function expectAlwaysIncludes(target: Node, user: TestUser, peer: TestUser, newestFirst: string[], reads = 15) {
     for (let i = 0; i < reads; i++) {
-      const ids = await expectPageCorrect(target.api, user, peer);
+      const ids = await expectPageCorrect(target.api, reference, user, peer);
       expect(ids.slice(0, newestFirst.length)).toEqual(newestFirst);
       await sleep(150);
     }
@@ -107,9 +89,9 @@ describe('cache fences of nodes cut off from Redis', () => {
   async function warmUp(other: Node) {
     const alice = await registerUser(other.api, 'alice');
     const bob = await registerUser(other.api, 'bob');
-    for (let i = 0; i < 6; i++) await send(other.api, alice, bob, `before ${i}`);
-    await expectPageCorrect(other.api, bob, alice);
-    await expectServedFromCacheAgain(other, bob, alice);
+    for (let i = 0; i < 6; i++) await sendDirect(other.api, alice, bob, `before ${i}`);
+    await expectPageCorrect(other.api, reference, bob, alice);
+    await expectServedFromCacheAgain(other, reference, bob, alice);
     return { alice, bob };
   }
 
@@ -127,27 +109,29 @@ describe('cache fences of nodes cut off from Redis', () => {
       20_000,
     );
     // The reaping bumped the epoch; let the other node fill and serve a window again first.
-    await expectServedFromCacheAgain(other, bob, alice);
+    await expectServedFromCacheAgain(other, reference, bob, alice);
 
     const during: string[] = [];
     for (let i = 0; i < 3; i++)
-      during.push(await send(cutOff.api, i % 2 ? bob : alice, i % 2 ? alice : bob, `cut ${i}`));
+      during.push(await sendDirect(cutOff.api, i % 2 ? bob : alice, i % 2 ? alice : bob, `cut ${i}`));
     expect(cutOff.caches.coherence.fenced()).toBe(true);
     const skips = other.counters.get('recent', 'skip');
     await expectAlwaysIncludes(other, bob, alice, [...during].reverse());
     expect(other.caches.coherence.fencedBy()).toEqual([cutOff.caches.coherence.instanceId]);
     expect(other.counters.get('recent', 'skip')).toBeGreaterThan(skips);
     // More messages while the partition lasts (the fence is up: no new wait) are seen too.
-    during.push(await send(cutOff.api, alice, bob, 'cut 3'));
+    during.push(await sendDirect(cutOff.api, alice, bob, 'cut 3'));
     await expectAlwaysIncludes(other, bob, alice, [...during].reverse(), 5);
 
     tcp.restore();
     await eventually('the cut-off node clears its fence after its epoch bump', async () => {
       return !cutOff.caches.coherence.fenced() && (await fenceRows(other, prefix)).length === 0;
     });
-    await expectServedFromCacheAgain(other, bob, alice);
-    await expectServedFromCacheAgain(cutOff, bob, alice);
-    expect((await expectPageCorrect(other.api, bob, alice)).slice(0, during.length)).toEqual([...during].reverse());
+    await expectServedFromCacheAgain(other, reference, bob, alice);
+    await expectServedFromCacheAgain(cutOff, reference, bob, alice);
+    expect((await expectPageCorrect(other.api, reference, bob, alice)).slice(0, during.length)).toEqual(
+      [...during].reverse(),
+    );
     expect(cutOff.counters.snapshot().coherence.epochBump).toBeGreaterThan(0);
   });
 
@@ -161,7 +145,7 @@ describe('cache fences of nodes cut off from Redis', () => {
     const { alice, bob } = await warmUp(other);
 
     tcp.cut();
-    const lost = await send(cutOff.api, alice, bob, 'sent by the node that then crashes');
+    const lost = await sendDirect(cutOff.api, alice, bob, 'sent by the node that then crashes');
     const id = cutOff.caches.coherence.instanceId;
     // Stopping a node with unbumped losses leaves its lease and its fence behind, as a crash does.
     await cutOff.close();
@@ -180,7 +164,7 @@ describe('cache fences of nodes cut off from Redis', () => {
       25_000,
     );
     expect(other.counters.snapshot().coherence.epochBump).toBeGreaterThan(bumps);
-    await expectServedFromCacheAgain(other, bob, alice);
-    expect((await expectPageCorrect(other.api, bob, alice))[0]).toBe(lost);
+    await expectServedFromCacheAgain(other, reference, bob, alice);
+    expect((await expectPageCorrect(other.api, reference, bob, alice))[0]).toBe(lost);
   });
 });

@@ -1,9 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { type ApiClient, apiClient, registerUser } from '../support/api.js';
 import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { eventually, readWindow, uniquePrefix } from './cache.support.js';
+import {
+  eventually,
+  expectPageCorrect,
+  expectServedFromCacheAgain,
+  readWindow,
+  sendDirect,
+  uniquePrefix,
+} from './cache.support.js';
 
 /**
  * Redis down, unreachable, paused or slow: sends still answer 201, reads come from Cassandra and
@@ -50,48 +57,19 @@ describe('cache when Redis fails', () => {
     return tcp;
   }
 
-  async function send(api: ApiClient, from: TestUser, to: TestUser, content: string) {
-    const response = await api.post('/api/v1/messages', { receiverId: to.id, content }, from.token);
-    expect(response.status).toBe(201);
-    return response.body.message.id as string;
-  }
-
-  /** The node's first page equals Cassandra's; answers the page's message ids. */
-  async function expectPageCorrect(api: ApiClient, user: TestUser, peer: TestUser) {
-    const path = `/api/v1/messages?peerId=${peer.id}&limit=50`;
-    const response = await api.get(path, user.token);
-    expect(response.status).toBe(200);
-    expect(response.body).toEqual((await reference.get(path, user.token)).body);
-    return response.body.messages.map((message: { id: string }) => message.id) as string[];
-  }
-
-  /** Reads the page until the node answers it from Redis; it must equal Cassandra's each time. */
-  async function expectServedFromCacheAgain(
-    target: Awaited<ReturnType<typeof node>>,
-    user: TestUser,
-    peer: TestUser,
-  ): Promise<void> {
-    await eventually('the node uses the cache again', async () => target.caches?.coherence.usable() === true);
-    const hits = target.counters.get('recent', 'hit');
-    await eventually('a first page is a cache hit again', async () => {
-      await expectPageCorrect(target.api, user, peer);
-      return target.counters.get('recent', 'hit') > hits;
-    });
-  }
-
   it('answers sends with 201 and reads with the full history while Redis is stopped, and fills anew once it is back', async () => {
     const target = await node(redis.url, uniquePrefix());
     const alice = await registerUser(target.api, 'alice');
     const bob = await registerUser(target.api, 'bob');
-    for (let i = 0; i < 10; i++) await send(target.api, alice, bob, `before ${i}`);
-    await expectPageCorrect(target.api, bob, alice);
-    await expectServedFromCacheAgain(target, bob, alice);
+    for (let i = 0; i < 10; i++) await sendDirect(target.api, alice, bob, `before ${i}`);
+    await expectPageCorrect(target.api, reference, bob, alice);
+    await expectServedFromCacheAgain(target, reference, bob, alice);
 
     await redis.stop();
     const during: string[] = [];
     for (let i = 0; i < 5; i++)
-      during.push(await send(target.api, i % 2 ? bob : alice, i % 2 ? alice : bob, `during ${i}`));
-    const ids = await expectPageCorrect(target.api, bob, alice);
+      during.push(await sendDirect(target.api, i % 2 ? bob : alice, i % 2 ? alice : bob, `during ${i}`));
+    const ids = await expectPageCorrect(target.api, reference, bob, alice);
     expect(ids.slice(0, 5)).toEqual([...during].reverse());
     const ready = await target.api.get('/readyz');
     expect(ready.status).toBe(200);
@@ -99,10 +77,10 @@ describe('cache when Redis fails', () => {
 
     await redis.start();
     const fills = target.counters.get('recent', 'fill');
-    await expectServedFromCacheAgain(target, bob, alice);
+    await expectServedFromCacheAgain(target, reference, bob, alice);
     expect(target.counters.get('recent', 'fill')).toBeGreaterThan(fills);
-    const after = await send(target.api, alice, bob, 'after');
-    expect((await expectPageCorrect(target.api, bob, alice))[0]).toBe(after);
+    const after = await sendDirect(target.api, alice, bob, 'after');
+    expect((await expectPageCorrect(target.api, reference, bob, alice))[0]).toBe(after);
   });
 
   it('does not serve the old window of a conversation that got messages while Redis was unreachable but kept its data', async () => {
@@ -111,23 +89,26 @@ describe('cache when Redis fails', () => {
     const target = await node(tcp.url, prefix);
     const alice = await registerUser(target.api, 'alice');
     const bob = await registerUser(target.api, 'bob');
-    for (let i = 0; i < 8; i++) await send(target.api, alice, bob, `before ${i}`);
-    await expectPageCorrect(target.api, bob, alice);
-    await expectServedFromCacheAgain(target, bob, alice);
+    for (let i = 0; i < 8; i++) await sendDirect(target.api, alice, bob, `before ${i}`);
+    await expectPageCorrect(target.api, reference, bob, alice);
+    await expectServedFromCacheAgain(target, reference, bob, alice);
     const conversationId = (await target.api.get(`/api/v1/messages?peerId=${alice.id}`, bob.token)).body.messages[0]
       .conversationId as string;
 
     tcp.cut();
-    const during = [await send(target.api, alice, bob, 'during 1'), await send(target.api, bob, alice, 'during 2')];
-    expect((await expectPageCorrect(target.api, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
+    const during = [
+      await sendDirect(target.api, alice, bob, 'during 1'),
+      await sendDirect(target.api, bob, alice, 'during 2'),
+    ];
+    expect((await expectPageCorrect(target.api, reference, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
     // Redis still holds the old window, and its epoch still matches: only the bump can stop it.
     const stale = await readWindow(redis.admin, prefix, conversationId);
     expect(stale.valid).toBe(true);
     expect(stale.ids).not.toContain(during[0]);
 
     tcp.restore();
-    await expectServedFromCacheAgain(target, bob, alice);
-    expect((await expectPageCorrect(target.api, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
+    await expectServedFromCacheAgain(target, reference, bob, alice);
+    expect((await expectPageCorrect(target.api, reference, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
     expect(target.counters.snapshot().coherence.epochBump).toBeGreaterThan(0);
   });
 
@@ -138,15 +119,15 @@ describe('cache when Redis fails', () => {
     const other = await node(redis.url, prefix);
     const alice = await registerUser(other.api, 'alice');
     const bob = await registerUser(other.api, 'bob');
-    for (let i = 0; i < 6; i++) await send(other.api, alice, bob, `before ${i}`);
-    await expectPageCorrect(other.api, bob, alice);
-    await expectServedFromCacheAgain(other, bob, alice);
+    for (let i = 0; i < 6; i++) await sendDirect(other.api, alice, bob, `before ${i}`);
+    await expectPageCorrect(other.api, reference, bob, alice);
+    await expectServedFromCacheAgain(other, reference, bob, alice);
 
     tcp.cut();
-    const lost = await send(cutOff.api, alice, bob, 'written by the cut-off node');
+    const lost = await sendDirect(cutOff.api, alice, bob, 'written by the cut-off node');
     // The cut-off node's fence in Cassandra is up before that 201: the other node serves the
     // message at once (no lease-time staleness any more), and keeps doing so after the reaping.
-    expect((await expectPageCorrect(other.api, bob, alice))[0]).toBe(lost);
+    expect((await expectPageCorrect(other.api, reference, bob, alice))[0]).toBe(lost);
     await eventually(
       'the cut-off node’s lease is reaped',
       async () => {
@@ -154,45 +135,51 @@ describe('cache when Redis fails', () => {
       },
       20_000,
     );
-    expect((await expectPageCorrect(other.api, bob, alice))[0]).toBe(lost);
+    expect((await expectPageCorrect(other.api, reference, bob, alice))[0]).toBe(lost);
 
     // The cache is trusted again once the cut-off node is back, has bumped and cleared its fence.
     tcp.restore();
-    await expectServedFromCacheAgain(other, bob, alice);
-    await expectServedFromCacheAgain(cutOff, bob, alice);
-    expect((await expectPageCorrect(other.api, bob, alice))[0]).toBe(lost);
+    await expectServedFromCacheAgain(other, reference, bob, alice);
+    await expectServedFromCacheAgain(cutOff, reference, bob, alice);
+    expect((await expectPageCorrect(other.api, reference, bob, alice))[0]).toBe(lost);
   });
 
   it('answers sends with 201 and correct pages while Redis is paused, and serves nothing stale after', async () => {
     const target = await node(redis.url, uniquePrefix());
     const alice = await registerUser(target.api, 'alice');
     const bob = await registerUser(target.api, 'bob');
-    for (let i = 0; i < 5; i++) await send(target.api, alice, bob, `before ${i}`);
-    await expectPageCorrect(target.api, bob, alice);
-    await expectServedFromCacheAgain(target, bob, alice);
+    for (let i = 0; i < 5; i++) await sendDirect(target.api, alice, bob, `before ${i}`);
+    await expectPageCorrect(target.api, reference, bob, alice);
+    await expectServedFromCacheAgain(target, reference, bob, alice);
 
     await redis.admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
-    const during = [await send(target.api, alice, bob, 'paused 1'), await send(target.api, bob, alice, 'paused 2')];
-    expect((await expectPageCorrect(target.api, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
+    const during = [
+      await sendDirect(target.api, alice, bob, 'paused 1'),
+      await sendDirect(target.api, bob, alice, 'paused 2'),
+    ];
+    expect((await expectPageCorrect(target.api, reference, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
 
-    await expectServedFromCacheAgain(target, bob, alice);
-    expect((await expectPageCorrect(target.api, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
+    await expectServedFromCacheAgain(target, reference, bob, alice);
+    expect((await expectPageCorrect(target.api, reference, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
   });
 
   it('answers sends with 201 and correct pages while Redis is slow (busy in DEBUG SLEEP), and serves nothing stale after', async () => {
     const target = await node(redis.url, uniquePrefix());
     const alice = await registerUser(target.api, 'alice');
     const bob = await registerUser(target.api, 'bob');
-    for (let i = 0; i < 5; i++) await send(target.api, alice, bob, `before ${i}`);
-    await expectPageCorrect(target.api, bob, alice);
-    await expectServedFromCacheAgain(target, bob, alice);
+    for (let i = 0; i < 5; i++) await sendDirect(target.api, alice, bob, `before ${i}`);
+    await expectPageCorrect(target.api, reference, bob, alice);
+    await expectServedFromCacheAgain(target, reference, bob, alice);
 
     const sleeping = redis.admin.call('DEBUG', 'SLEEP', '1.5');
-    const during = [await send(target.api, alice, bob, 'slow 1'), await send(target.api, bob, alice, 'slow 2')];
-    expect((await expectPageCorrect(target.api, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
+    const during = [
+      await sendDirect(target.api, alice, bob, 'slow 1'),
+      await sendDirect(target.api, bob, alice, 'slow 2'),
+    ];
+    expect((await expectPageCorrect(target.api, reference, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
     await sleeping;
 
-    await expectServedFromCacheAgain(target, bob, alice);
-    expect((await expectPageCorrect(target.api, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
+    await expectServedFromCacheAgain(target, reference, bob, alice);
+    expect((await expectPageCorrect(target.api, reference, bob, alice)).slice(0, 2)).toEqual([...during].reverse());
   });
 });

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import type { CacheCounters } from '../../src/cache/counters.js';
+import type { CacheLayer } from '../../src/cache/layer.js';
 import type { Container } from '../../src/container.js';
+import type { ApiClient, TestUser } from '../support/api.js';
 
 /**
  * Helpers of the cache integration tests: a private redis-server child (never the shared one),
@@ -88,4 +92,35 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await sleep(100);
   }
+}
+
+/** Sends a one-to-one message through a node and expects 201; answers its id. */
+export async function sendDirect(api: ApiClient, from: TestUser, to: TestUser, content: string): Promise<string> {
+  const response = await api.post('/api/v1/messages', { receiverId: to.id, content }, from.token);
+  expect(response.status).toBe(201);
+  return response.body.message.id as string;
+}
+
+/** A node's first page of a conversation equals the reference (cache-less) node's; answers its ids. */
+export async function expectPageCorrect(api: ApiClient, reference: ApiClient, user: TestUser, peer: TestUser) {
+  const path = `/api/v1/messages?peerId=${peer.id}&limit=50`;
+  const response = await api.get(path, user.token);
+  expect(response.status).toBe(200);
+  expect(response.body).toEqual((await reference.get(path, user.token)).body);
+  return response.body.messages.map((message: { id: string }) => message.id) as string[];
+}
+
+/** Reads the page until the node answers it from Redis again; it must equal the reference's each time. */
+export async function expectServedFromCacheAgain(
+  target: { api: ApiClient; caches: CacheLayer | undefined; counters: CacheCounters },
+  reference: ApiClient,
+  user: TestUser,
+  peer: TestUser,
+): Promise<void> {
+  await eventually('the node uses the cache again', async () => target.caches?.coherence.usable() === true);
+  const hits = target.counters.get('recent', 'hit');
+  await eventually('a first page is a cache hit again', async () => {
+    await expectPageCorrect(target.api, reference, user, peer);
+    return target.counters.get('recent', 'hit') > hits;
+  });
 }
