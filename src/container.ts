@@ -69,12 +69,13 @@ export async function createContainer(config: Config, options: { logger?: Logger
 
   // The Redis cache (CACHE_ENABLED): write-through windows, receipts, members and profiles that
   // answer only while provably consistent with Cassandra (see src/cache/coherence.ts).
+  const keys = createKeys(config.redis.keyPrefix);
   const cacheCounters = createCacheCounters();
   metrics.useCacheCounts(cacheCounters.entries);
   const caches = config.cache.enabled
     ? createCacheLayer({
         redis,
-        keys: createKeys(config.redis.keyPrefix),
+        keys,
         logger,
         counters: cacheCounters,
         config: config.cache,
@@ -93,19 +94,18 @@ export async function createContainer(config: Config, options: { logger?: Logger
     `switchboard:${nodeId}:sub`,
     { subscriber: true },
   );
-  const realtimeKeys = createKeys(config.redis.keyPrefix);
   const pubsub = createPubSub<BusEvent>({ publisher: redis, subscriber, nodeId, logger });
   const realtime = createRealtimeService({
     pubsub,
     // Presence changes are published by the Redis scripts that make them, in the bus's envelope.
     presence: createPresenceStore({
       redis,
-      keys: realtimeKeys,
+      keys,
       ttlSeconds: config.ws.presenceTtlSeconds,
       encode: (presence) => pubsub.encode({ kind: 'presence', presence }),
     }),
     groups: groupsRepo,
-    channels: realtimeKeys,
+    channels: keys,
     logger,
     refreshMs: Math.min(config.ws.heartbeatMs, Math.floor((config.ws.presenceTtlSeconds * 1000) / 3)),
     reconcileMs: config.ws.membershipReconcileMs,

@@ -44,8 +44,6 @@ export function createGroupService(deps: {
   }
 
   return {
-    requireMembership,
-
     async create(callerId: string, input: { name: string; memberIds?: string[] | undefined }): Promise<Group> {
       const others = [...new Set(input.memberIds ?? [])].filter((id) => id !== callerId);
       if (others.length + 1 > deps.maxMembers) {

@@ -93,10 +93,10 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
      * hold the first message in page order; the walk stops as soon as no further bucket can hold a
      * message that belongs on the page, so a page touches only the buckets it needs.
      */
-    async page(query: PageQuery, buckets?: Bucket[]): Promise<StoredMessage[]> {
+    async page(query: PageQuery): Promise<StoredMessage[]> {
       const lowTime = ulidTime(query.lowId);
       const highTime = ulidTime(query.highId);
-      const candidates = (buckets ?? (await listBuckets(query.conversationId, highTime))).filter(
+      const candidates = (await listBuckets(query.conversationId, highTime)).filter(
         (bucket) => bucket.start <= highTime && bucketEnd(bucket) > lowTime,
       );
       const desc = query.order === 'desc';
