@@ -27,6 +27,11 @@ const envSchema = z.object({
   NODE_ID: z.string().min(1).max(64).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: integer(0, 120_000).default(10_000),
+  HTTP_HEADERS_TIMEOUT_MS: integer(1000, 300_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(1000, 600_000).default(30_000),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_PORT: integer(0, 65535).default(9464),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   STARTUP_RETRIES: integer(0, 1000).default(30),
   STARTUP_RETRY_DELAY_MS: integer(10, 60_000).default(2000),
 
@@ -69,7 +74,21 @@ const envSchema = z.object({
   WS_MAX_BUFFERED_BYTES: integer(1024, 64 * 1024 * 1024).default(1024 * 1024),
   WS_TYPING_MIN_INTERVAL_MS: integer(0, 60_000).default(1000),
   PRESENCE_TTL_SECONDS: integer(5, 3600).default(60),
+  PRESENCE_VISIBILITY: z.enum(['shared', 'everyone']).default('shared'),
   WS_MEMBERSHIP_RECONCILE_MS: integer(100, 3_600_000).default(30_000),
+  WS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    ),
+  WS_MAX_CONNECTIONS_PER_USER: integer(1, 10_000).default(10),
+  WS_FRAMES_PER_SECOND: integer(1, 100_000).default(20),
+  WS_FRAME_BURST: integer(1, 100_000).default(40),
+  WS_RATE_LIMIT_CLOSE_AFTER: integer(1, 100_000).default(50),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -77,7 +96,16 @@ export type Env = z.input<typeof envSchema>;
 export interface Config {
   env: 'development' | 'production' | 'test';
   nodeId: string | undefined;
-  http: { host: string; port: number; bodyLimitBytes: number; shutdownGraceMs: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    shutdownGraceMs: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
+  /** The Prometheus listener: its own port, loopback unless told otherwise, optionally a bearer token. */
+  metrics: { host: string; port: number; token: string | undefined };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   startup: { retries: number; retryDelayMs: number };
   cassandra: {
@@ -101,7 +129,15 @@ export interface Config {
     maxBufferedBytes: number;
     typingMinIntervalMs: number;
     presenceTtlSeconds: number;
+    /** `shared`: a user sees the presence of users they share a conversation with; `everyone`: of anyone. */
+    presenceVisibility: 'shared' | 'everyone';
     membershipReconcileMs: number;
+    /** Browser Origins allowed to open a WebSocket; empty = any (tokens, not cookies, authenticate). */
+    allowedOrigins: string[];
+    maxConnectionsPerUser: number;
+    framesPerSecond: number;
+    frameBurst: number;
+    closeAfterRefusals: number;
   };
 }
 
@@ -124,7 +160,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     env: e.NODE_ENV,
     nodeId: e.NODE_ID,
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    },
+    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
     log: { level: e.LOG_LEVEL },
     startup: { retries: e.STARTUP_RETRIES, retryDelayMs: e.STARTUP_RETRY_DELAY_MS },
     cassandra: {
@@ -153,7 +197,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       typingMinIntervalMs: e.WS_TYPING_MIN_INTERVAL_MS,
       presenceTtlSeconds: e.PRESENCE_TTL_SECONDS,
+      presenceVisibility: e.PRESENCE_VISIBILITY,
       membershipReconcileMs: e.WS_MEMBERSHIP_RECONCILE_MS,
+      allowedOrigins: e.WS_ALLOWED_ORIGINS,
+      maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
+      framesPerSecond: e.WS_FRAMES_PER_SECOND,
+      frameBurst: e.WS_FRAME_BURST,
+      closeAfterRefusals: e.WS_RATE_LIMIT_CLOSE_AFTER,
     },
   };
 }

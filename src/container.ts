@@ -8,6 +8,8 @@ import { createPresenceStore } from './cache/presence.js';
 import { createPubSub } from './cache/pubsub.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
+import { createMetricsApp } from './http/metrics-app.js';
+import { answerClientErrors } from './http/node-server.js';
 import { createLogger, type Logger } from './logger.js';
 import { instrumentMessaging } from './observability/messaging.js';
 import { createMetrics } from './observability/metrics.js';
@@ -15,6 +17,7 @@ import { instrumentRedis } from './observability/redis.js';
 import { createAccountService } from './services/accounts.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
+import { createPresencePolicy } from './services/presence-policy.js';
 import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createTokenService } from './services/tokens.js';
 import { createCacheFenceRepository } from './store/cache-fences.js';
@@ -113,6 +116,12 @@ export async function createContainer(config: Config, options: { logger?: Logger
   });
   realtime.start();
 
+  const presencePolicy = createPresencePolicy({
+    visibility: config.ws.presenceVisibility,
+    groups: groupsRepo,
+    conversations,
+  });
+
   const tokens = createTokenService({ secret: config.auth.jwtSecret, ttlSeconds: config.auth.jwtTtlSeconds });
   const accounts = createAccountService({ users, tokens, ...(caches ? { userCache: caches.users } : {}) });
   const groups = createGroupService({
@@ -158,6 +167,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   // run first on shutdown (e.g. closing sockets with 1001) while in-flight requests finish.
   const attachers: Array<(server: Server) => void> = [];
   const drainers: Array<() => Promise<void>> = [];
+  attachers.push((server) => answerClientErrors(server, logger));
   attachers.push((server) => {
     const gateway = createGateway({
       server,
@@ -165,8 +175,17 @@ export async function createContainer(config: Config, options: { logger?: Logger
       tokens,
       messaging,
       realtime,
+      presencePolicy,
       logger,
       observer: metrics,
+      limits: {
+        // RATE_LIMIT_ENABLED (the master switch) arrives with the REST rate limits.
+        enabled: true,
+        maxConnectionsPerUser: config.ws.maxConnectionsPerUser,
+        framesPerSecond: config.ws.framesPerSecond,
+        frameBurst: config.ws.frameBurst,
+        closeAfterRefusals: config.ws.closeAfterRefusals,
+      },
     });
     drainers.push(() => gateway.drain());
   });
@@ -179,16 +198,20 @@ export async function createContainer(config: Config, options: { logger?: Logger
     messaging,
     health,
     presence: realtime,
+    presencePolicy,
     observer: metrics.http,
-    metrics,
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxGroupMembers: config.groups.maxMembers,
   });
+
+  // Prometheus on its own listener (main.ts starts it on METRICS_HOST:METRICS_PORT), never on the API port.
+  const metricsApp = createMetricsApp({ metrics, token: config.metrics.token });
 
   return {
     nodeId,
     logger,
     app,
+    metricsApp,
     deps: {
       config,
       logger,

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type Container, createContainer } from './container.js';
+import { httpServerOptions } from './http/node-server.js';
 
 /** Process entry: config → container → listen → signals. */
 async function main() {
@@ -16,9 +17,24 @@ async function main() {
     throw error;
   }
   const container = await createContainer(config);
-  const server = serve({ fetch: container.app.fetch, hostname: config.http.host, port: config.http.port }, (info) =>
-    container.logger.info({ port: info.port }, 'switchboard listening'),
+  const server = serve(
+    {
+      fetch: container.app.fetch,
+      hostname: config.http.host,
+      port: config.http.port,
+      serverOptions: httpServerOptions(config.http),
+    },
+    (info) => container.logger.info({ port: info.port }, 'switchboard listening'),
   ) as Server;
+  const metricsServer = serve(
+    { fetch: container.metricsApp.fetch, hostname: config.metrics.host, port: config.metrics.port },
+    (info) => container.logger.info({ host: config.metrics.host, port: info.port }, 'metrics listening'),
+  ) as Server;
+  metricsServer.once('error', (error) => {
+    // Metrics are for operators: a taken port is logged, the API keeps serving.
+    container.logger.error({ err: error, port: config.metrics.port }, 'metrics listener failed');
+  });
+  metricsServer.unref();
   server.once('error', (error) => {
     process.stderr.write(`switchboard: cannot listen on ${config.http.host}:${config.http.port}: ${error.message}\n`);
     void container.close().finally(() => process.exit(1));

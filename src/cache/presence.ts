@@ -159,6 +159,11 @@ export function createPresenceStore(deps: {
       return { scanned: expired.length / 2, offline };
     },
 
+    /** How many connections of a user are live on all nodes together (one ZCOUNT). */
+    async liveConnections(userId: string, now = Date.now()): Promise<number> {
+      return redis.zcount(keys.presenceConnections(userId), `(${now}`, '+inf');
+    },
+
     /** Current presence of many users in one round trip. */
     async read(userIds: readonly string[], now = Date.now()): Promise<PresenceRecord[]> {
       if (userIds.length === 0) return [];

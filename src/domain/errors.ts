@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'CONFLICT',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'HEADERS_TOO_LARGE',
+  'REQUEST_TIMEOUT',
   'RATE_LIMITED',
   'UNAVAILABLE',
   'INTERNAL',
@@ -39,7 +41,7 @@ export class AppError extends Error {
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
 
 /** HTTP status for each code; the switch is exhaustive so a new code cannot be forgotten. */
-export function statusForCode(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503 {
+export function statusForCode(code: ErrorCode): 400 | 401 | 403 | 404 | 408 | 409 | 413 | 415 | 429 | 431 | 500 | 503 {
   switch (code) {
     case 'VALIDATION_FAILED':
     case 'MALFORMED_JSON':
@@ -56,6 +58,10 @@ export function statusForCode(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 41
       return 413;
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 415;
+    case 'HEADERS_TOO_LARGE':
+      return 431;
+    case 'REQUEST_TIMEOUT':
+      return 408;
     case 'RATE_LIMITED':
       return 429;
     case 'UNAVAILABLE':
@@ -84,6 +90,10 @@ export function titleForCode(code: ErrorCode): string {
       return 'Payload too large';
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 'Unsupported media type';
+    case 'HEADERS_TOO_LARGE':
+      return 'Request header fields too large';
+    case 'REQUEST_TIMEOUT':
+      return 'Request timeout';
     case 'RATE_LIMITED':
       return 'Too many requests';
     case 'UNAVAILABLE':

@@ -1,21 +1,24 @@
-import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { AppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
 import type { GroupService } from '../services/groups.js';
 import type { MessagingService } from '../services/messaging.js';
+import type { PresencePolicy } from '../services/presence-policy.js';
 import type { PresenceReader } from '../services/realtime.js';
 import type { TokenService } from '../services/tokens.js';
 import type { AppEnv } from './context.js';
 import { requireAuth } from './middleware/auth.js';
+import { authenticate } from './middleware/authenticate.js';
 import { jsonBody } from './middleware/json-body.js';
 import { type RequestObserver, requestContext } from './middleware/request-context.js';
+import { securityHeaders } from './middleware/security-headers.js';
+import { strictUrl } from './middleware/strict-url.js';
 import { problemResponse } from './problem.js';
 import { accountRoutes } from './routes/accounts.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { docsRoutes } from './routes/docs.js';
 import { groupRoutes } from './routes/groups.js';
 import { type HealthChecks, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
@@ -34,18 +37,32 @@ export interface HttpDeps {
   observer?: RequestObserver;
   /** Presence from Redis: GET /api/v1/presence and the `presence` of GET /api/v1/users/{userId}. */
   presence?: PresenceReader;
-  /** Prometheus exposition served on GET /metrics (outside /api/v1, no auth: scrape it on the private network). */
-  metrics?: { contentType: string; render(): Promise<string> };
-  /** Extra routes mounted at the root (e.g. /metrics, presence), added by the composition root. */
-  extraRoutes?: (app: Hono<AppEnv>, auth: ReturnType<typeof requireAuth>) => void;
+  /** Who may read whose presence (PRESENCE_VISIBILITY); without it, everyone's. */
+  presencePolicy?: Pick<PresencePolicy, 'assertVisible'>;
 }
+
+/**
+ * Routes that need no bearer token (`METHOD /full/path` as registered); every other route under
+ * /api/v1 is authenticated before its body is read (middleware/authenticate.ts).
+ */
+export const PUBLIC_API_ROUTES = [
+  'POST /api/v1/users',
+  'POST /api/v1/auth/token',
+  'POST /api/v1/auth/refresh',
+  'POST /api/v1/auth/logout',
+  'GET /api/v1/openapi.json',
+] as const;
 
 /** Builds the HTTP application. No I/O here: every dependency comes in. */
 export function createApp(deps: HttpDeps) {
   const app = new OpenAPIHono<AppEnv>(hookOptions);
   const auth = requireAuth(deps.tokens);
 
+  // Order matters: who is asking is settled before anything reads the body (401 before 400/413/415).
   app.use('*', requestContext({ logger: deps.logger, ...(deps.observer ? { observer: deps.observer } : {}) }));
+  app.use('*', securityHeaders());
+  app.use('*', strictUrl());
+  app.use('/api/*', authenticate({ tokens: deps.tokens, publicRoutes: PUBLIC_API_ROUTES }));
   app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes }));
 
   const api = new OpenAPIHono<AppEnv>(hookOptions);
@@ -58,7 +75,16 @@ export function createApp(deps: HttpDeps) {
     '/',
     accountRoutes({ accounts: deps.accounts, auth, ...(deps.presence ? { presence: deps.presence } : {}) }),
   );
-  if (deps.presence) api.route('/', presenceRoutes({ presence: deps.presence, auth }));
+  if (deps.presence) {
+    api.route(
+      '/',
+      presenceRoutes({
+        presence: deps.presence,
+        auth,
+        ...(deps.presencePolicy ? { policy: deps.presencePolicy } : {}),
+      }),
+    );
+  }
   api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
   api.route('/', messageRoutes({ messaging: deps.messaging, auth }));
   api.route('/', conversationRoutes({ messaging: deps.messaging, groups: deps.groups, auth }));
@@ -74,13 +100,8 @@ export function createApp(deps: HttpDeps) {
   });
 
   app.route('/', healthRoutes(deps.health));
-  const { metrics } = deps;
-  if (metrics) {
-    app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType }));
-  }
   app.route('/api/v1', api);
-  app.get('/docs', swaggerUI({ url: '/api/v1/openapi.json' }));
-  deps.extraRoutes?.(app, auth);
+  app.route('/', docsRoutes());
 
   app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {

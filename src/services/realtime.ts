@@ -125,7 +125,7 @@ const laterOf = (a: string | null, b: string | null) => (a === null ? b : b === 
 export function createRealtimeService(deps: {
   pubsub: PubSub<BusEvent>;
   /** Must announce transitions itself (created with the pub/sub `encode`). */
-  presence: Pick<PresenceStore, 'touch' | 'remove' | 'sweep' | 'read'>;
+  presence: Pick<PresenceStore, 'touch' | 'remove' | 'sweep' | 'read' | 'liveConnections'>;
   groups: Pick<GroupRepository, 'listGroupIdsOfUser'>;
   channels: RealtimeChannels;
   logger: Logger;
@@ -637,6 +637,11 @@ export function createRealtimeService(deps: {
       for (const userId of new Set(userIds)) {
         if (mine.delete(userId)) stopWatching(connection, userId);
       }
+    },
+
+    /** Live connections of a user on every node (rejects when Redis does). */
+    liveConnections(userId: string): Promise<number> {
+      return presence.liveConnections(userId);
     },
 
     async presenceOf(userIds: readonly string[]): Promise<Presence[]> {

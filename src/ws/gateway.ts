@@ -9,9 +9,11 @@ import { bearerToken } from '../http/middleware/auth.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.js';
 import type { Logger } from '../logger.js';
 import type { MessagingService } from '../services/messaging.js';
+import type { PresencePolicy } from '../services/presence-policy.js';
 import type { RealtimeService } from '../services/realtime.js';
 import type { TokenService } from '../services/tokens.js';
 import { type Connection, createConnection } from './connection.js';
+import { createFrameLimiter } from './frame-limiter.js';
 import { CLOSE_CODES, type ClientFrame, encodeFrame, errorFrame, parseClientFrame } from './protocol.js';
 
 /** Paths the gateway answers upgrades on. */
@@ -20,6 +22,18 @@ export const WS_PATHS = ['/ws', '/'];
 const MAX_IN_FLIGHT = 16;
 /** setTimeout's ceiling: tokens expiring later than this are not watched (24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface GatewayLimits {
+  enabled: boolean;
+  /** Connections one user may hold on all nodes together; more are refused at the upgrade (429). */
+  maxConnectionsPerUser: number;
+  /** Inbound frames per connection per second on average, pings included… */
+  framesPerSecond: number;
+  /** …with bursts of up to this many. */
+  frameBurst: number;
+  /** Frames refused for the rate within 10 s after which the connection is closed with 4029. */
+  closeAfterRefusals: number;
+}
 
 /** Counters the composition root may wire to metrics. */
 export interface GatewayObserver {
@@ -39,8 +53,11 @@ export function createGateway(deps: {
   tokens: TokenService;
   messaging: Pick<MessagingService, 'updateReceipt' | 'conversationById'>;
   realtime: RealtimeService;
+  presencePolicy: Pick<PresencePolicy, 'assertVisible'>;
   logger: Logger;
   observer?: GatewayObserver;
+  /** Connection cap and frame rate (RATE_LIMIT_ENABLED=false turns both off). */
+  limits: GatewayLimits;
 }) {
   const { config, logger, realtime } = deps;
   // perMessageDeflate stays off: per-socket zlib contexts cost far more memory than they save.
@@ -48,20 +65,40 @@ export function createGateway(deps: {
   const connections = new Set<Connection>();
   let draining = false;
 
+  /** Connections per user on this node, counted from the upgrade (so set-ups in progress count too). */
+  const localByUser = new Map<string, number>();
+
   deps.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
-    void upgrade(request, socket, head).catch((error: unknown) => {
-      logger.error({ err: error }, 'websocket upgrade failed');
-      refuse(socket, new AppError('INTERNAL', 'Something went wrong on our side; it has been logged'));
-    });
+    // Nothing thrown while handling one upgrade may reach the process: sync throws and rejections
+    // both end here, and only that one socket is answered (500 only for our own faults).
+    try {
+      upgrade(request, socket, head).catch((error: unknown) => failUpgrade(socket, error));
+    } catch (error) {
+      failUpgrade(socket, error);
+    }
   });
 
+  function failUpgrade(socket: Duplex, error: unknown) {
+    if (isAppError(error)) return refuse(socket, error);
+    logger.error({ err: error }, 'websocket upgrade failed');
+    refuse(socket, new AppError('INTERNAL', 'Something went wrong on our side; it has been logged'));
+  }
+
   async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = parseTarget(request.url);
+    if (!url) return refuse(socket, new AppError('VALIDATION_FAILED', 'The request target is not a valid URL path'));
     if (!WS_PATHS.includes(url.pathname)) {
-      return refuse(socket, new AppError('NOT_FOUND', `No WebSocket endpoint at ${url.pathname}; use /ws`));
+      return refuse(
+        socket,
+        new AppError('NOT_FOUND', `No WebSocket endpoint at ${url.pathname.slice(0, 200)}; use /ws`),
+      );
     }
     if (draining) return refuse(socket, new AppError('UNAVAILABLE', 'This node is shutting down; connect again'));
+    const origin = request.headers.origin;
+    if (origin !== undefined && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) {
+      return refuse(socket, new AppError('FORBIDDEN', 'This Origin may not open a WebSocket here'));
+    }
     const token = url.searchParams.get('token') ?? bearerToken(request.headers.authorization);
     const userId = token ? await deps.tokens.verify(token) : undefined;
     if (!token || !userId) {
@@ -70,14 +107,65 @@ export function createGateway(deps: {
         new AppError('UNAUTHENTICATED', token ? 'The token is invalid or expired' : 'A bearer token is required'),
       );
     }
-    if (socket.destroyed) return;
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      void accept(ws, userId, tokenExpiry(token));
-    });
+    if (!(await reserveSlot(userId))) {
+      return refuse(
+        socket,
+        new AppError(
+          'RATE_LIMITED',
+          `At most ${deps.limits.maxConnectionsPerUser} WebSocket connections per user; close one first`,
+        ),
+      );
+    }
+    if (socket.destroyed) return releaseSlot(userId);
+    let handed = false;
+    try {
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        handed = true;
+        void accept(ws, userId, tokenExpiry(token));
+      });
+    } finally {
+      // handleUpgrade refuses a malformed handshake (bad Sec-WebSocket-Key…) without calling back.
+      if (!handed) releaseSlot(userId);
+    }
+  }
+
+  /**
+   * Takes one of the user's connection slots, or false when they have the maximum already (the
+   * oldest connections are kept; the new one is refused). Counts this node's connections,
+   * including ones still being set up (synchronously, so a burst of upgrades cannot all pass),
+   * and the live connections on every node from the presence set in Redis. Two nodes setting up
+   * connections for one user at the same instant may each let one through: the cap can be passed
+   * by at most the number of nodes, briefly. Without Redis, the cap holds per node.
+   */
+  async function reserveSlot(userId: string): Promise<boolean> {
+    if (!deps.limits.enabled) return true;
+    const local = localByUser.get(userId) ?? 0;
+    if (local >= deps.limits.maxConnectionsPerUser) return false;
+    localByUser.set(userId, local + 1);
+    let everywhere = 0;
+    try {
+      everywhere = await realtime.liveConnections(userId);
+    } catch {
+      // Redis away: the per-node count above is the limit.
+    }
+    // `everywhere` includes this node's registered connections; `local + 1` includes this one.
+    if (Math.max(everywhere + 1, local + 1) > deps.limits.maxConnectionsPerUser) {
+      releaseSlot(userId);
+      return false;
+    }
+    return true;
+  }
+
+  function releaseSlot(userId: string) {
+    if (!deps.limits.enabled) return;
+    const count = (localByUser.get(userId) ?? 1) - 1;
+    if (count <= 0) localByUser.delete(userId);
+    else localByUser.set(userId, count);
   }
 
   async function accept(socket: import('ws').WebSocket, userId: string, expiresAt: number | undefined) {
     if (draining) {
+      releaseSlot(userId);
       socket.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
       return;
     }
@@ -90,6 +178,7 @@ export function createGateway(deps: {
       maxBufferedBytes: config.maxBufferedBytes,
       onClosing: async (closing, code) => {
         clearTimeout(expiryTimer);
+        releaseSlot(userId);
         connections.delete(closing);
         deps.observer?.wsConnectionClosed();
         logger.debug({ connectionId: closing.id, userId, code }, 'websocket closing');
@@ -101,8 +190,33 @@ export function createGateway(deps: {
 
     let inFlight = 0;
     let lastTypingAt = Number.NEGATIVE_INFINITY;
-    socket.on('message', (data: RawData, isBinary: boolean) => {
+    const limiter = deps.limits.enabled
+      ? createFrameLimiter({
+          ratePerSecond: deps.limits.framesPerSecond,
+          burst: deps.limits.frameBurst,
+          closeAfter: deps.limits.closeAfterRefusals,
+        })
+      : undefined;
+
+    /** One inbound frame. Whatever it throws stays with this connection (see onMessage). */
+    function onFrame(data: RawData, isBinary: boolean) {
       if (connection.state !== 'open') return;
+      const verdict = limiter?.take() ?? 'ok';
+      if (verdict === 'abusive') {
+        connection.close(CLOSE_CODES.RATE_LIMITED, 'too many frames over the rate limit');
+        return;
+      }
+      if (verdict === 'limited') {
+        const retryAfterMs = limiter?.retryAfterMs() ?? 0;
+        connection.send(
+          errorFrame(
+            new AppError('RATE_LIMITED', `Too many frames; at most ${deps.limits.framesPerSecond} per second`),
+            undefined,
+            { retryAfterMs },
+          ),
+        );
+        return;
+      }
       if (isBinary) {
         connection.send(
           errorFrame(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Frames are JSON text, not binary'), undefined),
@@ -148,6 +262,23 @@ export function createGateway(deps: {
         .finally(() => {
           inFlight--;
         });
+    }
+
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      // The boundary for one frame: an exception here would otherwise be thrown from ws's event
+      // emitter into the process and end every connection and request on the node.
+      try {
+        onFrame(data, isBinary);
+      } catch (error) {
+        logger.error({ err: error, connectionId: connection.id }, 'websocket frame handler threw');
+        try {
+          connection.send(
+            errorFrame(new AppError('INTERNAL', 'Something went wrong on our side; it has been logged'), undefined),
+          );
+        } catch {
+          connection.close(CLOSE_CODES.INTERNAL_ERROR, 'internal error; reconnect');
+        }
+      }
     });
 
     if (expiresAt !== undefined) {
@@ -194,6 +325,7 @@ export function createGateway(deps: {
         return;
       }
       case 'presence.subscribe':
+        await deps.presencePolicy.assertVisible(connection.userId, frame.data.userIds);
         await realtime.watchPresence(connection, frame.data.userIds);
         return;
       case 'presence.unsubscribe':
@@ -224,6 +356,15 @@ export function createGateway(deps: {
 
 export type Gateway = ReturnType<typeof createGateway>;
 
+/** The request target as a URL, or undefined when it is not one (e.g. `GET http://[/ws`). */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 function rawText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
@@ -243,7 +384,7 @@ function refuse(socket: Duplex, error: AppError) {
     `X-Request-Id: ${requestId}`,
     'Connection: close',
     ...(error.code === 'UNAUTHENTICATED' ? ['WWW-Authenticate: Bearer'] : []),
-    ...(error.code === 'UNAVAILABLE' ? ['Retry-After: 1'] : []),
+    ...(error.code === 'UNAVAILABLE' || error.code === 'RATE_LIMITED' ? ['Retry-After: 1'] : []),
   ];
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }
@@ -251,7 +392,9 @@ function refuse(socket: Duplex, error: AppError) {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

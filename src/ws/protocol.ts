@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CONVERSATION_ID_PATTERN } from '../domain/conversations.js';
 import { AppError, type ErrorCode, type ValidationIssue } from '../domain/errors.js';
 import { ULID_PATTERN } from '../domain/ids.js';
+import { parseStrictJson, strictJsonDetail } from '../domain/strict-json.js';
 import { toMessageJson } from '../http/schemas.js';
 import type { RealtimeEvent } from '../services/realtime.js';
 
@@ -28,7 +29,21 @@ export const CLOSE_CODES = {
   INTERNAL_ERROR: 1011,
   /** The client read too slowly and its send buffer passed the limit: reconnect and catch up. */
   SLOW_CONSUMER: 4000,
+  /**
+   * The client kept sending frames over its rate limit after being told (error frames with
+   * RATE_LIMITED): reconnect after a pause (at least a few seconds, with backoff) and slow down.
+   */
+  RATE_LIMITED: 4029,
 } as const;
+
+/**
+ * Deepest nesting a frame may have. Every valid frame nests at most 3 levels; the bound is
+ * checked on the text before parsing, so no deep value ever reaches a recursive walk (a ping
+ * nested 5,000 deep once overflowed the stack in JSON.stringify and killed the node).
+ */
+export const MAX_FRAME_DEPTH = 8;
+/** A ping's `data` is echoed in the pong: at most this many bytes of JSON, so an echo is always small. */
+export const MAX_PING_DATA_BYTES = 1024;
 
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
@@ -53,7 +68,19 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z
     .object({ type: z.literal('presence.unsubscribe'), id: FrameId, data: z.object({ userIds: UserIds }).strict() })
     .strict(),
-  z.object({ type: z.literal('ping'), id: FrameId, data: z.unknown().optional() }).strict(),
+  z
+    .object({
+      type: z.literal('ping'),
+      id: FrameId,
+      data: z
+        .unknown()
+        .optional()
+        .refine(
+          (data) => data === undefined || Buffer.byteLength(JSON.stringify(data)) <= MAX_PING_DATA_BYTES,
+          `must be at most ${MAX_PING_DATA_BYTES} bytes of JSON`,
+        ),
+    })
+    .strict(),
 ]);
 
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
@@ -64,12 +91,17 @@ export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; error:
 
 /** Parses one text frame; failures carry the API error to answer with. */
 export function parseClientFrame(text: string): ParsedFrame {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, error: new AppError('MALFORMED_JSON', 'The frame is not valid JSON'), id: undefined };
+  const strict = parseStrictJson(text, MAX_FRAME_DEPTH);
+  if (!strict.ok) {
+    const error =
+      strict.failure === 'MALFORMED'
+        ? new AppError('MALFORMED_JSON', 'The frame is not valid JSON')
+        : invalid([
+            { path: strict.path ?? '', message: strictJsonDetail(strict.failure, 'the frame', MAX_FRAME_DEPTH) },
+          ]);
+    return { ok: false, error, id: undefined };
   }
+  const raw = strict.value;
   const id =
     typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string'
       ? ((raw as { id: string }).id.slice(0, 64) as string)
@@ -113,7 +145,10 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 /** Every frame the server sends, as JSON text. */
 export type ServerFrame =
   | { type: 'ready'; data: { userId: string; connectionId: string; heartbeatMs: number } }
-  | { type: 'error'; data: { code: ErrorCode; detail: string; issues?: ValidationIssue[]; id?: string } }
+  | {
+      type: 'error';
+      data: { code: ErrorCode; detail: string; issues?: ValidationIssue[]; id?: string; retryAfterMs?: number };
+    }
   | { type: 'pong'; data: unknown };
 
 export const encodeFrame = (frame: ServerFrame) => JSON.stringify(frame);
@@ -148,7 +183,7 @@ export function encodeEvent(event: RealtimeEvent): string {
 }
 
 /** The error frame for a failure (AppError codes; anything else is INTERNAL without details). */
-export function errorFrame(error: AppError, id: string | undefined): string {
+export function errorFrame(error: AppError, id: string | undefined, extra: { retryAfterMs?: number } = {}): string {
   return encodeFrame({
     type: 'error',
     data: {
@@ -156,6 +191,7 @@ export function errorFrame(error: AppError, id: string | undefined): string {
       detail: error.message,
       ...(error.issues ? { issues: error.issues } : {}),
       ...(id === undefined ? {} : { id }),
+      ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
     },
   });
 }

@@ -43,7 +43,7 @@ describe('GET /metrics', () => {
   });
 
   const scrape = async () => {
-    const response = await fetch(`${node.url}/metrics`);
+    const response = await fetch(`${node.metricsUrl}/metrics`);
     expect(response.status).toBe(200);
     return { contentType: response.headers.get('content-type'), text: await response.text() };
   };

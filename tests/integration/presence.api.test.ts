@@ -6,7 +6,8 @@ let server: TestServer;
 let api: ApiClient;
 
 beforeAll(async () => {
-  server = await startServer();
+  // Presence between strangers; who may see whom is tested in security.presence.test.ts.
+  server = await startServer({ PRESENCE_VISIBILITY: 'everyone' });
   api = apiClient(server.url);
 });
 

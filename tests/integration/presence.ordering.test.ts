@@ -20,8 +20,8 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   [nodeA, nodeB] = await Promise.all([
-    startServerProcess({ NODE_ID: 'ordering-a' }),
-    startServerProcess({ NODE_ID: 'ordering-b' }),
+    startServerProcess({ NODE_ID: 'ordering-a', PRESENCE_VISIBILITY: 'everyone' }),
+    startServerProcess({ NODE_ID: 'ordering-b', PRESENCE_VISIBILITY: 'everyone' }),
   ]);
   api = apiClient(nodeA.url);
   redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');

@@ -5,7 +5,12 @@ import { connectWs, eventually, type TestSocket } from '../support/ws-client.js'
 
 /** Short presence TTL so a killed node's users lapse quickly. */
 const TTL_SECONDS = 5;
-const env = (id: string) => ({ NODE_ID: id, PRESENCE_TTL_SECONDS: String(TTL_SECONDS) });
+// Presence mechanics between strangers; who may see whom is tested in security.presence.test.ts.
+const env = (id: string) => ({
+  NODE_ID: id,
+  PRESENCE_TTL_SECONDS: String(TTL_SECONDS),
+  PRESENCE_VISIBILITY: 'everyone',
+});
 
 let nodeA: ServerProcess;
 let nodeB: ServerProcess;

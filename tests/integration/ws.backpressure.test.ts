@@ -9,7 +9,7 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   // A tiny send-buffer limit so kernel buffers fill (and the limit trips) after a few hundred KB.
-  node = await startServerProcess({ WS_MAX_BUFFERED_BYTES: '16384' });
+  node = await startServerProcess({ WS_MAX_BUFFERED_BYTES: '16384', PRESENCE_VISIBILITY: 'everyone' });
   api = apiClient(node.url);
 });
 

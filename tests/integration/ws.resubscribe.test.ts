@@ -17,7 +17,7 @@ const presenceChannel = (id: string) => `sb:v1:ch:presence:${id}`;
 
 beforeAll(async () => {
   redis = await startRedisChild();
-  node = await startServer({ NODE_ID: 'resubscribe', REDIS_URL: redis.url });
+  node = await startServer({ NODE_ID: 'resubscribe', REDIS_URL: redis.url, PRESENCE_VISIBILITY: 'everyone' });
   api = apiClient(node.url);
   probe = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   probe.on('error', () => {});
@@ -37,7 +37,7 @@ async function subscribers(channel: string): Promise<number> {
 
 /** The node's open WebSocket connections (the gauge drops in the same step that releases a closing one's channels). */
 async function openConnections(): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
   const line = text.split('\n').find((entry) => entry.startsWith('switchboard_ws_connections '));
   return Number(line?.split(' ')[1]);
 }

@@ -12,8 +12,8 @@ afterAll(async () => {
 describe('graceful shutdown', () => {
   it('closes every socket with 1001 on SIGTERM, releases presence and exits 0', async () => {
     const [leaving, staying] = await Promise.all([
-      startServerProcess({ NODE_ID: 'shutdown-leaving' }),
-      startServerProcess({ NODE_ID: 'shutdown-staying' }),
+      startServerProcess({ NODE_ID: 'shutdown-leaving', PRESENCE_VISIBILITY: 'everyone' }),
+      startServerProcess({ NODE_ID: 'shutdown-staying', PRESENCE_VISIBILITY: 'everyone' }),
     ]);
     nodes.push(leaving, staying);
     const api = apiClient(staying.url);

@@ -4,12 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../../src/config.js';
 import { type Container, createContainer } from '../../src/container.js';
+import { httpServerOptions } from '../../src/http/node-server.js';
 import { testEnv } from './env.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 
 export interface TestServer {
   url: string;
+  /** The metrics listener (its own port, as in production). */
+  metricsUrl: string;
   container: Container;
   close(): Promise<void>;
 }
@@ -18,15 +21,27 @@ export interface TestServer {
 export async function startServer(overrides: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig(testEnv(overrides));
   const container = await createContainer(config);
-  const server = serve({ fetch: container.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const server = serve({
+    fetch: container.app.fetch,
+    hostname: '127.0.0.1',
+    port: 0,
+    serverOptions: httpServerOptions(config.http),
+  }) as Server;
+  const metricsServer = serve({ fetch: container.metricsApp.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+  await Promise.all(
+    [server, metricsServer].map((s) => new Promise<void>((resolve) => s.once('listening', () => resolve()))),
+  );
   // The WebSocket gateway too, as in main.ts.
   container.attach(server);
   const { port } = server.address() as AddressInfo;
+  const metricsPort = (metricsServer.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     container,
     async close() {
+      metricsServer.close();
+      metricsServer.closeAllConnections();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await container.drain();
       server.closeAllConnections();
@@ -38,6 +53,8 @@ export async function startServer(overrides: Record<string, string> = {}): Promi
 
 export interface ServerProcess {
   url: string;
+  /** The metrics listener (METRICS_PORT, loopback). */
+  metricsUrl: string;
   port: number;
   child: ChildProcess;
   output(): string;
@@ -51,9 +68,10 @@ export async function startServerProcess(
   options: { nodeArgs?: string[] } = {},
 ): Promise<ServerProcess> {
   const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
+  const metricsPort = overrides.METRICS_PORT ? Number(overrides.METRICS_PORT) : await freePort();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO,
-    env: { ...process.env, ...testEnv({ ...overrides, PORT: String(port) }) },
+    env: { ...process.env, ...testEnv({ ...overrides, PORT: String(port), METRICS_PORT: String(metricsPort) }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -82,6 +100,7 @@ export async function startServerProcess(
   }
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     port,
     child,
     output: () => output,

@@ -7,7 +7,15 @@ describe('loadConfig', () => {
   it('fills every default from a minimal environment', () => {
     const config = loadConfig({ JWT_SECRET: SECRET });
     expect(config.env).toBe('development');
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 65_536, shutdownGraceMs: 10_000 });
+    expect(config.http).toEqual({
+      host: '0.0.0.0',
+      port: 3000,
+      bodyLimitBytes: 65_536,
+      shutdownGraceMs: 10_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+    });
+    expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9464, token: undefined });
     expect(config.cassandra.contactPoints).toEqual(['127.0.0.1:9042']);
     expect(config.cassandra.consistency).toBe('LOCAL_QUORUM');
     expect(config.cassandra.keyspace).toBe('switchboard');

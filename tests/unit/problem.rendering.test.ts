@@ -21,6 +21,8 @@ describe('statusForCode', () => {
       CONFLICT: 409,
       PAYLOAD_TOO_LARGE: 413,
       UNSUPPORTED_MEDIA_TYPE: 415,
+      HEADERS_TOO_LARGE: 431,
+      REQUEST_TIMEOUT: 408,
       RATE_LIMITED: 429,
       UNAVAILABLE: 503,
       INTERNAL: 500,

@@ -77,6 +77,7 @@ function setUp() {
       touch: async () => false,
       remove: async () => false,
       sweep: async () => ({ scanned: 0, offline: [] }),
+      liveConnections: async () => 0,
       read: () => {
         const answer = deferred<PresenceRecord[]>();
         presenceReads.push(answer);

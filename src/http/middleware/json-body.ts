@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { createMiddleware } from 'hono/factory';
 import { matchedRoutes } from 'hono/route';
 import { AppError } from '../../domain/errors.js';
+import { DEFAULT_MAX_JSON_DEPTH, parseStrictJsonBytes, strictJsonDetail } from '../../domain/strict-json.js';
 import type { AppEnv } from '../context.js';
 
 // The media types Hono's JSON validator accepts: application/json and application/<x>+json.
@@ -11,8 +12,10 @@ const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 /**
  * Guards request bodies before validation: a body that is not JSON is 415, one over the limit
  * is 413 (checked on Content-Length and on the bytes actually read), one that does not parse is
- * 400. Routes then validate the parsed value with zod. A request no route answers is left alone,
- * so an unknown path or method is a 404 whatever its body.
+ * 400, and so is one that is not valid UTF-8, nests deeper than 32 levels or holds a lone UTF-16
+ * surrogate (see domain/strict-json.ts: each was once accepted and silently changed, or could
+ * crash a recursive walk). Routes then validate the parsed value with zod. A request no route
+ * answers is left alone, so an unknown path or method is a 404 whatever its body.
  */
 export function jsonBody(options: { limitBytes: number }) {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -24,7 +27,7 @@ export function jsonBody(options: { limitBytes: number }) {
     }
     const raw = await readBody(c.env as { incoming?: IncomingMessage } | undefined, c.req.raw, options.limitBytes);
     const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    if (raw.length === 0 && contentType === '') {
+    if (raw.byteLength === 0 && contentType === '') {
       throw new AppError('VALIDATION_FAILED', 'A JSON body is required', {
         issues: [{ path: 'body', message: 'required' }],
       });
@@ -32,17 +35,21 @@ export function jsonBody(options: { limitBytes: number }) {
     if (!JSON_MEDIA_TYPE.test(contentType)) {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json');
     }
-    try {
-      c.req.bodyCache.json = Promise.resolve(JSON.parse(raw));
-    } catch {
-      throw new AppError('MALFORMED_JSON', 'The body is not valid JSON');
+    const parsed = parseStrictJsonBytes(raw, DEFAULT_MAX_JSON_DEPTH);
+    if (!parsed.ok) {
+      if (parsed.failure === 'MALFORMED') throw new AppError('MALFORMED_JSON', 'The body is not valid JSON');
+      const detail = strictJsonDetail(parsed.failure, 'The body', DEFAULT_MAX_JSON_DEPTH);
+      const path = parsed.path ? `body.${parsed.path}` : 'body';
+      const message = parsed.failure === 'NOT_WELL_FORMED' ? 'must be valid Unicode text' : detail;
+      throw new AppError('VALIDATION_FAILED', detail, { issues: [{ path, message }] });
     }
+    c.req.bodyCache.json = Promise.resolve(parsed.value);
     return next();
   });
 }
 
 /**
- * The body as text, refusing it past the limit while reading. On Node (@hono/node-server) it reads
+ * The body's bytes, refusing it past the limit while reading. On Node (@hono/node-server) it reads
  * the IncomingMessage directly: touching `c.req.raw.body` would build a web ReadableStream and an
  * AbortController per request, which showed up as several percent of a send's CPU.
  */
@@ -55,7 +62,7 @@ async function readBody(env: { incoming?: IncomingMessage } | undefined, request
     chunks.push(chunk);
   };
   const incoming = env?.incoming;
-  if (incoming?.readableEnded) return '';
+  if (incoming?.readableEnded) return EMPTY;
   if (incoming) {
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
@@ -74,7 +81,7 @@ async function readBody(env: { incoming?: IncomingMessage } | undefined, request
     });
   } else {
     const reader = request.body?.getReader();
-    if (!reader) return '';
+    if (!reader) return EMPTY;
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -86,5 +93,7 @@ async function readBody(env: { incoming?: IncomingMessage } | undefined, request
       }
     }
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
 }
+
+const EMPTY = new Uint8Array(0);

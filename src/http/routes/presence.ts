@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { ULID_PATTERN } from '../../domain/ids.js';
+import type { PresencePolicy } from '../../services/presence-policy.js';
 import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
 import { bearer, json, problems, Ulid } from '../schemas.js';
@@ -41,25 +42,31 @@ const UserIdList = z
   .openapi({ type: 'string', description: 'Comma-separated user ids', example: '01JD3W6YQ7R5S3T2V1X0Z9Y8W7' });
 
 /** Presence of many users at once, answered from Redis. */
-export function presenceRoutes(deps: { presence: PresenceReader; auth: MiddlewareHandler<AppEnv> }) {
+export function presenceRoutes(deps: {
+  presence: PresenceReader;
+  auth: MiddlewareHandler<AppEnv>;
+  policy?: Pick<PresencePolicy, 'assertVisible'>;
+}) {
   const list = createRoute({
     method: 'get',
     path: '/presence',
     tags: ['presence'],
     summary: 'Online status and last-seen time of up to 100 users',
     description:
-      'A user is online while they have at least one WebSocket connection on any node. Answered 503 when Redis, which holds presence, is unreachable.',
+      'A user is online while they have at least one WebSocket connection on any node. With PRESENCE_VISIBILITY=shared (the default) only users who share a conversation with the caller may be asked for (403 names the others). Answered 503 when Redis, which holds presence, is unreachable.',
     security: bearer,
     middleware: deps.auth,
     request: { query: z.object({ userIds: UserIdList }) },
     responses: {
       200: json(z.object({ presence: z.array(PresenceSchema) }), 'Presence in the order asked'),
-      ...problems(400, 401, 503),
+      ...problems(400, 401, 403, 503),
     },
   });
 
   return new OpenAPIHono<AppEnv>(hookOptions).openapi(list, async (c) => {
-    const records = await deps.presence.presenceOf(c.req.valid('query').userIds);
+    const { userIds } = c.req.valid('query');
+    await deps.policy?.assertVisible(c.get('userId'), userIds);
+    const records = await deps.presence.presenceOf(userIds);
     return c.json({ presence: records.map(toPresenceJson) }, 200);
   });
 }
