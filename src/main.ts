@@ -49,6 +49,13 @@ async function main() {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A safety net, not the mechanism: every request, frame and upgrade has its own boundary that
+  // answers its client. A promise rejected where nobody awaits it (a bug) is logged loudly here
+  // rather than ending every connection of the node (Node's default); an uncaught *exception*
+  // still ends the process, as the state it leaves behind cannot be trusted.
+  process.on('unhandledRejection', (reason) => {
+    container.logger.error({ err: reason }, 'unhandled promise rejection (a bug: please report it)');
+  });
 }
 
 /**
