@@ -56,6 +56,7 @@ describe('migrations', () => {
       '0006_idempotency.cql',
       '0007_direct_conversations.cql',
       '0008_cache_fences.cql',
+      '0009_sessions.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
