@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { type ApiClient, type ApiResponse, apiClient, expectProblem, uniqueUsername } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { claimsOf, sameBytesVariants, signToken } from '../support/tokens.js';
 import { connectWs, eventually, refusedUpgrade, wsUrl } from '../support/ws-client.js';
 
@@ -241,5 +242,41 @@ describe('token lifecycle and strict tokens', () => {
     await expectUpgradeRefused(expired);
     const renewed = toSession(await refresh(user.refreshToken));
     expect((await me(renewed.token)).body.user.id).toBe(user.userId);
+  });
+
+  it('answers 503 (not 401) while the session store cannot be reached, so clients keep their tokens', async () => {
+    const proxy = await startTcpProxy('127.0.0.1', 9042);
+    // Every request checks its session (no cache), through a link the test can cut.
+    const cut = await startServer({
+      CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxy.port}`,
+      CASSANDRA_REQUEST_TIMEOUT_MS: '2000',
+      AUTH_CHECK_CACHE_MS: '0',
+    });
+    try {
+      const cutApi = apiClient(cut.url);
+      const user = toSession(
+        await cutApi.post('/api/v1/users', { username: uniqueUsername('tok'), password: PASSWORD }),
+      );
+      expect((await me(user.token, cutApi)).status).toBe(200);
+      proxy.cut();
+      // The driver notices the lost connections within a request timeout or two.
+      const answer = await eventually(
+        async () => {
+          const response = await me(user.token, cutApi);
+          expect(response.status).not.toBe(401);
+          return response.status === 503 ? response : undefined;
+        },
+        30_000,
+        250,
+      );
+      expectProblem(answer, 503, 'UNAVAILABLE');
+      expectProblem(await refresh(user.refreshToken, cutApi), 503, 'UNAVAILABLE');
+      proxy.restore();
+      await eventually(async () => ((await me(user.token, cutApi)).status === 200 ? true : undefined), 60_000, 500);
+      expect((await refresh(user.refreshToken, cutApi)).status).toBe(200);
+    } finally {
+      await cut.close();
+      await proxy.close();
+    }
   });
 });
