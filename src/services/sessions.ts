@@ -68,6 +68,7 @@ export function createSessionService(deps: {
   }
 
   async function revoke(userId: string, sessionId: string) {
+    // Not applied only when the session already expired: then no token of it verifies anyway.
     await sessions.revoke(userId, sessionId, refreshTtlSeconds);
     tokens.forget(userId, sessionId);
   }

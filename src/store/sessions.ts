@@ -99,9 +99,9 @@ export function createSessionRepository(db: Db) {
       return result.wasApplied();
     },
 
-    /** Marks a session revoked; a no-op when it no longer exists. */
-    async revoke(userId: string, sessionId: string, ttlSeconds: number): Promise<void> {
-      await db.execute(REVOKE_SESSION, [ttlSeconds, userId, sessionId]);
+    /** Marks a session revoked; false (nothing to do) when it no longer exists (expired). */
+    async revoke(userId: string, sessionId: string, ttlSeconds: number): Promise<boolean> {
+      return (await db.execute(REVOKE_SESSION, [ttlSeconds, userId, sessionId])).wasApplied();
     },
 
     /**
