@@ -58,7 +58,11 @@ const envSchema = z.object({
     .default('sb'),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  JWT_TTL_SECONDS: integer(60, 60 * 60 * 24 * 365).default(60 * 60 * 24),
+  // Access tokens are short-lived; a client renews them with its refresh token.
+  JWT_TTL_SECONDS: integer(60, 60 * 60 * 24).default(15 * 60),
+  REFRESH_TOKEN_TTL_SECONDS: integer(300, 60 * 60 * 24 * 365).default(60 * 60 * 24 * 30),
+  // How long a node trusts its last "this session is live" answer: the revocation bound.
+  AUTH_CHECK_CACHE_MS: integer(0, 60_000).default(5000),
 
   MESSAGE_BUCKET_MS: integer(60_000, 366 * 24 * 60 * 60 * 1000).default(10 * 24 * 60 * 60 * 1000),
   GROUP_MAX_MEMBERS: integer(2, 100_000).default(1000),
@@ -119,7 +123,7 @@ export interface Config {
     requestTimeoutMs: number;
   };
   redis: { url: string; commandTimeoutMs: number; keyPrefix: string };
-  auth: { jwtSecret: string; jwtTtlSeconds: number };
+  auth: { jwtSecret: string; jwtTtlSeconds: number; refreshTtlSeconds: number; checkCacheMs: number };
   messages: { bucketMs: number };
   groups: { maxMembers: number };
   cache: { enabled: boolean; recentMessages: number; ttlSeconds: number; uncertainMs: number };
@@ -157,6 +161,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const e = parsed.data;
+  // An access token must not outlive its session's row (which lives as long as the refresh token).
+  if (e.JWT_TTL_SECONDS >= e.REFRESH_TOKEN_TTL_SECONDS) {
+    throw new ConfigError(['JWT_TTL_SECONDS: must be less than REFRESH_TOKEN_TTL_SECONDS']);
+  }
   return {
     env: e.NODE_ENV,
     nodeId: e.NODE_ID,
@@ -182,7 +190,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       requestTimeoutMs: e.CASSANDRA_REQUEST_TIMEOUT_MS,
     },
     redis: { url: e.REDIS_URL, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, keyPrefix: e.REDIS_KEY_PREFIX },
-    auth: { jwtSecret: e.JWT_SECRET, jwtTtlSeconds: e.JWT_TTL_SECONDS },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      jwtTtlSeconds: e.JWT_TTL_SECONDS,
+      refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      checkCacheMs: e.AUTH_CHECK_CACHE_MS,
+    },
     messages: { bucketMs: e.MESSAGE_BUCKET_MS },
     groups: { maxMembers: e.GROUP_MAX_MEMBERS },
     cache: {

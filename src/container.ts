@@ -19,6 +19,7 @@ import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
 import { createPresencePolicy } from './services/presence-policy.js';
 import { type BusEvent, createRealtimeService } from './services/realtime.js';
+import { createSessionCheck, createSessionService } from './services/sessions.js';
 import { createTokenService } from './services/tokens.js';
 import { createCacheFenceRepository } from './store/cache-fences.js';
 import { createCassandraClient, createDb } from './store/client.js';
@@ -27,6 +28,7 @@ import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
 import { createMessageRepository } from './store/messages.js';
 import { createReceiptRepository } from './store/receipts.js';
+import { createSessionRepository } from './store/sessions.js';
 import { createUserRepository } from './store/users.js';
 import { createGateway } from './ws/gateway.js';
 
@@ -69,6 +71,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const receiptsRepo = createReceiptRepository(db);
   const idempotency = createIdempotencyRepository(db);
   const conversations = createConversationRepository(db);
+  const sessionsRepo = createSessionRepository(db);
 
   // The Redis cache (CACHE_ENABLED): write-through windows, receipts, members and profiles that
   // answer only while provably consistent with Cassandra (see src/cache/coherence.ts).
@@ -122,8 +125,21 @@ export async function createContainer(config: Config, options: { logger?: Logger
     conversations,
   });
 
-  const tokens = createTokenService({ secret: config.auth.jwtSecret, ttlSeconds: config.auth.jwtTtlSeconds });
-  const accounts = createAccountService({ users, tokens, ...(caches ? { userCache: caches.users } : {}) });
+  // Access tokens are checked against their session (user exists, not revoked, not logged out
+  // everywhere); each node trusts a check for AUTH_CHECK_CACHE_MS, the bound on revocation.
+  const tokens = createTokenService({
+    secret: config.auth.jwtSecret,
+    ttlSeconds: config.auth.jwtTtlSeconds,
+    sessions: createSessionCheck({ users, sessions: sessionsRepo }),
+    checkCacheMs: config.auth.checkCacheMs,
+  });
+  const sessions = createSessionService({
+    sessions: sessionsRepo,
+    users,
+    tokens,
+    refreshTtlSeconds: config.auth.refreshTtlSeconds,
+  });
+  const accounts = createAccountService({ users, sessions, tokens, ...(caches ? { userCache: caches.users } : {}) });
   const groups = createGroupService({
     groups: groupsRepo,
     users,
@@ -217,6 +233,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       logger,
       tokens,
       accounts,
+      sessions,
       groups,
       messaging,
       redis,

@@ -4,6 +4,7 @@ import type { User } from '../domain/types.js';
 import type { UserRepository } from '../store/users.js';
 import type { CacheLookup } from './messaging.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
+import type { SessionService } from './sessions.js';
 import type { TokenService } from './tokens.js';
 
 /** Profile cache (Redis), best effort like the messaging caches; a profile change must invalidate. */
@@ -13,9 +14,17 @@ export interface UserCache {
   invalidate(userId: string): Promise<void>;
 }
 
-/** Registration, login and profiles. */
-export function createAccountService(deps: { users: UserRepository; tokens: TokenService; userCache?: UserCache }) {
-  const { users, tokens } = deps;
+/**
+ * Registration, login, sessions and profiles. Signing in starts a session (an access token and a
+ * refresh token); see services/sessions.ts for rotation and revocation.
+ */
+export function createAccountService(deps: {
+  users: UserRepository;
+  sessions: SessionService;
+  tokens: TokenService;
+  userCache?: UserCache;
+}) {
+  const { users, sessions } = deps;
 
   return {
     async register(input: { username: string; password: string; displayName?: string | undefined }) {
@@ -37,7 +46,7 @@ export function createAccountService(deps: { users: UserRepository; tokens: Toke
         await users.delete(user.id).catch(() => {});
         throw new AppError('CONFLICT', 'That username is taken');
       }
-      return { user, token: await tokens.issue(user.id) };
+      return { user, ...(await sessions.start(user.id)) };
     },
 
     async login(input: { username: string; password: string }) {
@@ -47,7 +56,29 @@ export function createAccountService(deps: { users: UserRepository; tokens: Toke
       const valid = await verifyPassword(input.password, record?.passwordHash ?? DUMMY_PASSWORD_HASH);
       if (!record || !valid) throw new AppError('UNAUTHENTICATED', 'Wrong username or password');
       const { passwordHash: _hash, ...user } = record;
-      return { user, token: await tokens.issue(user.id) };
+      return { user, ...(await sessions.start(user.id)) };
+    },
+
+    /** A new access + refresh pair for a refresh token, which is spent (see SessionService.refresh). */
+    refresh(refreshToken: string) {
+      return sessions.refresh(refreshToken);
+    },
+
+    /** Ends the session (device) a refresh token belongs to; needs no access token. */
+    logout(refreshToken: string) {
+      return sessions.logout(refreshToken);
+    },
+
+    /** Ends every session of the user an access token names; UNAUTHENTICATED without a valid one. */
+    async logoutAll(accessToken: string | undefined): Promise<void> {
+      const userId = accessToken ? await deps.tokens.verify(accessToken) : undefined;
+      if (!userId) {
+        throw new AppError(
+          'UNAUTHENTICATED',
+          accessToken ? 'The token is invalid or expired' : 'Logging out everywhere needs a bearer token',
+        );
+      }
+      await sessions.logoutAll(userId);
     },
 
     async getUser(userId: string): Promise<User> {

@@ -6,6 +6,7 @@ const INSERT_USER =
 const DELETE_USER = 'DELETE FROM users WHERE user_id = ?';
 const CLAIM_USERNAME = 'INSERT INTO users_by_username (username, user_id) VALUES (?, ?) IF NOT EXISTS';
 const SELECT_USER = 'SELECT user_id, username, display_name, password_hash, created_at FROM users WHERE user_id = ?';
+const SELECT_USER_ID = 'SELECT user_id FROM users WHERE user_id = ?';
 const SELECT_USERS = 'SELECT user_id, username, display_name, created_at FROM users WHERE user_id IN ?';
 const SELECT_ID_BY_USERNAME = 'SELECT user_id FROM users_by_username WHERE username = ?';
 const UPDATE_DISPLAY_NAME = 'UPDATE users SET display_name = ? WHERE user_id = ?';
@@ -47,6 +48,11 @@ export function createUserRepository(db: Db) {
     async findById(userId: string): Promise<UserRecord | undefined> {
       const row = (await db.execute(SELECT_USER, [userId], { idempotent: true })).first();
       return row ? { ...toUser(row), passwordHash: row.password_hash } : undefined;
+    },
+
+    /** Whether a user exists (the access-token check: a token of a deleted user stops working). */
+    async exists(userId: string): Promise<boolean> {
+      return (await db.execute(SELECT_USER_ID, [userId], { idempotent: true })).rowLength > 0;
     },
 
     async findManyByIds(userIds: readonly string[]): Promise<User[]> {

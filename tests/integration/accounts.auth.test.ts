@@ -19,11 +19,13 @@ describe('tokens and profiles', () => {
   afterAll(async () => server?.close());
 
   describe('POST /api/v1/auth/token', () => {
-    it('answers 200 with the user and a token that authenticates as that user', async () => {
+    it('answers 200 with the user, an access token that authenticates as that user, and a refresh token', async () => {
       const response = await api.post('/api/v1/auth/token', { username: alice.username, password: PASSWORD });
       expect(response.status).toBe(200);
+      expect(Object.keys(response.body).sort()).toEqual(['expiresIn', 'refreshToken', 'token', 'user']);
       expect(response.body.user).toMatchObject({ id: alice.id, username: alice.username });
       expect(typeof response.body.token).toBe('string');
+      expect(response.body.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
       const me = await api.get('/api/v1/users/me', response.body.token);
       expect(me.body.user.id).toBe(alice.id);
     });
@@ -58,7 +60,8 @@ describe('tokens and profiles', () => {
         .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
       expect(header).toMatchObject({ alg: 'HS256', typ: 'JWT' });
       expect(payload.sub).toBe(alice.id);
-      expect(payload.exp - payload.iat).toBe(86_400);
+      expect(payload.exp - payload.iat).toBe(900);
+      expect(response.body.expiresIn).toBe(900);
       expect(Math.abs(payload.iat - Date.now() / 1000)).toBeLessThan(300);
 
       const shortLived = await startServer({ JWT_TTL_SECONDS: '120' });
@@ -69,6 +72,7 @@ describe('tokens and profiles', () => {
         });
         const claims = JSON.parse(Buffer.from(short.body.token.split('.')[1], 'base64url').toString('utf8'));
         expect(claims.exp - claims.iat).toBe(120);
+        expect(short.body.expiresIn).toBe(120);
       } finally {
         await shortLived.close();
       }

@@ -18,14 +18,16 @@ describe('POST /api/v1/users', () => {
 
   const register = (body: Record<string, unknown>) => api.post('/api/v1/users', body);
 
-  it('creates a user and answers 201 with the user and a working token', async () => {
+  it('creates a user and answers 201 with the user, a working access token and a refresh token', async () => {
     const username = uniqueUsername('reg');
     const before = Date.now();
     const response = await register({ username, password: PASSWORD, displayName: 'Ada Lovelace' });
     expect(response.status).toBe(201);
     expect(response.headers.get('content-type')).toContain('application/json');
     const { user, token } = response.body;
-    expect(Object.keys(response.body).sort()).toEqual(['token', 'user']);
+    expect(Object.keys(response.body).sort()).toEqual(['expiresIn', 'refreshToken', 'token', 'user']);
+    expect(response.body.expiresIn).toBe(900);
+    expect(response.body.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(Object.keys(user).sort()).toEqual(USER_KEYS);
     expect(isUlid(user.id)).toBe(true);
     expect(user.username).toBe(username);

@@ -5,6 +5,7 @@ import { type ApiClient, apiClient, expectProblem, registerUser, type TestUser }
 import { TEST_JWT_SECRET } from '../support/env.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { claimsOf } from '../support/tokens.js';
 
 const LIMIT = 64 * 1024;
 
@@ -264,7 +265,8 @@ describe('the error envelope and the request guards', () => {
 
     it('answers 401 for an expired token', async () => {
       const now = Math.floor(Date.now() / 1000);
-      const expired = await sign({ sub: alice.id, iat: now - 7200, exp: now - 3600 }, TEST_JWT_SECRET, 'HS256');
+      const { sid } = claimsOf(alice.token);
+      const expired = await sign({ sub: alice.id, sid, iat: now - 7200, exp: now - 3600 }, TEST_JWT_SECRET, 'HS256');
       expectUnauthenticated(await me(`Bearer ${expired}`));
     });
 
@@ -283,7 +285,7 @@ describe('the error envelope and the request guards', () => {
 
     it('answers 401 for a token signed with another secret or with alg "none"', async () => {
       const now = Math.floor(Date.now() / 1000);
-      const payload = { sub: alice.id, iat: now, exp: now + 3600 };
+      const payload = { sub: alice.id, sid: claimsOf(alice.token).sid, iat: now, exp: now + 3600 };
       const otherSecret = await sign(payload, 'another-secret-that-is-long-enough-for-hs256', 'HS256');
       expectUnauthenticated(await me(`Bearer ${otherSecret}`));
       const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.`;

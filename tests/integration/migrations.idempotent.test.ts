@@ -56,9 +56,12 @@ describe('migrations', () => {
       '0006_idempotency.cql',
       '0007_direct_conversations.cql',
       '0008_cache_fences.cql',
+      '0009_sessions.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
-    expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
       'cache_fences',
@@ -70,7 +73,9 @@ describe('migrations', () => {
       'message_idempotency',
       'messages',
       'receipts',
+      'refresh_tokens',
       'schema_migrations',
+      'sessions',
       'users',
       'users_by_username',
     ]);
@@ -82,7 +87,7 @@ describe('migrations', () => {
     const third = await migrate(client, options);
     expect(second.applied).toEqual([]);
     expect(third.applied).toEqual([]);
-    expect(second.skipped).toHaveLength(8);
+    expect(second.skipped).toHaveLength(9);
     expect(await schemaOf(client, keyspace)).toEqual(before);
   });
 

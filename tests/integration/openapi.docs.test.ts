@@ -9,6 +9,7 @@ type Doc = any;
 const CONTRACT: Array<[string, string, boolean]> = [
   ['post', '/users', false],
   ['post', '/auth/token', false],
+  ['post', '/auth/refresh', false],
   ['get', '/users/me', true],
   ['get', '/users/{userId}', true],
   ['post', '/groups', true],
@@ -139,6 +140,28 @@ describe('the OpenAPI document and the docs page', () => {
       const noRoute = response.status === 404 && String(response.body?.detail).startsWith('No route');
       expect(noRoute, `${method} ${path}`).toBe(false);
     }
+  });
+
+  it('documents the token lifecycle: sign-in shape, refresh, logout with an optional bearer token', () => {
+    const { AuthResult } = doc.components.schemas;
+    expect(AuthResult.required).toEqual(expect.arrayContaining(['user', 'token', 'refreshToken', 'expiresIn']));
+    expect(AuthResult.properties.expiresIn.type).toBe('integer');
+    for (const [method, path, status] of [
+      ['post', '/users', '201'],
+      ['post', '/auth/token', '200'],
+      ['post', '/auth/refresh', '200'],
+    ] as const) {
+      const responses = doc.paths[path][method].responses;
+      expect(schemaOf(responses[status].content['application/json'].schema), path).toBe(AuthResult);
+      expect(Object.keys(responses), path).toEqual(expect.arrayContaining(['400', '413', '415', '429', '503']));
+    }
+    expect(Object.keys(doc.paths['/auth/refresh'].post.responses)).toContain('401');
+    expect(requestSchema('post', '/auth/refresh').required).toEqual(['refreshToken']);
+    const logout = doc.paths['/auth/logout'].post;
+    // `{ refreshToken }` needs no bearer token, `{ all: true }` does: optional security.
+    expect(logout.security).toEqual([{}, { bearerAuth: [] }]);
+    expect(Object.keys(logout.responses).sort()).toEqual(['204', '400', '401', '413', '415', '429', '503']);
+    expect(Object.keys(requestSchema('post', '/auth/logout').properties).sort()).toEqual(['all', 'refreshToken']);
   });
 
   it('serves a browsable reference at /docs that loads the document', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
 import { TEST_JWT_SECRET } from '../support/env.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
+import { claimsOf } from '../support/tokens.js';
 import { connectWs, refusedUpgrade, wsUrl } from '../support/ws-client.js';
 
 let node: ServerProcess;
@@ -74,7 +75,9 @@ describe('WebSocket authentication', () => {
   it('closes the connection with 1008 when its token expires', async () => {
     const user = await registerUser(api);
     const now = Math.floor(Date.now() / 1000);
-    const shortLived = await sign({ sub: user.id, iat: now, exp: now + 2 }, TEST_JWT_SECRET, 'HS256');
+    // Same user and session as the registration's token, only shorter-lived.
+    const { sid } = claimsOf(user.token);
+    const shortLived = await sign({ sub: user.id, sid, iat: now, exp: now + 2 }, TEST_JWT_SECRET, 'HS256');
     const socket = await connectWs(node.url, shortLived);
     expect(await socket.closed).toEqual({ code: 1008, reason: 'token expired' });
   });

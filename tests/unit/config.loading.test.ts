@@ -19,7 +19,12 @@ describe('loadConfig', () => {
     expect(config.cassandra.contactPoints).toEqual(['127.0.0.1:9042']);
     expect(config.cassandra.consistency).toBe('LOCAL_QUORUM');
     expect(config.cassandra.keyspace).toBe('switchboard');
-    expect(config.auth).toEqual({ jwtSecret: SECRET, jwtTtlSeconds: 86_400 });
+    expect(config.auth).toEqual({
+      jwtSecret: SECRET,
+      jwtTtlSeconds: 900,
+      refreshTtlSeconds: 30 * 24 * 60 * 60,
+      checkCacheMs: 5000,
+    });
     expect(config.messages.bucketMs).toBe(10 * 24 * 60 * 60 * 1000);
     expect(config.groups.maxMembers).toBe(1000);
     expect(config.cache.enabled).toBe(true);
@@ -69,5 +74,14 @@ describe('loadConfig', () => {
 
   it('refuses a bucket shorter than a minute', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, MESSAGE_BUCKET_MS: '59999' })).toThrow(/MESSAGE_BUCKET_MS/);
+  });
+
+  it('refuses an access-token lifetime that is not shorter than the refresh-token lifetime', () => {
+    expect(() =>
+      loadConfig({ JWT_SECRET: SECRET, JWT_TTL_SECONDS: '3600', REFRESH_TOKEN_TTL_SECONDS: '3600' }),
+    ).toThrow(/JWT_TTL_SECONDS: must be less than REFRESH_TOKEN_TTL_SECONDS/);
+    expect(
+      loadConfig({ JWT_SECRET: SECRET, JWT_TTL_SECONDS: '3599', REFRESH_TOKEN_TTL_SECONDS: '3600' }).auth,
+    ).toMatchObject({ jwtTtlSeconds: 3599, refreshTtlSeconds: 3600 });
   });
 });

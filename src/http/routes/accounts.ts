@@ -1,8 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import type { User } from '../../domain/types.js';
 import type { AccountService } from '../../services/accounts.js';
 import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
+import { bearerToken } from '../middleware/auth.js';
 import {
   bearer,
   isWellFormed,
@@ -37,7 +39,35 @@ const LoginBody = z
   .object({ username: z.string().min(1).max(64), password: z.string().min(1).max(128) })
   .strict()
   .openapi('TokenRequest');
-const AuthResult = z.object({ user: UserSchema, token: z.string() }).openapi('AuthResult');
+const RefreshToken = z
+  .string()
+  .min(1)
+  .max(512)
+  .openapi({ description: 'An opaque refresh token from a sign-in or a refresh', example: 'q7A0…' });
+const RefreshBody = z.object({ refreshToken: RefreshToken }).strict().openapi('RefreshRequest');
+const LogoutBody = z
+  .object({
+    refreshToken: RefreshToken.optional(),
+    all: z.literal(true).optional().openapi({ description: "End every session of the bearer token's user" }),
+  })
+  .strict()
+  .refine((body) => (body.refreshToken !== undefined) !== (body.all === true), {
+    message: 'give either refreshToken or all: true',
+  })
+  .openapi('LogoutRequest', {
+    description:
+      '`{ refreshToken }` ends that session (device): no bearer token needed. `{ all: true }` ends every session of the user named by the bearer token, which is then required.',
+  });
+const AuthResult = z
+  .object({
+    user: UserSchema,
+    token: z.string().openapi({ description: 'Access token (HS256 JWT) for `Authorization: Bearer`' }),
+    refreshToken: z.string().openapi({
+      description: 'Single use: POST it to /auth/refresh for the next pair; a reused one ends the session',
+    }),
+    expiresIn: z.number().int().openapi({ description: 'Seconds until `token` expires', example: 900 }),
+  })
+  .openapi('AuthResult');
 const UserResult = z.object({ user: UserSchema });
 const UserWithPresence = z.object({
   user: UserSchema,
@@ -50,16 +80,61 @@ const register = createRoute({
   tags: ['accounts'],
   summary: 'Create an account',
   request: { body: jsonBodyOf(RegisterBody) },
-  responses: { 201: json(AuthResult, 'The new user and a bearer token'), ...problems(400, 409, 413, 415) },
+  responses: {
+    201: json(AuthResult, 'The new user, an access token and a refresh token'),
+    ...problems(400, 409, 413, 415, 429, 503),
+  },
 });
 
 const issueToken = createRoute({
   method: 'post',
   path: '/auth/token',
   tags: ['accounts'],
-  summary: 'Exchange username and password for a bearer token',
+  summary: 'Exchange username and password for an access token and a refresh token',
   request: { body: jsonBodyOf(LoginBody) },
-  responses: { 200: json(AuthResult, 'The user and a bearer token'), ...problems(400, 401, 413, 415) },
+  responses: {
+    200: json(AuthResult, 'The user, an access token and a refresh token'),
+    ...problems(400, 401, 413, 415, 429, 503),
+  },
+});
+
+const refresh = createRoute({
+  method: 'post',
+  path: '/auth/refresh',
+  tags: ['accounts'],
+  summary: 'Rotate a refresh token: a new access + refresh pair; the presented token is spent',
+  description:
+    'Refresh tokens are single use. Presenting one that was already rotated (or whose session was ended) answers 401 and ends its whole session, the newest refresh token included (OAuth 2.0 Security BCP). Refresh one request at a time: two concurrent refreshes of one token end the session.',
+  request: { body: jsonBodyOf(RefreshBody) },
+  responses: {
+    200: json(AuthResult, 'The user, a new access token and a new refresh token'),
+    ...problems(400, 401, 413, 415, 429, 503),
+  },
+});
+
+/** The bearer token is needed only with `all: true`: optional (OpenAPI's empty requirement) on logout. */
+const optionalBearer: Array<Record<string, string[]>> = [{}, ...bearer];
+
+const logout = createRoute({
+  method: 'post',
+  path: '/auth/logout',
+  tags: ['accounts'],
+  summary: 'End one session (by refresh token) or every session of the caller (`all: true` with a bearer token)',
+  description:
+    'Access tokens of an ended session stop working on every node within AUTH_CHECK_CACHE_MS (default 5 s). An unknown or expired refresh token answers 204 too: there is nothing left to end.',
+  security: optionalBearer,
+  request: { body: jsonBodyOf(LogoutBody) },
+  responses: {
+    204: { description: 'The session (or every session) is over' },
+    ...problems(400, 401, 413, 415, 429, 503),
+  },
+});
+
+const toAuthJson = (result: { user: User; token: string; refreshToken: string; expiresIn: number }) => ({
+  user: toUserJson(result.user),
+  token: result.token,
+  refreshToken: result.refreshToken,
+  expiresIn: result.expiresIn,
 });
 
 /** Account routes; `auth` guards the ones that need a signed-in caller. */
@@ -86,7 +161,7 @@ export function accountRoutes(deps: {
     summary: 'The signed-in user',
     security: bearer,
     middleware: deps.auth,
-    responses: { 200: json(UserResult, 'The caller'), ...problems(401) },
+    responses: { 200: json(UserResult, 'The caller'), ...problems(401, 503) },
   });
   const byId = createRoute({
     method: 'get',
@@ -96,17 +171,27 @@ export function accountRoutes(deps: {
     security: bearer,
     middleware: deps.auth,
     request: { params: z.object({ userId: Ulid }) },
-    responses: { 200: json(UserWithPresence, 'The user and their presence'), ...problems(400, 401, 404) },
+    responses: { 200: json(UserWithPresence, 'The user and their presence'), ...problems(400, 401, 404, 503) },
   });
 
   return new OpenAPIHono<AppEnv>(hookOptions)
     .openapi(register, async (c) => {
       const result = await deps.accounts.register(c.req.valid('json'));
-      return c.json({ user: toUserJson(result.user), token: result.token }, 201);
+      return c.json(toAuthJson(result), 201);
     })
     .openapi(issueToken, async (c) => {
       const result = await deps.accounts.login(c.req.valid('json'));
-      return c.json({ user: toUserJson(result.user), token: result.token }, 200);
+      return c.json(toAuthJson(result), 200);
+    })
+    .openapi(refresh, async (c) => {
+      const result = await deps.accounts.refresh(c.req.valid('json').refreshToken);
+      return c.json(toAuthJson(result), 200);
+    })
+    .openapi(logout, async (c) => {
+      const body = c.req.valid('json');
+      if (body.refreshToken !== undefined) await deps.accounts.logout(body.refreshToken);
+      else await deps.accounts.logoutAll(bearerToken(c.req.header('authorization')));
+      return c.body(null, 204);
     })
     .openapi(me, async (c) => {
       const user = await deps.accounts.getUser(c.get('userId'));

@@ -5,7 +5,8 @@ import { directConversationId } from '../../../src/domain/conversations.js';
 import { newId } from '../../../src/domain/ids.js';
 import { DUMMY_PASSWORD_HASH } from '../../../src/services/passwords.js';
 import { createTokenService } from '../../../src/services/tokens.js';
-import type { CassandraClient } from '../../../src/store/client.js';
+import { type CassandraClient, createDb } from '../../../src/store/client.js';
+import { createSessionRepository } from '../../../src/store/sessions.js';
 import type { BenchHttp } from './http.js';
 import { forEachConcurrent } from './load.js';
 import { BENCH_JWT_SECRET } from './stack.js';
@@ -34,7 +35,13 @@ export interface SeedConversation {
   memberIds: string[];
 }
 
-const tokens = createTokenService({ secret: BENCH_JWT_SECRET, ttlSeconds: 24 * 60 * 60 });
+const TOKEN_TTL_SECONDS = 24 * 60 * 60;
+// Only signs here; the server under test checks each token's session, which seedUsers writes.
+const tokens = createTokenService({
+  secret: BENCH_JWT_SECRET,
+  ttlSeconds: TOKEN_TTL_SECONDS,
+  sessions: async () => true,
+});
 
 /** `count` users with bearer tokens. */
 export async function seedUsers(client: CassandraClient, count: number, label: string): Promise<SeedUser[]> {
@@ -48,7 +55,20 @@ export async function seedUsers(client: CassandraClient, count: number, label: s
     now,
   ]);
   await cassandra.concurrent.executeConcurrent(client, INSERT_USER, rows, { concurrencyLevel: 64 });
-  return Promise.all(ids.map(async (id) => ({ id, token: await tokens.issue(id) })));
+  const sessions = createSessionRepository(createDb(client));
+  const users: SeedUser[] = new Array(ids.length);
+  await forEachConcurrent(ids, 64, async (id, index) => {
+    const sessionId = newId();
+    await sessions.insertSession({
+      userId: id,
+      sessionId,
+      createdAt: Date.now(),
+      currentHash: `bench-${sessionId}`,
+      ttlSeconds: TOKEN_TTL_SECONDS * 2,
+    });
+    users[index] = { id, token: await tokens.issue(id, sessionId) };
+  });
+  return users;
 }
 
 /** A one-to-one conversation between two users. */
