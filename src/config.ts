@@ -89,6 +89,7 @@ const envSchema = z.object({
         .map((item) => item.trim())
         .filter((item) => item.length > 0),
     ),
+  WS_SESSION_CHECK_MS: integer(1000, 3_600_000).default(60_000),
   WS_MAX_CONNECTIONS_PER_USER: integer(1, 10_000).default(10),
   WS_FRAMES_PER_SECOND: integer(1, 100_000).default(20),
   WS_FRAME_BURST: integer(1, 100_000).default(40),
@@ -138,6 +139,8 @@ export interface Config {
     membershipReconcileMs: number;
     /** Browser Origins allowed to open a WebSocket; empty = any (tokens, not cookies, authenticate). */
     allowedOrigins: string[];
+    /** How often open connections' sessions are re-checked (an ended session closes them with 1008). */
+    sessionCheckMs: number;
     maxConnectionsPerUser: number;
     framesPerSecond: number;
     frameBurst: number;
@@ -213,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       presenceVisibility: e.PRESENCE_VISIBILITY,
       membershipReconcileMs: e.WS_MEMBERSHIP_RECONCILE_MS,
       allowedOrigins: e.WS_ALLOWED_ORIGINS,
+      sessionCheckMs: e.WS_SESSION_CHECK_MS,
       maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
       framesPerSecond: e.WS_FRAMES_PER_SECOND,
       frameBurst: e.WS_FRAME_BURST,

@@ -38,7 +38,7 @@ export interface HttpDeps {
   /** Presence from Redis: GET /api/v1/presence and the `presence` of GET /api/v1/users/{userId}. */
   presence?: PresenceReader;
   /** Who may read whose presence (PRESENCE_VISIBILITY); without it, everyone's. */
-  presencePolicy?: Pick<PresencePolicy, 'assertVisible'>;
+  presencePolicy?: Pick<PresencePolicy, 'assertVisible' | 'visibleTo'>;
 }
 
 /**
@@ -73,7 +73,12 @@ export function createApp(deps: HttpDeps) {
   });
   api.route(
     '/',
-    accountRoutes({ accounts: deps.accounts, auth, ...(deps.presence ? { presence: deps.presence } : {}) }),
+    accountRoutes({
+      accounts: deps.accounts,
+      auth,
+      ...(deps.presence ? { presence: deps.presence } : {}),
+      ...(deps.presencePolicy ? { presencePolicy: deps.presencePolicy } : {}),
+    }),
   );
   if (deps.presence) {
     api.route(

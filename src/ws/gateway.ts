@@ -20,6 +20,8 @@ import { CLOSE_CODES, type ClientFrame, encodeFrame, errorFrame, parseClientFram
 export const WS_PATHS = ['/ws', '/'];
 /** Frames of one connection being processed at once; more are refused with RATE_LIMITED. */
 const MAX_IN_FLIGHT = 16;
+/** Connections whose session one sweep step re-checks at once. */
+const SESSION_CHECK_BATCH = 64;
 /** setTimeout's ceiling: tokens expiring later than this are not watched (24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -63,6 +65,41 @@ export function createGateway(deps: {
   // perMessageDeflate stays off: per-socket zlib contexts cost far more memory than they save.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
   const connections = new Set<Connection>();
+  /** The access token each connection authenticated with, re-checked by the session sweep. */
+  const tokensOf = new WeakMap<Connection, string>();
+
+  /**
+   * Closes (1008) the connections whose session ended since they connected: a logout, a
+   * log-out-everywhere or a reused refresh token revokes the session, and an open socket must not
+   * outlive it until its access token expires. Every `sessionCheckMs` each connection's token is
+   * verified again (cheap while the node's session check is cached; a Cassandra read pair per
+   * session otherwise). A check that fails for lack of Cassandra keeps the connection.
+   */
+  async function sweepSessions() {
+    const all = [...connections];
+    for (let i = 0; i < all.length; i += SESSION_CHECK_BATCH) {
+      await Promise.all(
+        all.slice(i, i + SESSION_CHECK_BATCH).map(async (connection) => {
+          const token = tokensOf.get(connection);
+          if (!token || connection.state !== 'open') return;
+          try {
+            if (!(await deps.tokens.verify(token))) connection.close(CLOSE_CODES.POLICY_VIOLATION, 'session ended');
+          } catch {
+            // Cassandra unavailable: cannot tell; keep the connection and look again next time.
+          }
+        }),
+      );
+    }
+  }
+  let sweeping = false;
+  const sessionTimer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    void sweepSessions().finally(() => {
+      sweeping = false;
+    });
+  }, config.sessionCheckMs);
+  sessionTimer.unref();
   let draining = false;
 
   /** Connections per user on this node, counted from the upgrade (so set-ups in progress count too). */
@@ -121,7 +158,7 @@ export function createGateway(deps: {
     try {
       wss.handleUpgrade(request, socket, head, (ws) => {
         handed = true;
-        void accept(ws, userId, tokenExpiry(token));
+        void accept(ws, userId, token);
       });
     } finally {
       // handleUpgrade refuses a malformed handshake (bad Sec-WebSocket-Key…) without calling back.
@@ -163,7 +200,8 @@ export function createGateway(deps: {
     else localByUser.set(userId, count);
   }
 
-  async function accept(socket: import('ws').WebSocket, userId: string, expiresAt: number | undefined) {
+  async function accept(socket: import('ws').WebSocket, userId: string, token: string) {
+    const expiresAt = tokenExpiry(token);
     if (draining) {
       releaseSlot(userId);
       socket.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
@@ -186,6 +224,7 @@ export function createGateway(deps: {
       },
     });
     connections.add(connection);
+    tokensOf.set(connection, token);
     deps.observer?.wsConnectionOpened();
 
     let inFlight = 0;
@@ -346,6 +385,7 @@ export function createGateway(deps: {
      */
     async drain(): Promise<void> {
       draining = true;
+      clearInterval(sessionTimer);
       const all = [...connections];
       for (const connection of all) connection.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
       await Promise.all(all.map((connection) => connection.closed));

@@ -62,6 +62,14 @@ describe('PRESENCE_VISIBILITY=shared', () => {
     expect((await socket.waitFor('pong')).data).toEqual({ still: 'open' });
   });
 
+  it('answers a profile with presence null for a stranger, and with presence for a peer', async () => {
+    const hidden = await api.get(`/api/v1/users/${viewer.id}`, stranger.token);
+    expect(hidden.status).toBe(200);
+    expect(hidden.body).toEqual({ user: expect.objectContaining({ id: viewer.id }), presence: null });
+    const shown = await api.get(`/api/v1/users/${viewer.id}`, dmPeer.token);
+    expect(shown.body.presence).toEqual({ status: 'offline', lastSeenAt: null });
+  });
+
   it('lets a group member subscribe, and delivers the current presence', async () => {
     const socket = await connectWs(server.url, groupPeer.token);
     sockets.push(socket);

@@ -9,6 +9,8 @@ import { connectWs, eventually, refusedUpgrade, wsUrl } from '../support/ws-clie
 const PASSWORD = 'correct-horse-battery';
 /** The revocation bound the two nodes run with (AUTH_CHECK_CACHE_MS), short to keep the test quick. */
 const CHECK_CACHE_MS = 1000;
+/** How often open WebSockets re-check their session (WS_SESSION_CHECK_MS), short for the test. */
+const SESSION_CHECK_MS = 1000;
 
 interface Session {
   userId: string;
@@ -26,8 +28,8 @@ describe('token lifecycle and strict tokens', () => {
   beforeAll(async () => {
     // Two nodes on the same Cassandra and Redis, as behind a load balancer.
     [nodeA, nodeB] = await Promise.all([
-      startServer({ AUTH_CHECK_CACHE_MS: String(CHECK_CACHE_MS) }),
-      startServer({ AUTH_CHECK_CACHE_MS: String(CHECK_CACHE_MS) }),
+      startServer({ AUTH_CHECK_CACHE_MS: String(CHECK_CACHE_MS), WS_SESSION_CHECK_MS: String(SESSION_CHECK_MS) }),
+      startServer({ AUTH_CHECK_CACHE_MS: String(CHECK_CACHE_MS), WS_SESSION_CHECK_MS: String(SESSION_CHECK_MS) }),
     ]);
     api = apiClient(nodeA.url);
     apiB = apiClient(nodeB.url);
@@ -197,6 +199,23 @@ describe('token lifecycle and strict tokens', () => {
     await eventually(async () => ((await me(user.token, apiB)).status === 401 ? true : undefined), 5000, 50);
     expect(Date.now() - loggedOutAt).toBeLessThan(CHECK_CACHE_MS + 1500);
     expectRefused(await me(user.token, apiB));
+  });
+
+  it('closes open WebSockets of an ended session with 1008, on every node, and leaves other sessions connected', async () => {
+    const laptop = await register();
+    const phone = await login(laptop.username, apiB);
+    const [onA, onB, other] = await Promise.all([
+      connectWs(nodeA.url, laptop.token),
+      connectWs(nodeB.url, laptop.token),
+      connectWs(nodeB.url, phone.token),
+    ]);
+    expect((await api.post('/api/v1/auth/logout', { refreshToken: laptop.refreshToken })).status).toBe(204);
+    const [closedA, closedB] = await Promise.all([onA.closed, onB.closed]);
+    expect([closedA.code, closedB.code]).toEqual([1008, 1008]);
+    expect(closedA.reason).toBe('session ended');
+    other.send({ type: 'ping', data: { still: 'here' } });
+    expect((await other.waitFor('pong')).data).toEqual({ still: 'here' });
+    await other.close();
   });
 
   it('logout of all sessions refuses every older access and refresh token', async () => {

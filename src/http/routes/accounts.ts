@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { User } from '../../domain/types.js';
 import type { AccountService } from '../../services/accounts.js';
+import type { PresencePolicy } from '../../services/presence-policy.js';
 import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
 import { bearerToken } from '../middleware/auth.js';
@@ -71,7 +72,10 @@ const AuthResult = z
 const UserResult = z.object({ user: UserSchema });
 const UserWithPresence = z.object({
   user: UserSchema,
-  presence: PresenceSchema.omit({ userId: true }),
+  presence: PresenceSchema.omit({ userId: true }).nullable().openapi({
+    description:
+      'null when the caller may not see this user’s presence (PRESENCE_VISIBILITY=shared: they share no conversation)',
+  }),
 });
 
 const register = createRoute({
@@ -142,9 +146,14 @@ export function accountRoutes(deps: {
   accounts: AccountService;
   auth: MiddlewareHandler<AppEnv>;
   presence?: PresenceReader;
+  presencePolicy?: Pick<PresencePolicy, 'visibleTo'>;
 }) {
-  /** Presence is an extra: when Redis cannot say, the profile still answers (offline, unknown last seen). */
-  async function presenceOf(userId: string): Promise<Presence> {
+  /**
+   * Presence is an extra: when Redis cannot say, the profile still answers (offline, unknown last
+   * seen); when the viewer may not see it, it is null.
+   */
+  async function presenceOf(viewerId: string, userId: string): Promise<Presence | null> {
+    if (deps.presencePolicy && !(await deps.presencePolicy.visibleTo(viewerId, [userId])).has(userId)) return null;
     const offline: Presence = { userId, status: 'offline', lastSeenAt: null };
     if (!deps.presence) return offline;
     try {
@@ -199,7 +208,8 @@ export function accountRoutes(deps: {
     })
     .openapi(byId, async (c) => {
       const { userId } = c.req.valid('param');
-      const [user, presence] = await Promise.all([deps.accounts.getUser(userId), presenceOf(userId)]);
+      const [user, presence] = await Promise.all([deps.accounts.getUser(userId), presenceOf(c.get('userId'), userId)]);
+      if (!presence) return c.json({ user: toUserJson(user), presence: null }, 200);
       const { userId: _userId, ...status } = toPresenceJson(presence);
       return c.json({ user: toUserJson(user), presence: status }, 200);
     });
