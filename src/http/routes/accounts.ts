@@ -3,17 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { AccountService } from '../../services/accounts.js';
 import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
-import {
-  bearer,
-  isWellFormed,
-  json,
-  jsonBodyOf,
-  NOT_WELL_FORMED,
-  problems,
-  toUserJson,
-  Ulid,
-  UserSchema,
-} from '../schemas.js';
+import { bearer, json, jsonBodyOf, problems, toUserJson, trimmedText, Ulid, UserSchema } from '../schemas.js';
 import { hookOptions } from '../validation.js';
 import { PresenceSchema, toPresenceJson } from './presence.js';
 
@@ -29,7 +19,7 @@ const RegisterBody = z
   .object({
     username: Username,
     password: Password,
-    displayName: z.string().trim().min(1).max(64).refine(isWellFormed, NOT_WELL_FORMED).optional(),
+    displayName: trimmedText(64).optional(),
   })
   .strict()
   .openapi('RegisterRequest');
