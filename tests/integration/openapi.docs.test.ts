@@ -78,7 +78,23 @@ describe('the OpenAPI document and the docs page', () => {
         ]);
       }
       if (doc.paths[path][method].requestBody) expect(errorStatuses).toEqual(expect.arrayContaining(['413', '415']));
+      // Every /api/v1 route is rate limited and needs a store.
+      expect(errorStatuses, `${method} ${path}`).toEqual(expect.arrayContaining(['400', '429', '503']));
+      expect(responses['429'].headers['Retry-After'], `${method} ${path}`).toMatchObject({ required: true });
     }
+  });
+
+  it('describes the error responses the server really sends: 401 and 404 as the Problem schema says', async () => {
+    const unauthenticated = await fetch(`${server.url}/api/v1/groups`, { headers: { 'x-request-id': 'doc-check-1' } });
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('content-type')).toBe('application/problem+json');
+    expect(unauthenticated.headers.get('www-authenticate')).toBe('Bearer');
+    expect(unauthenticated.headers.get('x-request-id')).toBe('doc-check-1');
+    const body = (await unauthenticated.json()) as Record<string, unknown>;
+    const { properties, required } = doc.components.schemas.Problem;
+    expect(Object.keys(body).every((key) => key in properties)).toBe(true);
+    for (const key of required) expect(body, key).toHaveProperty(key);
+    expect(properties.code.enum).toContain(body.code);
   });
 
   it('generates request schemas from the same zod schemas that validate requests', () => {
@@ -89,8 +105,10 @@ describe('the OpenAPI document and the docs page', () => {
     expect(register.properties.username).toMatchObject({ minLength: 3, maxLength: 32 });
     expect(register.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
     expect(register.required).toEqual(['username', 'password']);
-    // GROUP_MAX_MEMBERS of this server flows into the document.
-    expect(requestSchema('post', '/groups').properties.memberIds.maxItems).toBe(321);
+    // GROUP_MAX_MEMBERS of this server flows into the document (less the owner's own place).
+    expect(requestSchema('post', '/groups').properties.memberIds).toMatchObject({ maxItems: 320, uniqueItems: true });
+    expect(send.oneOf).toEqual([{ required: ['receiverId'] }, { required: ['groupId'] }]);
+    expect(send.properties.content.pattern).toBeDefined();
     const receipt = requestSchema('post', '/conversations/{conversationId}/receipts');
     expect(receipt.properties.status.enum).toEqual(['delivered', 'read']);
     const parameters = Object.fromEntries(
@@ -160,7 +178,7 @@ describe('the OpenAPI document and the docs page', () => {
     const logout = doc.paths['/auth/logout'].post;
     // `{ refreshToken }` needs no bearer token, `{ all: true }` does: optional security.
     expect(logout.security).toEqual([{}, { bearerAuth: [] }]);
-    expect(Object.keys(logout.responses).sort()).toEqual(['204', '400', '401', '413', '415', '429', '503']);
+    expect(Object.keys(logout.responses).sort()).toEqual(['204', '400', '401', '413', '415', '429', '500', '503']);
     expect(Object.keys(requestSchema('post', '/auth/logout').properties).sort()).toEqual(['all', 'refreshToken']);
   });
 

@@ -8,12 +8,12 @@ import type { AppEnv } from '../context.js';
 import { bearerToken } from '../middleware/auth.js';
 import {
   bearer,
-  isWellFormed,
   json,
   jsonBodyOf,
-  NOT_WELL_FORMED,
+  noContent,
   problems,
   toUserJson,
+  trimmedText,
   Ulid,
   UserSchema,
 } from '../schemas.js';
@@ -32,7 +32,7 @@ const RegisterBody = z
   .object({
     username: Username,
     password: Password,
-    displayName: z.string().trim().min(1).max(64).refine(isWellFormed, NOT_WELL_FORMED).optional(),
+    displayName: trimmedText(64).optional(),
   })
   .strict()
   .openapi('RegisterRequest');
@@ -129,7 +129,7 @@ const logout = createRoute({
   security: optionalBearer,
   request: { body: jsonBodyOf(LogoutBody) },
   responses: {
-    204: { description: 'The session (or every session) is over' },
+    204: noContent('The session (or every session) is over'),
     ...problems(400, 401, 413, 415, 429, 503),
   },
 });

@@ -50,7 +50,7 @@ export function conversationRoutes(deps: {
     request: { params: Params, body: jsonBodyOf(ReceiptBody) },
     responses: {
       200: json(z.object({ receipt: ReceiptSchema }), "The caller's watermarks after the update"),
-      ...problems(400, 401, 403, 404, 413, 415),
+      ...problems(401, 403, 404, 413, 415),
     },
   });
   const list = createRoute({
@@ -61,7 +61,7 @@ export function conversationRoutes(deps: {
     request: { params: Params },
     responses: {
       200: json(z.object({ receipts: z.array(ReceiptSchema) }), 'Receipts'),
-      ...problems(400, 401, 403, 404),
+      ...problems(401, 403, 404),
     },
   });
 

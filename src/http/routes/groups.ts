@@ -5,14 +5,14 @@ import type { AppEnv } from '../context.js';
 import {
   bearer,
   GroupSchema,
-  isWellFormed,
   json,
   jsonBodyOf,
   MemberSchema,
-  NOT_WELL_FORMED,
+  noContent,
   problems,
   toGroupJson,
   toMemberJson,
+  trimmedText,
   Ulid,
 } from '../schemas.js';
 import { hookOptions } from '../validation.js';
@@ -26,12 +26,18 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
   const common = { tags: ['groups'], security: bearer, middleware: deps.auth };
   const CreateBody = z
     .object({
-      name: z.string().trim().min(1).max(100).refine(isWellFormed, NOT_WELL_FORMED),
+      name: trimmedText(100),
+      // The owner is one of the group's maxMembers, so at most maxMembers - 1 ids: a longer list
+      // could only fit if it named the caller, and the document could not say that.
       memberIds: z
         .array(Ulid)
-        .max(deps.maxMembers)
+        .max(deps.maxMembers - 1)
         .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a user id')
-        .optional(),
+        .optional()
+        .openapi({
+          uniqueItems: true,
+          description: `Distinct user ids to add as members (listing the caller is allowed and ignored); the group holds at most ${deps.maxMembers} members including the owner`,
+        }),
     })
     .strict()
     .openapi('CreateGroupRequest');
@@ -42,7 +48,7 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     path: '/groups',
     summary: 'Create a group; the caller becomes its owner',
     request: { body: jsonBodyOf(CreateBody) },
-    responses: { 201: json(GroupResult, 'The new group'), ...problems(400, 401, 404, 413, 415) },
+    responses: { 201: json(GroupResult, 'The new group'), ...problems(401, 404, 413, 415) },
   });
   const listMine = createRoute({
     ...common,
@@ -57,7 +63,7 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     path: '/groups/{groupId}',
     summary: 'A group (members only)',
     request: { params: GroupParams },
-    responses: { 200: json(GroupResult, 'The group'), ...problems(400, 401, 403, 404) },
+    responses: { 200: json(GroupResult, 'The group'), ...problems(401, 403, 404) },
   });
   const members = createRoute({
     ...common,
@@ -67,7 +73,7 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     request: { params: GroupParams },
     responses: {
       200: json(z.object({ members: z.array(MemberSchema) }), 'Members'),
-      ...problems(400, 401, 403, 404),
+      ...problems(401, 403, 404),
     },
   });
   const addMember = createRoute({
@@ -78,7 +84,7 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     request: { params: GroupParams, body: jsonBodyOf(z.object({ userId: Ulid }).strict().openapi('AddMemberRequest')) },
     responses: {
       201: json(z.object({ member: MemberSchema }), 'The new member'),
-      ...problems(400, 401, 403, 404, 409, 413, 415),
+      ...problems(401, 403, 404, 409, 413, 415),
     },
   });
   const removeMember = createRoute({
@@ -87,7 +93,7 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     path: '/groups/{groupId}/members/{userId}',
     summary: 'Remove a member (owner) or leave (member)',
     request: { params: MemberParams },
-    responses: { 204: { description: 'Removed' }, ...problems(400, 401, 403, 404, 409) },
+    responses: { 204: noContent('Removed'), ...problems(401, 403, 404, 409) },
   });
 
   return new OpenAPIHono<AppEnv>(hookOptions)

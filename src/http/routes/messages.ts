@@ -6,10 +6,12 @@ import type { AppEnv } from '../context.js';
 import {
   bearer,
   ConversationId,
+  codePoints,
   isWellFormed,
   json,
   jsonBodyOf,
   MessageSchema,
+  NOT_ONLY_WHITESPACE_PATTERN,
   NOT_WELL_FORMED,
   problems,
   QueryTimestamp,
@@ -21,24 +23,23 @@ import { hookOptions } from '../validation.js';
 
 const MAX_CONTENT_CHARACTERS = 4000;
 
-/** Unicode code points, counted without building an array. */
-function codePoints(value: string): number {
-  let count = 0;
-  for (const _ of value) count++;
-  return count;
-}
-
 const IdempotencyKey = z
   .string()
   .min(1)
   .max(128)
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
+/**
+ * Exactly one of receiverId and groupId. The check stays a refinement of one object, so its error
+ * names the rule ("give exactly one of receiverId or groupId") rather than zod's union report; the
+ * document says the same as a oneOf over which of the two is required (both present matches both
+ * branches, neither matches none).
+ */
 const SendBody = z
   .object({
-    senderId: Ulid.optional(),
-    receiverId: Ulid.optional(),
-    groupId: Ulid.optional(),
+    senderId: Ulid.optional().openapi({ description: 'Optional; must be the signed-in user when given' }),
+    receiverId: Ulid.optional().openapi({ description: 'The user to send to (one-to-one); exclusive with groupId' }),
+    groupId: Ulid.optional().openapi({ description: 'The group to send to; exclusive with receiverId' }),
     // Characters are Unicode code points (as JSON Schema's maxLength counts them), so 4000 emoji fit.
     content: z
       .string()
@@ -49,27 +50,62 @@ const SendBody = z
         `must be at most ${MAX_CONTENT_CHARACTERS} characters`,
       )
       .refine((value) => value.trim().length > 0, 'must not be only whitespace')
-      .openapi({ minLength: 1, maxLength: MAX_CONTENT_CHARACTERS }),
-    timestamp: Timestamp.optional(),
-    clientMessageId: IdempotencyKey.optional(),
+      .openapi({
+        minLength: 1,
+        maxLength: MAX_CONTENT_CHARACTERS,
+        pattern: NOT_ONLY_WHITESPACE_PATTERN,
+        description: `1–${MAX_CONTENT_CHARACTERS} characters (Unicode code points), not only whitespace, valid Unicode (no lone surrogates); stored exactly as sent`,
+      }),
+    timestamp: Timestamp.optional().openapi({
+      description: "The client's time of writing; stored, never used for order",
+    }),
+    clientMessageId: IdempotencyKey.optional().openapi({
+      description: 'Idempotency key; must equal the Idempotency-Key header when both are sent',
+    }),
   })
   .strict()
   .refine((body) => (body.receiverId === undefined) !== (body.groupId === undefined), {
     message: 'give exactly one of receiverId or groupId',
     path: ['receiverId'],
   })
-  .openapi('SendMessageRequest');
+  .openapi('SendMessageRequest', { oneOf: [{ required: ['receiverId'] }, { required: ['groupId'] }] });
 
+/**
+ * The rules between parameters (exactly one target, not both cursors, from ≤ to) cannot be said in
+ * OpenAPI, whose parameters are each their own schema; their descriptions say them instead.
+ */
 const HistoryQuery = z
   .object({
-    peerId: Ulid.optional().openapi({ description: 'The other user of a one-to-one conversation' }),
-    groupId: Ulid.optional().openapi({ description: 'A group the caller belongs to' }),
-    conversationId: ConversationId.optional().openapi({ description: 'A group id or a dm_<userId>_<userId> id' }),
-    limit: z.coerce.number().int().min(1).max(100).default(50),
-    before: Ulid.optional().openapi({ description: 'Cursor (exclusive): messages older than this id, newest first' }),
-    after: Ulid.optional().openapi({ description: 'Cursor (exclusive): messages newer than this id, oldest first' }),
-    from: QueryTimestamp.optional().openapi({ description: 'Earliest createdAt (inclusive), ISO-8601 or epoch ms' }),
-    to: QueryTimestamp.optional().openapi({ description: 'Latest createdAt (inclusive), ISO-8601 or epoch ms' }),
+    peerId: Ulid.optional().openapi({
+      description:
+        'The other user of a one-to-one conversation (not the caller). Give exactly one of peerId, groupId and conversationId.',
+    }),
+    groupId: Ulid.optional().openapi({
+      description: 'A group the caller belongs to. Give exactly one of peerId, groupId and conversationId.',
+    }),
+    conversationId: ConversationId.optional().openapi({
+      description:
+        'A group id or a dm_<userId>_<userId> id (smaller id first). Give exactly one of peerId, groupId and conversationId.',
+    }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(50)
+      .openapi({ type: 'integer', minimum: 1, maximum: 100, default: 50, description: 'Page size' }),
+    before: Ulid.optional().openapi({
+      description: 'Cursor (exclusive): messages older than this id, newest first. Not together with after.',
+    }),
+    after: Ulid.optional().openapi({
+      description: 'Cursor (exclusive): messages newer than this id, oldest first. Not together with before.',
+    }),
+    from: QueryTimestamp.optional().openapi({
+      description: 'Earliest createdAt (inclusive), ISO-8601 or epoch ms; not later than to',
+    }),
+    to: QueryTimestamp.optional().openapi({
+      description: 'Latest createdAt (inclusive), ISO-8601 or epoch ms; not earlier than from',
+    }),
   })
   .refine((q) => [q.peerId, q.groupId, q.conversationId].filter((value) => value !== undefined).length === 1, {
     message: 'give exactly one of peerId, groupId or conversationId',
@@ -101,7 +137,7 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
     responses: {
       201: json(z.object({ message: MessageSchema }), 'Stored'),
       200: json(z.object({ message: MessageSchema }), 'A retry: the message stored by the first attempt'),
-      ...problems(400, 401, 403, 404, 409, 413, 415),
+      ...problems(401, 403, 404, 409, 413, 415),
     },
   });
   const history = createRoute({
@@ -114,7 +150,7 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
     request: { query: HistoryQuery },
     responses: {
       200: json(z.object({ messages: z.array(MessageSchema), nextCursor: Ulid.nullable() }), 'A page'),
-      ...problems(400, 401, 403, 404),
+      ...problems(401, 403, 404),
     },
   });
 

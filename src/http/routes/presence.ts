@@ -4,7 +4,7 @@ import { ULID_PATTERN } from '../../domain/ids.js';
 import type { PresencePolicy } from '../../services/presence-policy.js';
 import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
-import { bearer, json, problems, Ulid } from '../schemas.js';
+import { bearer, json, problems, Ulid, WHITESPACE_CLASS } from '../schemas.js';
 import { hookOptions } from '../validation.js';
 
 /** At most this many users per presence query. */
@@ -27,6 +27,15 @@ export const toPresenceJson = (presence: Presence) => ({
   lastSeenAt: presence.lastSeenAt === null ? null : new Date(presence.lastSeenAt).toISOString(),
 });
 
+/**
+ * The list as the server reads it: split on commas, each entry trimmed, empty entries and repeats
+ * dropped; every id left must be a ULID, and 1 to 100 of them. The pattern says the same (a ULID
+ * between any commas and whitespace, at most 100 entries); only "repeats count once" is prose.
+ */
+const WS = `[${WHITESPACE_CLASS}]*`;
+const ULID = ULID_PATTERN.source.replace(/^\^|\$$/g, '');
+export const USER_ID_LIST_PATTERN = `^(?:${WS},)*${WS}${ULID}(?:${WS}(?:,${WS})+${ULID}){0,${MAX_PRESENCE_QUERY - 1}}(?:${WS},)*${WS}$`;
+
 const UserIdList = z
   .string()
   .transform((value, ctx) => {
@@ -39,7 +48,12 @@ const UserIdList = z
     if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not ULIDs: ${bad.slice(0, 5).join(', ')}` });
     return ids;
   })
-  .openapi({ type: 'string', description: 'Comma-separated user ids', example: '01JD3W6YQ7R5S3T2V1X0Z9Y8W7' });
+  .openapi({
+    type: 'string',
+    pattern: USER_ID_LIST_PATTERN,
+    description: `Comma-separated user ids (ULIDs), 1 to ${MAX_PRESENCE_QUERY}; whitespace around an id and empty entries are ignored, a repeated id counts once`,
+    example: '01JD3W6YQ7R5S3T2V1X0Z9Y8W7,01JD3W7B1C2D3E4F5G6H7J8K9M',
+  });
 
 /** Presence of many users at once, answered from Redis. */
 export function presenceRoutes(deps: {
@@ -59,7 +73,7 @@ export function presenceRoutes(deps: {
     request: { query: z.object({ userIds: UserIdList }) },
     responses: {
       200: json(z.object({ presence: z.array(PresenceSchema) }), 'Presence in the order asked'),
-      ...problems(400, 401, 403, 503),
+      ...problems(401, 403),
     },
   });
 
