@@ -32,7 +32,7 @@ bash docker/native/stack.sh status >/dev/null ||
 if [ "$("$VENV/bin/st" --version 2>/dev/null)" != "st, version $SCHEMATHESIS_VERSION" ]; then
   say "installing schemathesis $SCHEMATHESIS_VERSION into $VENV (once)"
   rm -rf "$VENV"
-  python3 -m venv "$VENV"
+  python3 -m venv "$VENV" || { apt_install python3-venv && python3 -m venv "$VENV"; }
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
@@ -48,7 +48,7 @@ say "starting an API node on $BASE (log: $OUT/server.log)"
 env NODE_ENV=test HOST=127.0.0.1 PORT="$PORT" LOG_LEVEL=warn \
   CASSANDRA_KEYSPACE="$FUZZ_KEYSPACE" REDIS_KEY_PREFIX=sbfuzz \
   JWT_SECRET="$(node -e "process.stdout.write(require('node:crypto').randomBytes(32).toString('hex'))")" \
-  RATE_LIMIT_ENABLED=false STARTUP_RETRIES=5 STARTUP_RETRY_DELAY_MS=500 SHUTDOWN_GRACE_MS=2000 \
+  METRICS_PORT=0 RATE_LIMIT_ENABLED=false STARTUP_RETRIES=5 STARTUP_RETRY_DELAY_MS=500 SHUTDOWN_GRACE_MS=2000 \
   node --import tsx src/main.ts >"$OUT/server.log" 2>&1 &
 NODE_PID=$!
 stop_node() {

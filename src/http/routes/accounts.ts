@@ -55,7 +55,9 @@ const LogoutBody = z
   .refine((body) => (body.refreshToken !== undefined) !== (body.all === true), {
     message: 'give either refreshToken or all: true',
   })
+  // Exactly one of the two, as a oneOf over which is required (both present match both branches).
   .openapi('LogoutRequest', {
+    oneOf: [{ required: ['refreshToken'] }, { required: ['all'] }],
     description:
       '`{ refreshToken }` ends that session (device): no bearer token needed. `{ all: true }` ends every session of the user named by the bearer token, which is then required.',
   });
