@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
   'CONFLICT',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
@@ -41,7 +42,9 @@ export class AppError extends Error {
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
 
 /** HTTP status for each code; the switch is exhaustive so a new code cannot be forgotten. */
-export function statusForCode(code: ErrorCode): 400 | 401 | 403 | 404 | 408 | 409 | 413 | 415 | 429 | 431 | 500 | 503 {
+export function statusForCode(
+  code: ErrorCode,
+): 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 415 | 429 | 431 | 500 | 503 {
   switch (code) {
     case 'VALIDATION_FAILED':
     case 'MALFORMED_JSON':
@@ -52,6 +55,8 @@ export function statusForCode(code: ErrorCode): 400 | 401 | 403 | 404 | 408 | 40
       return 403;
     case 'NOT_FOUND':
       return 404;
+    case 'METHOD_NOT_ALLOWED':
+      return 405;
     case 'CONFLICT':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
@@ -84,6 +89,8 @@ export function titleForCode(code: ErrorCode): string {
       return 'Forbidden';
     case 'NOT_FOUND':
       return 'Not found';
+    case 'METHOD_NOT_ALLOWED':
+      return 'Method not allowed';
     case 'CONFLICT':
       return 'Conflict';
     case 'PAYLOAD_TOO_LARGE':

@@ -9,6 +9,7 @@ import type { PresencePolicy } from '../services/presence-policy.js';
 import type { PresenceReader } from '../services/realtime.js';
 import type { TokenService } from '../services/tokens.js';
 import type { AppEnv } from './context.js';
+import { createAllowedMethods } from './method-not-allowed.js';
 import { requireAuth } from './middleware/auth.js';
 import { authenticate } from './middleware/authenticate.js';
 import { jsonBody } from './middleware/json-body.js';
@@ -108,7 +109,18 @@ export function createApp(deps: HttpDeps) {
   app.route('/api/v1', api);
   app.route('/', docsRoutes());
 
-  app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)));
+  const allowedMethods = createAllowedMethods(app.routes);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0 && !allowed.includes(c.req.method)) {
+      c.header('Allow', allowed.join(', '));
+      return problemResponse(
+        c,
+        new AppError('METHOD_NOT_ALLOWED', `${c.req.method} is not served at ${c.req.path}; use ${allowed.join(', ')}`),
+      );
+    }
+    return problemResponse(c, new AppError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`));
+  });
   app.onError((error, c) => {
     if (error instanceof AppError) {
       if (error.code === 'UNAUTHENTICATED') c.header('WWW-Authenticate', 'Bearer');

@@ -221,9 +221,17 @@ describe('the error envelope and the request guards', () => {
       expectProblem(await api.get('/nothing'), 404, 'NOT_FOUND');
     });
 
-    it('answers 404 for an unknown method on a known path, whatever the body', async () => {
-      expectProblem(await api.delete('/api/v1/users/me', alice.token), 404, 'NOT_FOUND');
-      expectProblem(await api.request('PUT', '/api/v1/groups'), 404, 'NOT_FOUND');
+    it('answers 405 with Allow for a method a known path does not serve, whatever the body; 404 for an unknown path', async () => {
+      const onMe = expectProblem(await api.delete('/api/v1/users/me', alice.token), 405, 'METHOD_NOT_ALLOWED');
+      expect(onMe.detail).toContain('GET, HEAD');
+      const groups = await api.request('PUT', '/api/v1/groups', {
+        rawBody: 'x',
+        headers: { 'content-type': 'text/plain' },
+      });
+      expectProblem(groups, 405, 'METHOD_NOT_ALLOWED');
+      expect(groups.headers.get('allow')).toBe('GET, HEAD, POST');
+      const member = await api.request('PATCH', `/api/v1/groups/${alice.id}/members/${alice.id}`);
+      expect(member.headers.get('allow')).toBe('DELETE');
       expectProblem(
         await api.request('POST', '/api/v1/nothing-here', { rawBody: 'x', headers: { 'content-type': 'text/plain' } }),
         404,
