@@ -7,7 +7,9 @@ import { createCacheLayer } from './cache/layer.js';
 import { createPresenceStore } from './cache/presence.js';
 import { createPubSub } from './cache/pubsub.js';
 import type { Config } from './config.js';
+import { createTrustedProxies } from './domain/client-address.js';
 import { createApp } from './http/app.js';
+import { createRateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { instrumentMessaging } from './observability/messaging.js';
 import { createMetrics } from './observability/metrics.js';
@@ -171,6 +173,13 @@ export async function createContainer(config: Config, options: { logger?: Logger
     drainers.push(() => gateway.drain());
   });
 
+  // Rate limits in Redis, shared by every node (src/limits/rate-limits.ts); none at all when
+  // RATE_LIMIT_ENABLED=false. The gateway reuses trustedProxies for its clients' addresses.
+  const trustedProxies = createTrustedProxies(config.rateLimit.trustedProxies);
+  const rateLimits = config.rateLimit.enabled
+    ? createRateLimits({ config: config.rateLimit, redis, keys, logger })
+    : undefined;
+
   const app = createApp({
     logger,
     tokens,
@@ -183,6 +192,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
     metrics,
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxGroupMembers: config.groups.maxMembers,
+    ...(rateLimits ? { rateLimits: { limits: rateLimits, trustedProxies } } : {}),
   });
 
   return {
@@ -204,6 +214,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
       metrics,
       caches,
       cacheCounters,
+      rateLimits,
+      trustedProxies,
     },
     /** Connects server-bound parts (WebSocket upgrade) to the listening server. */
     attach(server: Server) {

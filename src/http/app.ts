@@ -2,7 +2,9 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { TrustedProxies } from '../domain/client-address.js';
 import { AppError } from '../domain/errors.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
 import type { GroupService } from '../services/groups.js';
@@ -12,6 +14,7 @@ import type { TokenService } from '../services/tokens.js';
 import type { AppEnv } from './context.js';
 import { requireAuth } from './middleware/auth.js';
 import { jsonBody } from './middleware/json-body.js';
+import { loginRateLimit, registrationRateLimit, restRateLimit, sendRateLimit } from './middleware/rate-limit.js';
 import { type RequestObserver, requestContext } from './middleware/request-context.js';
 import { problemResponse } from './problem.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -38,6 +41,8 @@ export interface HttpDeps {
   metrics?: { contentType: string; render(): Promise<string> };
   /** Extra routes mounted at the root (e.g. /metrics, presence), added by the composition root. */
   extraRoutes?: (app: Hono<AppEnv>, auth: ReturnType<typeof requireAuth>) => void;
+  /** Rate limits (absent when RATE_LIMIT_ENABLED=false: no limiter runs, no RateLimit headers). */
+  rateLimits?: { limits: RateLimits; trustedProxies: TrustedProxies };
 }
 
 /** Builds the HTTP application. No I/O here: every dependency comes in. */
@@ -46,7 +51,26 @@ export function createApp(deps: HttpDeps) {
   const auth = requireAuth(deps.tokens);
 
   app.use('*', requestContext({ logger: deps.logger, ...(deps.observer ? { observer: deps.observer } : {}) }));
+  // Rate limits (docs/security.md): per address and user, registration and sends before the body
+  // is read; the login limit after jsonBody, because it keys on the body's username.
+  const rl = deps.rateLimits;
+  const identify = { tokens: deps.tokens };
+  if (rl) {
+    const { limits, trustedProxies } = rl;
+    const address = { trustedProxies };
+    app.use('/api/*', restRateLimit({ ip: limits.restIp, user: limits.restUser, address, identify }));
+    app.use('/api/*', registrationRateLimit({ ip: limits.registerIp, address }));
+    app.use('/api/*', sendRateLimit({ burst: limits.sendBurst, sustained: limits.sendSustained, identify }));
+  }
   app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes }));
+  if (rl) {
+    const { limits, trustedProxies } = rl;
+    const address = { trustedProxies };
+    app.use(
+      '/api/*',
+      loginRateLimit({ account: limits.loginAccount, ipFailures: limits.loginIpFailures, ip: limits.loginIp, address }),
+    );
+  }
 
   const api = new OpenAPIHono<AppEnv>(hookOptions);
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
