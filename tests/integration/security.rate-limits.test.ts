@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createRedisClient } from '../../src/cache/client.js';
+import { createKeys } from '../../src/cache/keys.js';
+import { loadConfig } from '../../src/config.js';
+import { createRateLimits } from '../../src/limits/rate-limits.js';
+import { createLogger } from '../../src/logger.js';
 import {
   type ApiClient,
   type ApiResponse,
@@ -8,6 +13,7 @@ import {
   registerUser,
   uniqueUsername,
 } from '../support/api.js';
+import { testEnv } from '../support/env.js';
 import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -204,6 +210,39 @@ describe('rate limits', () => {
     // first send after the loss is slow whatever the limits (≈2.3 s with RATE_LIMIT_ENABLED=false
     // too: the cache layer fencing itself), so only the later ones are timed.
     expect(Math.max(...durations.slice(1))).toBeLessThan(500);
+  });
+
+  it('answers from memory within one command timeout when Redis hangs, then stops waiting for it', async () => {
+    const redisChild = await startRedisChild();
+    cleanup.push(() => redisChild.close());
+    const config = loadConfig(testEnv(limitsEnv({ REDIS_URL: redisChild.url, SEND_BURST_LIMIT: '5' })));
+    const logger = createLogger({ ...config, log: { level: 'silent' } });
+    const redis = createRedisClient(config.redis, logger, 'rate-limit-test');
+    await redis.connect();
+    cleanup.push(async () => redis.disconnect());
+    const limits = createRateLimits({
+      config: config.rateLimit,
+      redis,
+      keys: createKeys(config.redis.keyPrefix),
+      logger,
+    });
+    expect((await limits.sendBurst.consume('hung-user')).remaining).toBe(4);
+
+    // The server stops answering without closing the connection.
+    await redisChild.admin.call('CLIENT', 'PAUSE', '3000', 'ALL');
+    const timed = async () => {
+      const started = performance.now();
+      const decision = await limits.sendBurst.consume('hung-user');
+      return { decision, ms: performance.now() - started };
+    };
+    const first = await timed();
+    expect(first.decision.allowed).toBe(true);
+    expect(first.ms).toBeLessThan(config.redis.commandTimeoutMs + 150);
+    const rest = [];
+    for (let i = 0; i < 5; i++) rest.push(await timed());
+    // Memory now answers at once, and still limits: its own budget of 5 runs out.
+    expect(Math.max(...rest.map((r) => r.ms))).toBeLessThan(20);
+    expect(rest.map((r) => r.decision.allowed)).toEqual([true, true, true, true, false]);
   });
 
   it('ignores X-Forwarded-For from an untrusted peer; honours it from a trusted proxy', async () => {
