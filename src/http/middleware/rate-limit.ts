@@ -98,21 +98,25 @@ function rateLimited(c: Context, refused: readonly LimitDecision[]): AppError {
 }
 
 /**
- * Every /api request: per client address, and per user when the caller is identified (by
- * app-level auth, or here from the bearer token). Mount it on `/api/*` after authentication and
- * before the body is read.
+ * Every /api request: per client address (`ip`), and per user (`user`) when the caller is
+ * identified (by app-level auth, or here from the bearer token). Give both to count both in one
+ * step, or mount it twice — `{ ip, address }` before authentication, so floods of bad tokens are
+ * counted too, and `{ user, identify }` after it — always before the body is read.
  */
 export function restRateLimit(options: {
-  ip: Limiter;
-  user: Limiter;
-  address: ClientAddressOptions;
-  identify: IdentifyOptions;
+  ip?: Limiter;
+  user?: Limiter;
+  address?: ClientAddressOptions;
+  identify?: IdentifyOptions;
 }) {
+  const { ip, user, address, identify } = options;
+  if (ip && !address) throw new Error('restRateLimit: a per-address limit needs `address`');
+  if (user && !identify) throw new Error('restRateLimit: a per-user limit needs `identify`');
   return createMiddleware<AppEnv>(async (c, next) => {
-    const userId = await callerId(c, options.identify);
+    const userId = user && identify ? await callerId(c, identify) : undefined;
     await enforce(c, [
-      [options.ip, clientSubject(c, options.address)],
-      ...(userId ? [[options.user, userId] as const] : []),
+      ...(ip && address ? [[ip, clientSubject(c, address)] as const] : []),
+      ...(user && userId ? [[user, userId] as const] : []),
     ]);
     return next();
   });

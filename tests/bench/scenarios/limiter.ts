@@ -83,8 +83,14 @@ export async function runLimiter(ctx: BenchContext, workload: Workload): Promise
   // The machine is shared, so its load drifts between rounds: compare each round's pair.
   const pairRatios = onSide.runs.map((run, i) => run.throughput / (offSide.runs[i]?.throughput ?? Number.NaN));
   const pairedRatio = round(median(pairRatios), 3);
+  // API CPU per send: what the limiter adds to each request, less sensitive than throughput to a
+  // busy machine (where Cassandra, not the API process, sets the pace).
+  const cpuMsPerSend = (run: Measurement) => ((run.api[0]?.cpuSeconds ?? Number.NaN) * 1000) / run.requests;
+  const offCpu = round(median(offSide.runs.map(cpuMsPerSend)), 3);
+  const onCpu = round(median(onSide.runs.map(cpuMsPerSend)), 3);
   const offP99 = round(median(offSide.runs.map((run) => run.latencyMs.p99)), 1);
   const onP99 = round(median(onSide.runs.map((run) => run.latencyMs.p99)), 1);
+  ctx.log(`limiter: median API CPU per send off ${offCpu} ms, on ${onCpu} ms`);
   ctx.log(
     `limiter: median sends/s off ${offRate}, on ${onRate}; median of per-round on/off ratios ${pairedRatio} (rounds: ${pairRatios.map((r) => round(r, 2)).join(', ')})`,
   );
@@ -99,6 +105,8 @@ export async function runLimiter(ctx: BenchContext, workload: Workload): Promise
       sendsPerSecondLimitsOn: onRate,
       onToOff: round(onRate / offRate, 3),
       pairedOnToOff: pairedRatio,
+      apiCpuMsPerSendLimitsOff: offCpu,
+      apiCpuMsPerSendLimitsOn: onCpu,
       p99MsLimitsOff: offP99,
       p99MsLimitsOn: onP99,
     },
