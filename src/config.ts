@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrCidr } from './domain/client-address.js';
 
 /**
  * The whole configuration, parsed once from the environment. Nothing else reads process.env.
@@ -19,6 +20,16 @@ const list = z
       .filter((item) => item.length > 0),
   )
   .pipe(z.array(z.string()).min(1));
+/** A comma-separated list of IP addresses or CIDR blocks ("10.0.0.0/8, ::1"); may be empty. */
+const addressList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  )
+  .pipe(z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR block (e.g. 10.0.0.0/8)')));
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -90,10 +101,56 @@ const envSchema = z.object({
         .filter((item) => item.length > 0),
     ),
   WS_SESSION_CHECK_MS: integer(1000, 3_600_000).default(60_000),
-  WS_MAX_CONNECTIONS_PER_USER: integer(1, 10_000).default(10),
+
+  // --- Rate limits (docs/security.md). Counted in Redis so every node shares one budget; an
+  // in-memory per-node limit takes over while Redis is away. Windows are fixed windows that
+  // start at a subject's first request. Defaults are for production traffic of a chat API:
+  // well above what a person (or a NAT full of people) does, far below what a script does. ---
+  /** Master switch for every limit, HTTP and WebSocket (off for benchmarks and load tests). */
+  RATE_LIMIT_ENABLED: boolean.default(true),
+  /** Proxies whose X-Forwarded-For is believed (IPs/CIDRs). Empty: the socket's peer is the client. */
+  TRUSTED_PROXIES: addressList.default([]),
+  // Consecutive failed logins of one account (from any address) before it is locked. 10 is far
+  // above a person's typos and, with the lock, caps a guesser at ~10 tries per 15 minutes per
+  // account (~1,000/day) instead of thousands per second. A correct password resets the count.
+  LOGIN_ACCOUNT_MAX_FAILURES: integer(1, 1_000_000).default(10),
+  LOGIN_ACCOUNT_WINDOW_SECONDS: integer(1, 86_400 * 30).default(3600),
+  LOGIN_ACCOUNT_LOCK_SECONDS: integer(1, 86_400 * 30).default(900),
+  // Failed logins from one client address, over all accounts (password spraying). Higher than
+  // the per-account limit because a NAT or an office shares an address; never reset by a success,
+  // so one valid account cannot launder an attacker's failures.
+  LOGIN_IP_MAX_FAILURES: integer(1, 1_000_000).default(50),
+  LOGIN_IP_FAILURE_WINDOW_SECONDS: integer(1, 86_400 * 30).default(3600),
+  LOGIN_IP_LOCK_SECONDS: integer(1, 86_400 * 30).default(3600),
+  // Every login attempt from one address, successful or not: a slow ceiling (tokens live a day,
+  // so a person logs in a few times a day; 300/hour leaves room for a few hundred behind a NAT).
+  LOGIN_IP_LIMIT: integer(1, 1_000_000).default(300),
+  LOGIN_IP_WINDOW_SECONDS: integer(1, 86_400 * 30).default(3600),
+  // Accounts created from one address: a family or a classroom signs up a handful in an hour; a
+  // bot farming accounts wants thousands.
+  REGISTER_IP_LIMIT: integer(1, 1_000_000).default(10),
+  REGISTER_IP_WINDOW_SECONDS: integer(1, 86_400 * 30).default(3600),
+  // Messages one user sends: a burst (pasting lines, a quick exchange: 30 in 10 s is faster than
+  // anyone types) and a sustained rate (1,000 an hour ≈ one every 3.6 s for a whole hour).
+  SEND_BURST_LIMIT: integer(1, 1_000_000).default(30),
+  SEND_BURST_WINDOW_SECONDS: integer(1, 86_400).default(10),
+  SEND_SUSTAINED_LIMIT: integer(1, 10_000_000).default(1000),
+  SEND_SUSTAINED_WINDOW_SECONDS: integer(1, 86_400 * 7).default(3600),
+  // Every /api/v1 request of one signed-in user (a client app polling history, receipts and
+  // profiles does a few per second at most) and of one client address (several users behind it).
+  REST_USER_LIMIT: integer(1, 10_000_000).default(600),
+  REST_USER_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  REST_IP_LIMIT: integer(1, 10_000_000).default(1200),
+  REST_IP_WINDOW_SECONDS: integer(1, 86_400).default(60),
+  // WebSocket limits, enforced by src/ws/ (config lives here so every limit has one place):
+  // open connections per user (phone + laptop + tabs), a token bucket of inbound frames per
+  // connection (20/s steady, bursts of 40), and how many refused frames within
+  // WS_ABUSE_WINDOW_SECONDS close the connection (a client that ignores RATE_LIMITED errors).
+  WS_MAX_CONNECTIONS_PER_USER: integer(1, 100_000).default(10),
   WS_FRAMES_PER_SECOND: integer(1, 100_000).default(20),
-  WS_FRAME_BURST: integer(1, 100_000).default(40),
-  WS_RATE_LIMIT_CLOSE_AFTER: integer(1, 100_000).default(50),
+  WS_FRAME_BURST: integer(1, 1_000_000).default(40),
+  WS_ABUSE_CLOSE_AFTER: integer(1, 1_000_000).default(50),
+  WS_ABUSE_WINDOW_SECONDS: integer(1, 3600).default(10),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -141,10 +198,37 @@ export interface Config {
     allowedOrigins: string[];
     /** How often open connections' sessions are re-checked (an ended session closes them with 1008). */
     sessionCheckMs: number;
+  };
+  rateLimit: RateLimitConfig;
+}
+
+/** A fixed-window limit: at most `limit` in `windowSeconds`. */
+export interface WindowLimit {
+  limit: number;
+  windowSeconds: number;
+}
+/** A failure counter: `limit` failures in `windowSeconds` lock the subject for `lockSeconds`. */
+export interface FailureLimit extends WindowLimit {
+  lockSeconds: number;
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  trustedProxies: string[];
+  loginAccount: FailureLimit;
+  loginIpFailures: FailureLimit;
+  loginIp: WindowLimit;
+  registerIp: WindowLimit;
+  sendBurst: WindowLimit;
+  sendSustained: WindowLimit;
+  restUser: WindowLimit;
+  restIp: WindowLimit;
+  ws: {
     maxConnectionsPerUser: number;
     framesPerSecond: number;
     frameBurst: number;
-    closeAfterRefusals: number;
+    abuseCloseAfter: number;
+    abuseWindowSeconds: number;
   };
 }
 
@@ -217,10 +301,33 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       membershipReconcileMs: e.WS_MEMBERSHIP_RECONCILE_MS,
       allowedOrigins: e.WS_ALLOWED_ORIGINS,
       sessionCheckMs: e.WS_SESSION_CHECK_MS,
-      maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
-      framesPerSecond: e.WS_FRAMES_PER_SECOND,
-      frameBurst: e.WS_FRAME_BURST,
-      closeAfterRefusals: e.WS_RATE_LIMIT_CLOSE_AFTER,
+    },
+    rateLimit: {
+      enabled: e.RATE_LIMIT_ENABLED,
+      trustedProxies: e.TRUSTED_PROXIES,
+      loginAccount: {
+        limit: e.LOGIN_ACCOUNT_MAX_FAILURES,
+        windowSeconds: e.LOGIN_ACCOUNT_WINDOW_SECONDS,
+        lockSeconds: e.LOGIN_ACCOUNT_LOCK_SECONDS,
+      },
+      loginIpFailures: {
+        limit: e.LOGIN_IP_MAX_FAILURES,
+        windowSeconds: e.LOGIN_IP_FAILURE_WINDOW_SECONDS,
+        lockSeconds: e.LOGIN_IP_LOCK_SECONDS,
+      },
+      loginIp: { limit: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW_SECONDS },
+      registerIp: { limit: e.REGISTER_IP_LIMIT, windowSeconds: e.REGISTER_IP_WINDOW_SECONDS },
+      sendBurst: { limit: e.SEND_BURST_LIMIT, windowSeconds: e.SEND_BURST_WINDOW_SECONDS },
+      sendSustained: { limit: e.SEND_SUSTAINED_LIMIT, windowSeconds: e.SEND_SUSTAINED_WINDOW_SECONDS },
+      restUser: { limit: e.REST_USER_LIMIT, windowSeconds: e.REST_USER_WINDOW_SECONDS },
+      restIp: { limit: e.REST_IP_LIMIT, windowSeconds: e.REST_IP_WINDOW_SECONDS },
+      ws: {
+        maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
+        framesPerSecond: e.WS_FRAMES_PER_SECOND,
+        frameBurst: e.WS_FRAME_BURST,
+        abuseCloseAfter: e.WS_ABUSE_CLOSE_AFTER,
+        abuseWindowSeconds: e.WS_ABUSE_WINDOW_SECONDS,
+      },
     },
   };
 }

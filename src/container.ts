@@ -7,9 +7,11 @@ import { createCacheLayer } from './cache/layer.js';
 import { createPresenceStore } from './cache/presence.js';
 import { createPubSub } from './cache/pubsub.js';
 import type { Config } from './config.js';
+import { createTrustedProxies } from './domain/client-address.js';
 import { createApp } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
 import { answerClientErrors } from './http/node-server.js';
+import { createRateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { instrumentMessaging } from './observability/messaging.js';
 import { createMetrics } from './observability/metrics.js';
@@ -195,16 +197,23 @@ export async function createContainer(config: Config, options: { logger?: Logger
       logger,
       observer: metrics,
       limits: {
-        // RATE_LIMIT_ENABLED (the master switch) arrives with the REST rate limits.
-        enabled: true,
-        maxConnectionsPerUser: config.ws.maxConnectionsPerUser,
-        framesPerSecond: config.ws.framesPerSecond,
-        frameBurst: config.ws.frameBurst,
-        closeAfterRefusals: config.ws.closeAfterRefusals,
+        enabled: config.rateLimit.enabled,
+        maxConnectionsPerUser: config.rateLimit.ws.maxConnectionsPerUser,
+        framesPerSecond: config.rateLimit.ws.framesPerSecond,
+        frameBurst: config.rateLimit.ws.frameBurst,
+        closeAfterRefusals: config.rateLimit.ws.abuseCloseAfter,
+        abuseWindowMs: config.rateLimit.ws.abuseWindowSeconds * 1000,
       },
     });
     drainers.push(() => gateway.drain());
   });
+
+  // Rate limits in Redis, shared by every node (src/limits/rate-limits.ts); none at all when
+  // RATE_LIMIT_ENABLED=false. The gateway reuses trustedProxies for its clients' addresses.
+  const trustedProxies = createTrustedProxies(config.rateLimit.trustedProxies);
+  const rateLimits = config.rateLimit.enabled
+    ? createRateLimits({ config: config.rateLimit, redis, keys, logger })
+    : undefined;
 
   const app = createApp({
     logger,
@@ -218,6 +227,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
     observer: metrics.http,
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxGroupMembers: config.groups.maxMembers,
+    ...(rateLimits ? { rateLimits: { limits: rateLimits, trustedProxies } } : {}),
   });
 
   // Prometheus on its own listener (main.ts starts it on METRICS_HOST:METRICS_PORT), never on the API port.
@@ -244,6 +254,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
       metrics,
       caches,
       cacheCounters,
+      rateLimits,
+      trustedProxies,
     },
     /** Connects server-bound parts (WebSocket upgrade) to the listening server. */
     attach(server: Server) {

@@ -39,6 +39,16 @@ export function createKeys(prefix: string) {
     groupChannel: (groupId: string) => `${base}:ch:group:${groupId}`,
     /** Pub/sub: online/offline changes of one user, for connections that subscribed to them. */
     presenceChannel: (userId: string) => `${base}:ch:presence:${userId}`,
+    /**
+     * Rate limits (src/limits/rate-limits.ts): rate-limiter-flexible stores each counter at
+     * `<keyPrefix>:<key>`, so the policy's prefix and the subject's key are spelled apart and
+     * joined by the library into `sb:v1:rl:<policy>:{<subject>}` (an integer counter with a TTL).
+     * The braces make the subject the Cluster hash tag; braces inside a subject (a username from
+     * an unvalidated body) are percent-escaped so they cannot move the tag.
+     */
+    rateLimitPrefix: (policy: string) => `${base}:rl:${policy}`,
+    rateLimitKey: (subject: string) =>
+      `{${subject.replace(/[%{}]/g, (char) => `%${char.charCodeAt(0).toString(16)}`)}}`,
   };
 }
 

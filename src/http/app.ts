@@ -1,6 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import type { TrustedProxies } from '../domain/client-address.js';
 import { AppError } from '../domain/errors.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
 import type { GroupService } from '../services/groups.js';
@@ -13,6 +15,7 @@ import { createAllowedMethods } from './method-not-allowed.js';
 import { requireAuth } from './middleware/auth.js';
 import { authenticate } from './middleware/authenticate.js';
 import { jsonBody } from './middleware/json-body.js';
+import { loginRateLimit, registrationRateLimit, restRateLimit, sendRateLimit } from './middleware/rate-limit.js';
 import { type RequestObserver, requestContext } from './middleware/request-context.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { strictUrl } from './middleware/strict-url.js';
@@ -40,6 +43,8 @@ export interface HttpDeps {
   presence?: PresenceReader;
   /** Who may read whose presence (PRESENCE_VISIBILITY); without it, everyone's. */
   presencePolicy?: Pick<PresencePolicy, 'assertVisible' | 'visibleTo'>;
+  /** Rate limits (absent when RATE_LIMIT_ENABLED=false: no limiter runs, no RateLimit headers). */
+  rateLimits?: { limits: RateLimits; trustedProxies: TrustedProxies };
 }
 
 /**
@@ -59,12 +64,32 @@ export function createApp(deps: HttpDeps) {
   const app = new OpenAPIHono<AppEnv>(hookOptions);
   const auth = requireAuth(deps.tokens);
 
-  // Order matters: who is asking is settled before anything reads the body (401 before 400/413/415).
+  // Order matters (docs/security.md): the per-address limit first, so a flood of bad tokens is
+  // counted; then who is asking is settled before anything reads the body (401 before 400/413/415);
+  // the per-user, registration and send limits before the body is read; the login limit after
+  // the body guard, because it keys on the body's username.
+  const rl = deps.rateLimits;
+  const identify = { tokens: deps.tokens };
+  const address = rl ? { trustedProxies: rl.trustedProxies } : undefined;
   app.use('*', requestContext({ logger: deps.logger, ...(deps.observer ? { observer: deps.observer } : {}) }));
   app.use('*', securityHeaders());
   app.use('*', strictUrl());
+  if (rl && address) app.use('/api/*', restRateLimit({ ip: rl.limits.restIp, address }));
   app.use('/api/*', authenticate({ tokens: deps.tokens, publicRoutes: PUBLIC_API_ROUTES }));
+  if (rl && address) {
+    const { limits } = rl;
+    app.use('/api/*', restRateLimit({ user: limits.restUser, identify }));
+    app.use('/api/*', registrationRateLimit({ ip: limits.registerIp, address }));
+    app.use('/api/*', sendRateLimit({ burst: limits.sendBurst, sustained: limits.sendSustained, identify }));
+  }
   app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes }));
+  if (rl && address) {
+    const { limits } = rl;
+    app.use(
+      '/api/*',
+      loginRateLimit({ account: limits.loginAccount, ipFailures: limits.loginIpFailures, ip: limits.loginIp, address }),
+    );
+  }
 
   const api = new OpenAPIHono<AppEnv>(hookOptions);
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {

@@ -33,8 +33,9 @@ export interface GatewayLimits {
   framesPerSecond: number;
   /** …with bursts of up to this many. */
   frameBurst: number;
-  /** Frames refused for the rate within 10 s after which the connection is closed with 4029. */
+  /** Frames refused for the rate within `abuseWindowMs` after which the connection is closed with 4029. */
   closeAfterRefusals: number;
+  abuseWindowMs: number;
 }
 
 /** Counters the composition root may wire to metrics. */
@@ -234,6 +235,7 @@ export function createGateway(deps: {
           ratePerSecond: deps.limits.framesPerSecond,
           burst: deps.limits.frameBurst,
           closeAfter: deps.limits.closeAfterRefusals,
+          windowMs: deps.limits.abuseWindowMs,
         })
       : undefined;
 

@@ -15,17 +15,24 @@ import {
   REPO,
   resetKeyspace,
   startApiNode,
+  UNREACHABLE_LIMITS,
 } from './lib/stack.js';
 import { createWorkload, type Workload } from './lib/workload.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runGrowth } from './scenarios/growth.js';
 import { runHistory } from './scenarios/history.js';
 import { runIdle } from './scenarios/idle.js';
+import { runLimiter } from './scenarios/limiter.js';
 import { runRawInsert } from './scenarios/raw-insert.js';
 import { runSend } from './scenarios/send.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only=send,history] [-- --profile]`
+ * `npm run bench [-- --quick] [-- --only=send,history] [-- --profile] [-- --limits]`
+ *
+ * Rate limits are off on the bench's API nodes (RATE_LIMIT_ENABLED=false: every user comes from
+ * 127.0.0.1). `--limits` turns them on with quotas no run reaches (UNREACHABLE_LIMITS), so every
+ * scenario pays the limiter without being refused; `--only=limiter` measures that cost on sends,
+ * a node with limits against one without, in the same run.
  *
  * Starts what it needs (services via docker/native/stack.sh, a fresh bench keyspace, API nodes as
  * child processes on loopback), runs the seeded scenarios in a fixed order, writes the JSON and
@@ -41,6 +48,8 @@ const SCENARIOS: Array<{
   { id: 'fanout', run: (ctx) => runFanout(ctx) },
   { id: 'idle', run: (ctx) => runIdle(ctx) },
   { id: 'growth', run: (ctx) => runGrowth(ctx) },
+  // Not part of the published run's numbers: the rate limiter's cost on sends (on vs. off).
+  { id: 'limiter', run: async (ctx, workload) => runLimiter(ctx, await workload()) },
 ];
 
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
@@ -51,12 +60,13 @@ async function main() {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      limits: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npm run bench [-- --quick] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile]\n`,
+      `usage: npm run bench [-- --quick] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile] [-- --limits]\n`,
     );
     return 0;
   }
@@ -64,10 +74,13 @@ async function main() {
   const only = values.only?.split(',').map((id) => id.trim());
   const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
-  const selected = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  // The limiter comparison runs only when asked for: it is not one of the published scenarios.
+  const selected = SCENARIOS.filter((s) => (only ? only.includes(s.id) : s.id !== 'limiter'));
   const profileDir = values.profile ? `${REPO}tests/bench/results/tmp/profiles` : undefined;
   const startedAt = new Date();
-  log(`${profile.name} run: ${selected.map((s) => s.id).join(', ')} (seed ${profile.seed})`);
+  log(
+    `${profile.name} run: ${selected.map((s) => s.id).join(', ')} (seed ${profile.seed}), rate limits ${values.limits ? 'on (unreachable quotas)' : 'off'}`,
+  );
 
   ensureServices();
   await resetKeyspace(BENCH_KEYSPACE);
@@ -80,8 +93,9 @@ async function main() {
   );
 
   const nodes: ApiNode[] = [];
-  const startNode = async (name: string, keyspace = BENCH_KEYSPACE) => {
-    const node = await startApiNode(name, keyspace, { profileDir });
+  const limitsEnv = values.limits ? UNREACHABLE_LIMITS : {};
+  const startNode = async (name: string, keyspace = BENCH_KEYSPACE, env: Record<string, string> = {}) => {
+    const node = await startApiNode(name, keyspace, { profileDir, env: { ...limitsEnv, ...env } });
     nodes.push(node);
     return node;
   };
@@ -102,6 +116,7 @@ async function main() {
       http,
       bucketMs: benchConfig(BENCH_KEYSPACE).messages.bucketMs,
       startNode,
+      limits: values.limits,
       log,
     };
     let workload: Promise<Workload> | undefined;
@@ -140,7 +155,8 @@ async function main() {
   }
 
   const report = buildReport({ profile, environment, startedAt, scenarios: results });
-  const complete = profile.name === 'full' && !only;
+  // A run with limits on is a comparison, never the published numbers.
+  const complete = profile.name === 'full' && !only && !values.limits;
   for (const path of writeReport(report, `${REPO}tests/bench/results`, complete))
     log(`wrote ${path.replace(REPO, '')}`);
   log(`ratios ${JSON.stringify(report.ratios)}`);

@@ -24,7 +24,13 @@ beforeAll(async () => {
     WS_MAX_CONNECTIONS_PER_USER: '3',
     WS_FRAMES_PER_SECOND: '5',
     WS_FRAME_BURST: '10',
-    WS_RATE_LIMIT_CLOSE_AFTER: '20',
+    WS_ABUSE_CLOSE_AFTER: '20',
+    // The WebSocket limits under test; the REST ones high enough that signing up test users never
+    // meets them, and counted under a prefix of this run's own.
+    RATE_LIMIT_ENABLED: 'true',
+    REGISTER_IP_LIMIT: '100000',
+    REST_IP_LIMIT: '100000',
+    REDIS_KEY_PREFIX: `sbwssec${process.pid}${Date.now()}`,
     WS_ALLOWED_ORIGINS: 'https://chat.example.com',
   });
   api = apiClient(node.url);
@@ -192,5 +198,31 @@ describe('the upgrade request', () => {
       404,
       'NOT_FOUND',
     );
+  });
+});
+
+describe('with RATE_LIMIT_ENABLED=false', () => {
+  let open: ServerProcess;
+  beforeAll(async () => {
+    open = await startServerProcess({
+      RATE_LIMIT_ENABLED: 'false',
+      WS_MAX_CONNECTIONS_PER_USER: '1',
+      WS_FRAMES_PER_SECOND: '1',
+      WS_FRAME_BURST: '1',
+      WS_ABUSE_CLOSE_AFTER: '1',
+    });
+  });
+  afterAll(async () => {
+    await open?.stop('SIGTERM');
+  });
+
+  it('lifts the connection cap and the frame rate (for benchmarks and load tests from one address)', async () => {
+    const user = await registerUser(apiClient(open.url), 'ws_off');
+    const both = [await connectWs(open.url, user.token), await connectWs(open.url, user.token)];
+    sockets.push(...both);
+    const [socket] = both as [TestSocket, TestSocket];
+    for (let i = 0; i < 30; i++) socket.send({ type: 'ping', data: { i } });
+    await eventually(async () => (socket.ofType('pong').length === 30 ? true : undefined));
+    expect(socket.ofType('error')).toEqual([]);
   });
 });

@@ -6,6 +6,10 @@
  *
  *   k6 run -e BASE_URL=http://localhost:3000 tests/load/http-mix.ts
  *   k6 run -e BASE_URLS=http://localhost:3000,http://localhost:3001 -e SEND_RATE=300 tests/load/http-mix.ts
+ *
+ * Rate limits: start the API nodes with RATE_LIMIT_ENABLED=false (docs/security.md). Set-up registers
+ * hundreds of users and every virtual user comes from one address, which REGISTER_IP_LIMIT and
+ * REST_IP_LIMIT would refuse with 429; these scripts measure capacity, not the limits.
  */
 
 import { fail } from 'k6';

@@ -80,6 +80,10 @@ export function registerUsers(count: number, prefix: string, parallel = 10): Use
       });
     }
     for (const response of http.batch(batch)) {
+      // These scripts expect RATE_LIMIT_ENABLED=false on the servers (see README): say so plainly.
+      if (response.status === 429 || response.headers['Ratelimit-Policy']) {
+        fail('the API has rate limits on (RateLimit-Policy / 429): start it with RATE_LIMIT_ENABLED=false');
+      }
       if (response.status !== 201) fail(`register failed: ${response.status} ${response.body}`);
       const body = response.json() as { user: { id: string }; token: string };
       users.push({ id: body.user.id, token: body.token });

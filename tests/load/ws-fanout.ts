@@ -7,6 +7,10 @@
  * one machine).
  *
  *   k6 run -e BASE_URLS=http://localhost:3000,http://localhost:3001 -e CLIENTS=1000 tests/load/ws-fanout.ts
+ *
+ * Rate limits: start the API nodes with RATE_LIMIT_ENABLED=false (docs/security.md). Set-up registers
+ * hundreds of users and every virtual user comes from one address, which REGISTER_IP_LIMIT and
+ * REST_IP_LIMIT would refuse with 429; these scripts measure capacity, not the limits.
  */
 import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';

@@ -17,6 +17,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     JWT_SECRET: TEST_JWT_SECRET,
     STARTUP_RETRIES: '3',
     STARTUP_RETRY_DELAY_MS: '500',
+    // The suite drives hundreds of users from 127.0.0.1; the rate-limit tests turn limits on.
+    RATE_LIMIT_ENABLED: 'false',
     ...overrides,
   };
 }

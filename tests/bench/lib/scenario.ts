@@ -57,8 +57,10 @@ export interface BenchContext {
   api: ApiNode;
   http: BenchHttp;
   bucketMs: number;
-  /** Starts another API node (stopped by run.ts at the end if the scenario does not). */
-  startNode(name: string, keyspace?: string): Promise<ApiNode>;
+  /** Starts another API node (stopped by run.ts at the end if the scenario does not); `env` adds variables. */
+  startNode(name: string, keyspace?: string, env?: Record<string, string>): Promise<ApiNode>;
+  /** Whether the nodes run with rate limits on (`--limits`: UNREACHABLE_LIMITS) or off (the default). */
+  limits: boolean;
   log(line: string): void;
 }
 

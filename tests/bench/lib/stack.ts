@@ -11,12 +11,35 @@ import { type ServerProcess, startServerProcess } from '../../support/server.js'
  * stopped), bench keyspaces (dropped and re-created each run), and API server processes.
  */
 export const REPO = new URL('../../../', import.meta.url).pathname;
-export const BENCH_KEYSPACE = 'switchboard_bench';
+/** BENCH_KEYSPACE / BENCH_REDIS_PREFIX let two benches share one Cassandra and Redis without clobbering each other. */
+export const BENCH_KEYSPACE = process.env.BENCH_KEYSPACE ?? 'switchboard_bench';
 export const GROWTH_KEYSPACE = 'switchboard_bench_growth';
-export const BENCH_REDIS_PREFIX = 'sbbench';
+export const BENCH_REDIS_PREFIX = process.env.BENCH_REDIS_PREFIX ?? 'sbbench';
 export const BENCH_JWT_SECRET = 'switchboard-bench-secret-not-for-production-use-0123456789';
 
-/** The API's environment for a bench node: production mode, quiet logs, a bench keyspace. */
+/**
+ * Rate limits with every quota at the largest value config.ts accepts: the limiters run on every
+ * request (a Redis counter per policy) but never refuse one. `npm run bench -- --limits` starts
+ * the nodes with these, and the `limiter` scenario compares a node with them to one without, to
+ * measure what the limiter costs rather than what it refuses.
+ */
+export const UNREACHABLE_LIMITS: Record<string, string> = {
+  RATE_LIMIT_ENABLED: 'true',
+  REST_IP_LIMIT: '10000000',
+  REST_USER_LIMIT: '10000000',
+  REGISTER_IP_LIMIT: '1000000',
+  LOGIN_IP_LIMIT: '1000000',
+  LOGIN_IP_MAX_FAILURES: '1000000',
+  LOGIN_ACCOUNT_MAX_FAILURES: '1000000',
+  SEND_BURST_LIMIT: '1000000',
+  SEND_SUSTAINED_LIMIT: '10000000',
+};
+
+/**
+ * The API's environment for a bench node: production mode, quiet logs, a bench keyspace, and
+ * rate limits off (RATE_LIMIT_ENABLED=false): the bench drives thousands of users from
+ * 127.0.0.1, which the per-address limits would refuse. Pass UNREACHABLE_LIMITS to turn them on.
+ */
 export function benchEnv(keyspace: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'production',
@@ -30,6 +53,7 @@ export function benchEnv(keyspace: string, overrides: Record<string, string> = {
     STARTUP_RETRIES: '60',
     STARTUP_RETRY_DELAY_MS: '1000',
     GROUP_MAX_MEMBERS: '1000',
+    RATE_LIMIT_ENABLED: 'false',
     ...overrides,
   };
 }
@@ -55,7 +79,7 @@ export async function dropKeyspace(keyspace: string): Promise<void> {
 }
 
 async function withAdminClient(keyspace: string, work: (client: CassandraClient, config: Config) => Promise<unknown>) {
-  if (!keyspace.startsWith(BENCH_KEYSPACE)) throw new Error(`refusing to drop ${keyspace}: not a bench keyspace`);
+  if (!keyspace.startsWith('switchboard_bench')) throw new Error(`refusing to drop ${keyspace}: not a bench keyspace`);
   const config = benchConfig(keyspace);
   const client = createCassandraClient(config.cassandra, { keyspace: false });
   try {
