@@ -21,7 +21,7 @@ export const CLOSE_CODES = {
   NORMAL: 1000,
   /** The node is shutting down: reconnect (to any node) at once and catch up. */
   GOING_AWAY: 1001,
-  /** The bearer token expired while connected: get a new token, then reconnect. */
+  /** The bearer token expired, or its session ended, while connected: refresh the token, then reconnect. */
   POLICY_VIOLATION: 1008,
   /** A frame was larger than the limit (64 KiB by default). Reconnect; do not resend it. */
   MESSAGE_TOO_BIG: 1009,

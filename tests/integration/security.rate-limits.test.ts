@@ -100,7 +100,15 @@ describe('rate limits', () => {
   });
 
   it('lets at most N of many parallel wrong passwords reach the password check', async () => {
-    const [, api] = await server(limitsEnv({ LOGIN_ACCOUNT_MAX_FAILURES: '3', LOGIN_ACCOUNT_LOCK_SECONDS: '60' }));
+    // A generous Redis timeout: this is about the shared count, and under a loaded CI machine a
+    // 100 ms timeout would hand some attempts to the per-node fallback (tested on its own below).
+    const [, api] = await server(
+      limitsEnv({
+        LOGIN_ACCOUNT_MAX_FAILURES: '3',
+        LOGIN_ACCOUNT_LOCK_SECONDS: '60',
+        REDIS_COMMAND_TIMEOUT_MS: '3000',
+      }),
+    );
     const user = await registerUser(api, 'parallel');
     const outcomes = await Promise.all(
       Array.from({ length: 20 }, () => login(api, user.username, 'wrong-password').then((r) => r.status)),
@@ -171,7 +179,9 @@ describe('rate limits', () => {
   });
 
   it('two API nodes share one budget', async () => {
-    const env = limitsEnv({ SEND_BURST_LIMIT: '4', SEND_BURST_WINDOW_SECONDS: '60' });
+    // Shared only while Redis answers: a generous timeout keeps a loaded machine from handing a
+    // request to the per-node fallback.
+    const env = limitsEnv({ SEND_BURST_LIMIT: '4', SEND_BURST_WINDOW_SECONDS: '60', REDIS_COMMAND_TIMEOUT_MS: '3000' });
     const [[, one], [, two]] = await Promise.all([server(env), server(env)]);
     const [alice, bob] = await Promise.all([registerUser(one, 'shared'), registerUser(one, 'shared')]);
     const send = (api: ApiClient) => api.post('/api/v1/messages', { receiverId: bob.id, content: 'x' }, alice.token);
