@@ -11,25 +11,18 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
-const list = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  )
-  .pipe(z.array(z.string()).min(1));
+/** A comma-separated list: items trimmed, empty items dropped. */
+const commaSeparated = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+const list = commaSeparated.pipe(z.array(z.string()).min(1));
 /** A comma-separated list of IP addresses or CIDR blocks ("10.0.0.0/8, ::1"); may be empty. */
-const addressList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item.length > 0),
-  )
-  .pipe(z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR block (e.g. 10.0.0.0/8)')));
+const addressList = commaSeparated.pipe(
+  z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR block (e.g. 10.0.0.0/8)')),
+);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -91,15 +84,7 @@ const envSchema = z.object({
   PRESENCE_TTL_SECONDS: integer(5, 3600).default(60),
   PRESENCE_VISIBILITY: z.enum(['shared', 'everyone']).default('shared'),
   WS_MEMBERSHIP_RECONCILE_MS: integer(100, 3_600_000).default(30_000),
-  WS_ALLOWED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((value) =>
-      value
-        .split(',')
-        .map((item) => item.trim())
-        .filter((item) => item.length > 0),
-    ),
+  WS_ALLOWED_ORIGINS: commaSeparated.default([]),
   WS_SESSION_CHECK_MS: integer(1000, 3_600_000).default(60_000),
 
   // --- Rate limits (docs/security.md). Counted in Redis so every node shares one budget; an
