@@ -3,7 +3,7 @@ import { isAddressOrCidr } from './domain/client-address.js';
 
 /**
  * The whole configuration, parsed once from the environment. Nothing else reads process.env.
- * Every variable is listed with its default in .env.example and in the README.
+ * Every variable is listed with its default in .env.example and in docs/configuration.md.
  */
 const CONSISTENCIES = ['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'] as const;
 
