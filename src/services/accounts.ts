@@ -2,19 +2,11 @@ import { AppError } from '../domain/errors.js';
 import { newId, ulidTime } from '../domain/ids.js';
 import type { User } from '../domain/types.js';
 import type { UserRepository } from '../store/users.js';
-import type { CacheLookup } from './messaging.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
-/** Profile cache (Redis), best effort like the messaging caches; a profile change must invalidate. */
-export interface UserCache {
-  get(userId: string): Promise<CacheLookup<User>>;
-  set(user: User, ticket: string): Promise<void>;
-  invalidate(userId: string): Promise<void>;
-}
-
 /** Registration, login and profiles. */
-export function createAccountService(deps: { users: UserRepository; tokens: TokenService; userCache?: UserCache }) {
+export function createAccountService(deps: { users: UserRepository; tokens: TokenService }) {
   const { users, tokens } = deps;
 
   return {
@@ -51,12 +43,9 @@ export function createAccountService(deps: { users: UserRepository; tokens: Toke
     },
 
     async getUser(userId: string): Promise<User> {
-      const cached = await deps.userCache?.get(userId);
-      if (cached?.hit) return cached.value;
       const record = await users.findById(userId);
       if (!record) throw new AppError('NOT_FOUND', `User ${userId} does not exist`);
       const { passwordHash: _hash, ...user } = record;
-      if (cached?.ticket) await deps.userCache?.set(user, cached.ticket);
       return user;
     },
   };
