@@ -13,7 +13,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+# The cache's Lua scripts are read next to their compiled modules.
+RUN npx tsc -p tsconfig.json && cp src/cache/*.lua dist/src/cache/
 
 # ---- runtime: production dependencies only, non-root --------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

@@ -74,8 +74,7 @@ const envSchema = z.object({
 
   CACHE_ENABLED: boolean.default(true),
   CACHE_RECENT_MESSAGES: integer(1, 1000).default(50),
-  CACHE_TTL_SECONDS: integer(10, 60 * 60 * 24 * 30).default(60 * 60 * 24),
-  CACHE_UNCERTAIN_MS: integer(0, 60 * 60 * 1000).default(30_000),
+  CACHE_STALENESS_MS: integer(100, 60 * 60 * 1000).default(2000),
 
   WS_HEARTBEAT_MS: integer(1000, 300_000).default(30_000),
   WS_MAX_PAYLOAD_BYTES: integer(1024, 1024 * 1024).default(64 * 1024),
@@ -169,7 +168,8 @@ export interface Config {
   auth: { jwtSecret: string; jwtTtlSeconds: number; refreshTtlSeconds: number; checkCacheMs: number };
   messages: { bucketMs: number };
   groups: { maxMembers: number };
-  cache: { enabled: boolean; recentMessages: number; ttlSeconds: number; uncertainMs: number };
+  /** `stalenessMs` is T of the cache's guarantee (src/cache/README.md): entries live at most T after their fill's read. */
+  cache: { enabled: boolean; recentMessages: number; stalenessMs: number };
   ws: {
     heartbeatMs: number;
     maxPayloadBytes: number;
@@ -273,8 +273,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cache: {
       enabled: e.CACHE_ENABLED,
       recentMessages: e.CACHE_RECENT_MESSAGES,
-      ttlSeconds: e.CACHE_TTL_SECONDS,
-      uncertainMs: e.CACHE_UNCERTAIN_MS,
+      stalenessMs: e.CACHE_STALENESS_MS,
     },
     ws: {
       heartbeatMs: e.WS_HEARTBEAT_MS,

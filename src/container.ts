@@ -23,7 +23,6 @@ import { createPresencePolicy } from './services/presence-policy.js';
 import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
 import { createTokenService } from './services/tokens.js';
-import { createCacheFenceRepository } from './store/cache-fences.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
@@ -75,24 +74,14 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const conversations = createConversationRepository(db);
   const sessionsRepo = createSessionRepository(db);
 
-  // The Redis cache (CACHE_ENABLED): write-through windows, receipts, members and profiles that
-  // answer only while provably consistent with Cassandra (see src/cache/coherence.ts).
+  // The Redis cache (CACHE_ENABLED): read-through windows, receipts and members whose guarantee
+  // is a time bound that holds whatever Redis does (src/cache/README.md).
   const keys = createKeys(config.redis.keyPrefix);
   const cacheCounters = createCacheCounters();
   metrics.useCacheCounts(cacheCounters.entries);
   const caches = config.cache.enabled
-    ? createCacheLayer({
-        redis,
-        keys,
-        logger,
-        counters: cacheCounters,
-        config: config.cache,
-        instanceId: `${nodeId}:${randomBytes(6).toString('hex')}`,
-        // A node cut off from Redis fences itself here, in Cassandra, which every node reaches.
-        fences: createCacheFenceRepository(db, config.redis.keyPrefix),
-      })
+    ? createCacheLayer({ redis, keys, counters: cacheCounters, config: config.cache })
     : undefined;
-  await caches?.start();
 
   // Real-time fan-out: a dedicated subscriber connection (a subscribed connection runs nothing
   // else), presence in Redis, and the service that implements the conversation/membership hooks.
@@ -141,20 +130,17 @@ export async function createContainer(config: Config, options: { logger?: Logger
     tokens,
     refreshTtlSeconds: config.auth.refreshTtlSeconds,
   });
-  const accounts = createAccountService({ users, sessions, tokens, ...(caches ? { userCache: caches.users } : {}) });
+  const accounts = createAccountService({ users, sessions, tokens });
   const groups = createGroupService({
     groups: groupsRepo,
     users,
     maxMembers: config.groups.maxMembers,
     listener: {
-      // The members cache first: a member told of the change by real time may read at once.
+      // The members cache first (best effort, never rejects): a member told of the change by
+      // real time may read at once.
       async membershipChanged(groupId, userId, change) {
-        try {
-          await caches?.members.membershipChanged(groupId);
-        } finally {
-          // Even if the cache step failed: a removed member must stop getting the group's events.
-          await realtime.membershipChanged(groupId, userId, change);
-        }
+        await caches?.members.forget(groupId);
+        await realtime.membershipChanged(groupId, userId, change);
       },
     },
   });
@@ -267,7 +253,6 @@ export async function createContainer(config: Config, options: { logger?: Logger
     },
     /** Last step: close clients in reverse order of creation. */
     async close() {
-      await caches?.stop();
       realtime.stop();
       await pubsub.close();
       redis.disconnect();

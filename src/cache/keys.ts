@@ -1,32 +1,22 @@
 /**
  * The only place that spells Redis keys and channels: `<prefix>:v1:<entity>:<id>`. TTLs that
  * belong to a key live next to it. Bump the version segment when a value's format changes, so
- * old entries are simply never read again.
+ * old entries are simply never read again. Cache keys carry a Redis Cluster hash tag
+ * (`{<id>}`) on the conversation or group they belong to, so every cache script touches one slot.
  */
 export function createKeys(prefix: string) {
   const base = `${prefix}:v1`;
   return {
     /**
-     * Recent messages window of a conversation: one sorted set, every score 0 so members sort by
-     * their bytes — `<message id><json>` entries in id order, then `~`-prefixed meta members
-     * (validity epoch, completeness, invalidation generation). See cache/recent-messages.ts.
+     * Recent-messages window of a conversation (sorted set, every score 0, so members sort by
+     * their bytes): `<message id><json>` entries in id order, then `~` meta members (`~p` pending,
+     * `~f0`/`~f1` filled, incomplete/complete). See cache/recent-messages.ts and cache/README.md.
      */
-    recentMessages: (conversationId: string) => `${base}:recent:${conversationId}`,
-    /** Watermarks of a conversation's participants (hash: `u:<userId>` → `<delivered>|<read>`, `~e` epoch). */
-    receipts: (conversationId: string) => `${base}:receipts:${conversationId}`,
-    /** User ids of a group's members (hash: `d` JSON, `e` epoch, `v` invalidation version). */
-    groupMembers: (groupId: string) => `${base}:members:${groupId}`,
-    /** Public profile of a user (hash: `d` JSON, `e` epoch, `v` invalidation version). */
-    user: (userId: string) => `${base}:user:${userId}`,
-    /** The cache epoch: cached entries are valid only under the epoch they were filled in (cache/coherence.ts). */
-    cacheEpoch: () => `${base}:cache:epoch`,
-    /** Leases of the API processes that write the cache (sorted set: instance id → lease expiry ms). */
-    cacheLeases: () => `${base}:cache:leases`,
-    /**
-     * Conversations whose windows must not be filled for now: a message write to them failed and
-     * may still land (sorted set: conversation id → until when, ms; `*` = all). See cache/coherence.ts.
-     */
-    cacheUncertain: () => `${base}:cache:uncertain`,
+    recentMessages: (conversationId: string) => `${base}:recent:{${conversationId}}`,
+    /** Watermarks of a conversation (hash: `u:<userId>` → `<delivered>|<read>`, `~p` pending, `~f` filled). */
+    receipts: (conversationId: string) => `${base}:receipts:{${conversationId}}`,
+    /** User ids of a group's members (string: JSON array). */
+    groupMembers: (groupId: string) => `${base}:members:{${groupId}}`,
     /** Live connections of a user (sorted set: connection id → expiry ms); online while one is unexpired. */
     presenceConnections: (userId: string) => `${base}:presence:conns:${userId}`,
     /** Every live connection of every node (sorted set: `<userId>:<connectionId>` → expiry ms), swept for dead nodes. */

@@ -1,39 +1,66 @@
 import type { Redis } from 'ioredis';
-import type { CacheCoherence } from './coherence.js';
-import type { CacheCounters } from './counters.js';
-import { createEntryCache } from './entry.js';
+import { createCoalescer } from './coalesce.js';
+import { bestEffort, type CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
+import { type CacheScripts, missTime } from './scripts.js';
 
 /**
- * The member ids of a group (implements the messaging service's MembersCache). Invalidated by
- * the group service's membership listener after every join or leave is stored in Cassandra;
- * versioned sets (entry.ts) keep a read from before the change from being stored after it.
+ * The member ids of a group, used for the access check of group reads. Replaced as a whole: a
+ * fill stores the list with an absolute expiry (the miss's Redis time + T), and every membership
+ * change deletes it, best effort, after Cassandra. A fill that read before a change may land after
+ * its delete; it is then served at most until its expiry, T after its read started, so a member
+ * removed more than T ago is always refused (cache/README.md).
  */
 export function createMembersCache(options: {
   redis: Redis;
+  scripts: CacheScripts;
   keys: Keys;
-  coherence: CacheCoherence;
   counters: CacheCounters;
-  ttlSeconds: number;
+  stalenessMs: number;
 }) {
-  const entries = createEntryCache<string[]>({
-    ...options,
-    name: 'members',
-    keyOf: options.keys.groupMembers,
-    encode: (userIds) => JSON.stringify(userIds),
-    decode: (json) => {
+  const { redis, scripts, keys, counters, stalenessMs } = options;
+  const loads = createCoalescer<string[] | undefined>(stalenessMs);
+
+  const decode = (json: string): string[] | undefined => {
+    try {
       const value: unknown = JSON.parse(json);
-      if (!Array.isArray(value) || !value.every((id) => typeof id === 'string')) throw new Error('bad members entry');
-      return value as string[];
-    },
-  });
+      if (Array.isArray(value) && value.every((id) => typeof id === 'string')) return value as string[];
+    } catch {
+      // a bad entry is a miss
+    }
+    return undefined;
+  };
+
   return {
-    get: entries.get,
-    set: entries.set,
-    invalidate: entries.invalidate,
-    /** MembershipListener: any change of a group's members invalidates its entry. */
-    async membershipChanged(groupId: string): Promise<void> {
-      await entries.invalidate(groupId);
+    /** The group's member ids, or undefined when it has none (unknown group: not cached). */
+    async getOrLoad(groupId: string, load: () => Promise<string[] | undefined>): Promise<string[] | undefined> {
+      const key = keys.groupMembers(groupId);
+      const reply = await bestEffort(counters, 'members', () => scripts.membersRead(key));
+      if (Array.isArray(reply) && reply[0] === 1) {
+        const value = decode(String(reply[1]));
+        if (value) {
+          counters.count('members', 'hit');
+          return value;
+        }
+        counters.count('members', 'error');
+      }
+      counters.count('members', 'miss');
+      const missedAt = missTime(reply);
+      return loads.run(groupId, async () => {
+        const ids = await load();
+        if (ids && missedAt !== undefined) {
+          const applied = await bestEffort(counters, 'members', () =>
+            scripts.membersFill(key, JSON.stringify(ids), missedAt + stalenessMs),
+          );
+          if (applied === 1) counters.count('members', 'fill');
+        }
+        return ids;
+      });
+    },
+
+    /** After a membership change is stored in Cassandra. Best effort: never rejects. */
+    async forget(groupId: string): Promise<void> {
+      await bestEffort(counters, 'members', () => redis.unlink(keys.groupMembers(groupId)));
     },
   };
 }

@@ -1,76 +1,15 @@
-import type { Redis } from 'ioredis';
 import type { Receipt } from '../domain/types.js';
-import { type CacheCoherence, type CacheLookup, defineScript, LUA_COMMON, parseTicket } from './coherence.js';
-import type { CacheCounters } from './counters.js';
+import { createCoalescer } from './coalesce.js';
+import { bestEffort, type CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
+import { type CacheScripts, missTime } from './scripts.js';
 
 /**
- * The watermarks of a conversation: one hash, `u:<userId>` → `<deliveredUpTo>|<readUpTo>` (empty
- * for none), `~e` → the cache epoch the entry was filled under (it answers only then), and `~n`
- * → the key's nonce (coherence.ts, rule 3).
- *
- * Watermarks only move forward, and Cassandra keeps the highest id whatever order writes land in
- * (ULID-derived write timestamps, store/receipts.ts). The cache follows the same rule: every
- * write is a per-field maximum. So an update is applied in place rather than invalidating (the
- * next page needs no Cassandra read), and a fill that read Cassandra *before* an update and lands
- * *after* it cannot move a watermark back: max(updated, stale) = updated. Updates are recorded even
- * in an entry that is not valid, so such a fill merges them in. The fill ticket still guards against
- * epoch bumps (a lost update) and against the loss of this key (an update dropped with it by an
- * eviction or expiry: the key's nonce is gone then).
+ * The watermarks of a conversation, read through (layout in receipts-read.lua). Watermarks only
+ * move forward and every write is a per-field maximum, as in Cassandra, so a fill that read before
+ * an advance and lands after it cannot move a watermark back; the entry's absolute expiry (the
+ * miss's Redis time + T, only ever earlier) bounds everything else (cache/README.md).
  */
-
-const LUA_RECEIPTS = `${LUA_COMMON}
-local function mergeReceipt(key, user, delivered, read)
-  local field = 'u:' .. user
-  local old = redis.call('HGET', key, field)
-  local d, r = '', ''
-  if old then d, r = string.match(old, '^([^|]*)|(.*)$') end
-  if delivered > d then d = delivered end
-  if read > r then r = read end
-  redis.call('HSET', key, field, d .. '|' .. r)
-end
-`;
-
-/**
- * KEYS: receipts, epoch. ARGV: candidate nonce, ttl. → {1, HGETALL} or {0, ticket}. A miss gives
- * the key a nonce if it has none (creating the key, with the TTL, when it is absent).
- */
-const GET = defineScript(`${LUA_RECEIPTS}
-local current = redis.call('GET', KEYS[2])
-local fields = redis.call('HMGET', KEYS[1], '~e', '~n')
-if current and fields[1] == current then
-  return {1, redis.call('HGETALL', KEYS[1])}
-end
-local nonce = fields[2]
-if not nonce then
-  local created = redis.call('EXISTS', KEYS[1]) == 0
-  nonce = ARGV[1]
-  redis.call('HSET', KEYS[1], '~n', nonce)
-  if created then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-end
-return {0, ticket(current, nonce, '0')}
-`);
-
-/**
- * KEYS: receipts, epoch. ARGV: ticket epoch, ticket nonce, ttl, then (user, delivered, read)
- * triples. → 1 filled, 0 stale ticket.
- */
-const SET = defineScript(`${LUA_RECEIPTS}
-local current = ticketEpoch(KEYS[2], ARGV[1])
-if not current then return 0 end
-if redis.call('HGET', KEYS[1], '~n') ~= ARGV[2] then return 0 end
-for i = 4, #ARGV, 3 do mergeReceipt(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
-redis.call('HSET', KEYS[1], '~e', current)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-`);
-
-/** KEYS: receipts. ARGV: user, message id, status, ttl. Read implies delivered, as in Cassandra. */
-const ADVANCE = defineScript(`${LUA_RECEIPTS}
-mergeReceipt(KEYS[1], ARGV[1], ARGV[2], ARGV[3] == 'read' and ARGV[2] or '')
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1
-`);
 
 const USER_FIELD = 'u:';
 
@@ -91,61 +30,51 @@ export function decodeReceipts(conversationId: string, flat: string[]): Receipt[
   return receipts.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
 }
 
-export interface ReceiptsCacheOptions {
-  redis: Redis;
+export function createReceiptsCache(options: {
+  scripts: CacheScripts;
   keys: Keys;
-  coherence: CacheCoherence;
   counters: CacheCounters;
-  ttlSeconds: number;
-}
-
-/** The receipts cache (implements the messaging service's ReceiptsCache). */
-export function createReceiptsCache(options: ReceiptsCacheOptions) {
-  const { redis, keys, coherence, counters } = options;
-  const epochKey = keys.cacheEpoch();
+  stalenessMs: number;
+}) {
+  const { scripts, keys, counters, stalenessMs } = options;
+  const loads = createCoalescer<Receipt[]>(stalenessMs);
 
   return {
-    async get(conversationId: string): Promise<CacheLookup<Receipt[]>> {
-      const reply = (await coherence.read('receipts', () =>
-        GET(redis, [keys.receipts(conversationId), epochKey], [coherence.newNonce(), options.ttlSeconds]),
-      )) as [number, string[] | string] | undefined;
-      if (reply?.[0] === 1 && Array.isArray(reply[1])) {
+    /** Every receipt of the conversation; on a miss `load()` reads Cassandra (shared) and fills. */
+    async getOrLoad(conversationId: string, load: () => Promise<Receipt[]>): Promise<Receipt[]> {
+      const key = keys.receipts(conversationId);
+      const reply = await bestEffort(counters, 'receipts', () => scripts.receiptsRead(key, stalenessMs));
+      if (Array.isArray(reply) && reply[0] === 1) {
         counters.count('receipts', 'hit');
-        return { hit: true, value: decodeReceipts(conversationId, reply[1]) };
+        return decodeReceipts(conversationId, reply[1] as string[]);
       }
       counters.count('receipts', 'miss');
-      return reply && typeof reply[1] === 'string' ? { hit: false, ticket: reply[1] } : { hit: false };
+      const missedAt = missTime(reply);
+      return loads.run(conversationId, async () => {
+        const receipts = await load();
+        if (missedAt !== undefined) {
+          const applied = await bestEffort(counters, 'receipts', () =>
+            scripts.receiptsFill(
+              key,
+              missedAt + stalenessMs,
+              ...receipts.flatMap((receipt) => [receipt.userId, receipt.deliveredUpTo ?? '', receipt.readUpTo ?? '']),
+            ),
+          );
+          if (applied === 1) counters.count('receipts', 'fill');
+        }
+        return receipts;
+      });
     },
 
-    /** Stores a Cassandra read of all the conversation's receipts, if its ticket is still good. */
-    async set(conversationId: string, receipts: Receipt[], ticket: string): Promise<void> {
-      const parts = parseTicket(ticket);
-      if (!parts) return;
-      const applied = await coherence.read('receipts', () =>
-        SET(
-          redis,
-          [keys.receipts(conversationId), epochKey],
-          [
-            parts.epoch,
-            parts.nonce,
-            options.ttlSeconds,
-            ...receipts.flatMap((receipt) => [receipt.userId, receipt.deliveredUpTo ?? '', receipt.readUpTo ?? '']),
-          ],
-        ),
-      );
-      if (applied === 1) counters.count('receipts', 'fill');
-      else if (applied === 0) counters.count('receipts', 'staleFill');
-    },
-
-    /** Write-through of a watermark that moved in Cassandra. */
+    /** Write-through of a watermark that moved in Cassandra. Best effort: never rejects. */
     async advance(
       conversationId: string,
       userId: string,
       messageId: string,
       status: 'delivered' | 'read',
     ): Promise<void> {
-      await coherence.write('receipts', () =>
-        ADVANCE(redis, [keys.receipts(conversationId)], [userId, messageId, status, options.ttlSeconds]),
+      await bestEffort(counters, 'receipts', () =>
+        scripts.receiptsAdvance(keys.receipts(conversationId), userId, messageId, status),
       );
     },
   };

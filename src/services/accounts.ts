@@ -2,17 +2,9 @@ import { AppError } from '../domain/errors.js';
 import { newId, ulidTime } from '../domain/ids.js';
 import type { User } from '../domain/types.js';
 import type { UserRepository } from '../store/users.js';
-import type { CacheLookup } from './messaging.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
 import type { SessionService } from './sessions.js';
 import type { TokenService } from './tokens.js';
-
-/** Profile cache (Redis), best effort like the messaging caches; a profile change must invalidate. */
-export interface UserCache {
-  get(userId: string): Promise<CacheLookup<User>>;
-  set(user: User, ticket: string): Promise<void>;
-  invalidate(userId: string): Promise<void>;
-}
 
 /**
  * Registration, login, sessions and profiles. Signing in starts a session (an access token and a
@@ -22,7 +14,6 @@ export function createAccountService(deps: {
   users: UserRepository;
   sessions: SessionService;
   tokens: TokenService;
-  userCache?: UserCache;
 }) {
   const { users, sessions } = deps;
 
@@ -82,12 +73,9 @@ export function createAccountService(deps: {
     },
 
     async getUser(userId: string): Promise<User> {
-      const cached = await deps.userCache?.get(userId);
-      if (cached?.hit) return cached.value;
       const record = await users.findById(userId);
       if (!record) throw new AppError('NOT_FOUND', `User ${userId} does not exist`);
       const { passwordHash: _hash, ...user } = record;
-      if (cached?.ticket) await deps.userCache?.set(user, cached.ticket);
       return user;
     },
   };

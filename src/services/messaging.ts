@@ -62,44 +62,33 @@ export interface ConversationEvents {
 }
 
 /**
- * A cache lookup: the value, or a miss. A miss's ticket (taken before Cassandra is read) goes
- * back with the fill, so the cache can refuse a fill that a concurrent write made stale; no
- * ticket means the cache was not consulted and nothing is filled.
- */
-export type CacheLookup<T> = { hit: true; value: T } | { hit: false; ticket?: string };
-
-/**
- * The recent-messages cache (Redis). Every method is best effort: it never throws, answers a miss
- * when the cache cannot help, and the service falls back to Cassandra.
+ * The read-through caches (Redis), see src/cache/README.md for what they guarantee. Every method
+ * is best effort: it never rejects because of Redis (only when `load`, i.e. Cassandra, does), and
+ * concurrent misses of one key share one `load`.
  */
 export interface RecentMessagesCache {
-  /** The newest `limit` messages, when the cached window is known to hold them. */
-  newest(conversationId: string, limit: number): Promise<CacheLookup<StoredMessage[]>>;
-  /** Fills the window from a Cassandra read, unless a concurrent write made the read stale. */
-  fill(conversationId: string, newestFirst: StoredMessage[], complete: boolean, ticket: string): Promise<void>;
-  /**
-   * Write-through after the message is durable in Cassandra. The one method that may reject:
-   * when the write-through was lost and other nodes could not be told either (a fence in
-   * Cassandra, see cache/coherence.ts), so the send must not be acknowledged.
-   */
+  /** The most messages `newest` may be asked for (N + 1). */
+  readonly capacity: number;
+  /** The newest `count` messages, newest first; on a miss `load(limit)` reads Cassandra's newest. */
+  newest(
+    conversationId: string,
+    count: number,
+    load: (limit: number) => Promise<StoredMessage[]>,
+  ): Promise<StoredMessage[]>;
+  /** Write-through after the message is durable in Cassandra. */
   append(message: StoredMessage): Promise<void>;
-  /** After a Cassandra write that failed: it may still have landed, so the window must not answer. */
-  invalidate(conversationId: string): Promise<void>;
 }
 
-/** Receipts cache: the watermarks of a conversation's participants. Best effort as above. */
+/** Receipts cache: the watermarks of a conversation's participants. */
 export interface ReceiptsCache {
-  get(conversationId: string): Promise<CacheLookup<Receipt[]>>;
-  set(conversationId: string, receipts: Receipt[], ticket: string): Promise<void>;
+  getOrLoad(conversationId: string, load: () => Promise<Receipt[]>): Promise<Receipt[]>;
   /** Write-through after a watermark moved in Cassandra. */
   advance(conversationId: string, userId: string, messageId: string, status: 'delivered' | 'read'): Promise<void>;
 }
 
-/** Members cache: the user ids of a group. Best effort as above. */
+/** Members cache: the user ids of a group (undefined: no members, i.e. no such group; not cached). */
 export interface MembersCache {
-  get(groupId: string): Promise<CacheLookup<string[]>>;
-  set(groupId: string, userIds: string[], ticket: string): Promise<void>;
-  invalidate(groupId: string): Promise<void>;
+  getOrLoad(groupId: string, load: () => Promise<string[] | undefined>): Promise<string[] | undefined>;
 }
 
 /** What an idempotency key is bound to: the same key with another payload is a conflict. */
@@ -128,13 +117,11 @@ export function createMessagingService(deps: {
   const recordedDirect = createBoundedSet(100_000);
 
   async function groupMemberIds(groupId: string): Promise<string[] | undefined> {
-    const cached = await deps.membersCache?.get(groupId);
-    if (cached?.hit) return cached.value;
-    const members = await groups.listMembers(groupId);
-    if (members.length === 0) return undefined;
-    const ids = members.map((member) => member.userId);
-    if (cached?.ticket) await deps.membersCache?.set(groupId, ids, cached.ticket);
-    return ids;
+    const load = async () => {
+      const members = await groups.listMembers(groupId);
+      return members.length === 0 ? undefined : members.map((member) => member.userId);
+    };
+    return deps.membersCache ? deps.membersCache.getOrLoad(groupId, load) : load();
   }
 
   /**
@@ -207,11 +194,8 @@ export function createMessagingService(deps: {
   }
 
   async function receiptsOf(conversationId: string): Promise<Receipt[]> {
-    const cached = await deps.receiptsCache?.get(conversationId);
-    if (cached?.hit) return cached.value;
-    const list = await receipts.listForConversation(conversationId);
-    if (cached?.ticket) await deps.receiptsCache?.set(conversationId, list, cached.ticket);
-    return list;
+    const load = () => receipts.listForConversation(conversationId);
+    return deps.receiptsCache ? deps.receiptsCache.getOrLoad(conversationId, load) : load();
   }
 
   async function withStatus(conversation: Conversation, stored: StoredMessage[]): Promise<Message[]> {
@@ -236,19 +220,12 @@ export function createMessagingService(deps: {
       await deps.conversations.addDirect(message.conversationId, message.senderId, message.receiverId);
       recordedDirect.add(message.conversationId);
     }
-    try {
-      await messages.insert(message, bucketOf(message));
-    } catch (error) {
-      // A failed (e.g. timed-out) write may still land: the cached window must not hide it then.
-      await deps.recent?.invalidate(message.conversationId).catch(() => {});
-      throw error;
-    }
+    await messages.insert(message, bucketOf(message));
   }
 
   /**
-   * Post-commit side effects: cache write-through and fan-out. Only a write-through that could be
-   * neither done nor fenced fails the send (the message is stored; a retry with the same
-   * idempotency key returns it).
+   * Post-commit side effects: cache write-through and fan-out, both best effort (bounded, never
+   * rejecting): the message is durable, so the send succeeds whatever Redis does.
    */
   async function afterStored(message: Message, conversation: Conversation) {
     await Promise.all([
@@ -339,27 +316,24 @@ export function createMessagingService(deps: {
       if (lowId > highId) return { messages: [], nextCursor: null };
 
       const isFirstPage = !ascending && query.before === undefined && query.to === undefined;
-      let stored: StoredMessage[] | undefined;
-      let ticket: string | undefined;
-      if (isFirstPage && deps.recent) {
-        // The cache holds the newest N: it answers when the page (plus one to know whether more
-        // exist) fits in the window and any `from` bound is applied to it.
-        const cached = await deps.recent.newest(conversation.ref.id, query.limit + 1);
-        if (cached.hit) stored = cached.value.filter((message) => message.id >= lowId);
-        else ticket = cached.ticket;
-      }
-      if (!stored) {
+      const conversationId = conversation.ref.id;
+      let stored: StoredMessage[];
+      if (isFirstPage && deps.recent && query.limit + 1 <= deps.recent.capacity) {
+        // The window holds the newest N + 1: the page (plus one to know whether more exist) is
+        // its newest, with any `from` bound applied to it exactly as Cassandra would.
+        const newest = await deps.recent.newest(conversationId, query.limit + 1, (limit) =>
+          messages.page({ conversationId, lowId: MIN_ID, highId: MAX_ID, exclude: undefined, order: 'desc', limit }),
+        );
+        stored = newest.filter((message) => message.id >= lowId);
+      } else {
         stored = await messages.page({
-          conversationId: conversation.ref.id,
+          conversationId,
           lowId,
           highId,
           exclude,
           order: ascending ? 'asc' : 'desc',
           limit: query.limit + 1,
         });
-        if (isFirstPage && query.from === undefined && ticket !== undefined) {
-          await deps.recent?.fill(conversation.ref.id, stored, stored.length <= query.limit, ticket).catch(() => {});
-        }
       }
       const hasMore = stored.length > query.limit;
       const page = stored.slice(0, query.limit);
@@ -381,7 +355,7 @@ export function createMessagingService(deps: {
       const message = await messages.findById(conversation.ref.id, input.messageId, bucketOf({ id: input.messageId }));
       if (!message) throw new AppError('NOT_FOUND', `Message ${input.messageId} is not in this conversation`);
       await receipts.advance(conversation.ref.id, callerId, input.messageId, input.status);
-      await deps.receiptsCache?.advance(conversation.ref.id, callerId, input.messageId, input.status).catch(() => {});
+      await deps.receiptsCache?.advance(conversation.ref.id, callerId, input.messageId, input.status);
       const receipt = await receipts.find(conversation.ref.id, callerId);
       await deps.events?.receiptUpdated(receipt, fanOutIds(conversation)).catch(() => {});
       return receipt;

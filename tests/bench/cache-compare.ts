@@ -159,7 +159,7 @@ async function measure(node: ApiNode, label: string, readers: Reader[]): Promise
 }
 
 async function cacheHits(node: ApiNode): Promise<number> {
-  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
   const match = /^switchboard_cache_hits_total\{cache="recent"\} (\d+)/m.exec(text);
   return match ? Number(match[1]) : Number.NaN;
 }

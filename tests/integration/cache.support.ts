@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { CacheCounters } from '../../src/cache/counters.js';
-import type { CacheLayer } from '../../src/cache/layer.js';
 import type { Container } from '../../src/container.js';
 import type { ApiClient, TestUser } from '../support/api.js';
 
@@ -12,14 +11,19 @@ import type { ApiClient, TestUser } from '../support/api.js';
  * Cassandra calls, and direct reads of the cache keys.
  */
 
-/** A key prefix of its own, so a test's cache epoch and leases are not shared with other tests. */
+/** A key prefix of its own, so a test's cache keys are not shared with other tests. */
 export const uniquePrefix = () => `sbt${randomBytes(5).toString('hex')}`;
 
 /**
- * Environment of a caching node in tests about consistency (not about timeouts): a command
- * timeout generous enough that a busy shared machine does not turn a hit into a timeout.
+ * Environment of a caching node in tests about consistency (not about timeouts or expiry): a
+ * command timeout generous enough that a busy shared machine does not turn a hit into a timeout,
+ * and a T long enough that a window filled at the start of a test is still there at its end.
  */
-export const patientCache = (prefix: string) => ({ REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '2000' });
+export const patientCache = (prefix: string) => ({
+  REDIS_KEY_PREFIX: prefix,
+  REDIS_COMMAND_TIMEOUT_MS: '2000',
+  CACHE_STALENESS_MS: '60000',
+});
 
 /** A test's own client of the shared Redis (no 100 ms timeout), to inspect and drop cache keys. */
 export function inspector(url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Redis {
@@ -39,7 +43,7 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
  * Counts the statements a container really sends to Cassandra, by wrapping its driver client's
  * methods (the calls still go to Cassandra).
  */
-export function countCassandraCalls(container: Container) {
+export function countCassandraCalls(container: Container, only?: (query: string) => boolean) {
   const client = container.deps.cassandra as unknown as Record<string, (...args: unknown[]) => unknown>;
   let calls = 0;
   const names = ['execute', 'batch', 'eachRow', 'stream'] as const;
@@ -49,7 +53,7 @@ export function countCassandraCalls(container: Container) {
     if (typeof original !== 'function') continue;
     originals.set(name, original);
     client[name] = function (this: unknown, ...args: unknown[]) {
-      calls++;
+      if (!only || (typeof args[0] === 'string' && only(args[0]))) calls++;
       return original.apply(this, args);
     };
   }
@@ -66,21 +70,24 @@ export function countCassandraCalls(container: Container) {
   };
 }
 
-/** The message ids of a conversation's cached window, newest first, and whether it is valid now. */
+/** The message ids of a conversation's cached window, newest first, whether it is filled and complete. */
 export async function readWindow(redis: Redis, prefix: string, conversationId: string) {
-  const key = `${prefix}:v1:recent:${conversationId}`;
-  const [entries, meta, epoch] = await Promise.all([
+  const key = `${prefix}:v1:recent:{${conversationId}}`;
+  const [entries, meta, ttlMs] = await Promise.all([
     redis.zrevrangebylex(key, '(~', '-'),
     redis.zrangebylex(key, '[~', '+'),
-    redis.get(`${prefix}:v1:cache:epoch`),
+    redis.pttl(key),
   ]);
-  const validity = meta.find((member) => member.startsWith('~m|'))?.split('|');
   return {
     ids: entries.map((entry) => entry.slice(0, 26)),
-    valid: epoch !== null && validity?.[1] === epoch,
-    complete: validity?.[2] === '1',
+    filled: meta.includes('~f0') || meta.includes('~f1'),
+    complete: meta.includes('~f1'),
+    ttlMs,
   };
 }
+
+/** The Cassandra statement that reads a page of messages (one per bucket visited). */
+export const isMessagePageRead = (query: string) => query.includes('FROM messages WHERE') && query.includes('LIMIT');
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -112,15 +119,19 @@ export async function expectPageCorrect(api: ApiClient, reference: ApiClient, us
 
 /** Reads the page until the node answers it from Redis again; it must equal the reference's each time. */
 export async function expectServedFromCacheAgain(
-  target: { api: ApiClient; caches: CacheLayer | undefined; counters: CacheCounters },
+  target: { api: ApiClient; counters: CacheCounters },
   reference: ApiClient,
   user: TestUser,
   peer: TestUser,
+  timeoutMs = 15_000,
 ): Promise<void> {
-  await eventually('the node uses the cache again', async () => target.caches?.coherence.usable() === true);
   const hits = target.counters.get('recent', 'hit');
-  await eventually('a first page is a cache hit again', async () => {
-    await expectPageCorrect(target.api, reference, user, peer);
-    return target.counters.get('recent', 'hit') > hits;
-  });
+  await eventually(
+    'a first page is a cache hit again',
+    async () => {
+      await expectPageCorrect(target.api, reference, user, peer);
+      return target.counters.get('recent', 'hit') > hits;
+    },
+    timeoutMs,
+  );
 }

@@ -57,14 +57,14 @@ describe('migrations', () => {
       '0007_direct_conversations.cql',
       '0008_cache_fences.cql',
       '0009_sessions.cql',
+      '0010_drop_cache_fences.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
     ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
-      'cache_fences',
       'conversation_buckets',
       'direct_conversations_by_user',
       'group_members',
@@ -87,7 +87,7 @@ describe('migrations', () => {
     const third = await migrate(client, options);
     expect(second.applied).toEqual([]);
     expect(third.applied).toEqual([]);
-    expect(second.skipped).toHaveLength(9);
+    expect(second.skipped).toHaveLength(10);
     expect(await schemaOf(client, keyspace)).toEqual(before);
   });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseTicket, storedText } from '../../src/cache/coherence.js';
-import { createCacheCounters } from '../../src/cache/counters.js';
+import { createCoalescer } from '../../src/cache/coalesce.js';
+import { bestEffort, createCacheCounters } from '../../src/cache/counters.js';
 import { createKeys } from '../../src/cache/keys.js';
 import { decodeReceipts } from '../../src/cache/receipts-cache.js';
-import { decodeEntry, encodeEntry } from '../../src/cache/recent-messages.js';
+import { decodeEntry, encodeEntry, storedText } from '../../src/cache/recent-messages.js';
 import { newId, ulidTime } from '../../src/domain/ids.js';
 import type { StoredMessage } from '../../src/domain/types.js';
 
@@ -49,7 +49,7 @@ describe('recent-messages window entries', () => {
 
 describe('receipts cache entries', () => {
   it('decodes user fields to receipts in user id order and skips meta fields', () => {
-    const flat = ['u:B', 'X|', '~e', 'epoch', 'u:A', 'Y|W'];
+    const flat = ['u:B', 'X|', '~f', '1', 'u:A', 'Y|W', '~p', '1'];
     expect(decodeReceipts('c', flat)).toEqual([
       { conversationId: 'c', userId: 'A', deliveredUpTo: 'Y', readUpTo: 'W' },
       { conversationId: 'c', userId: 'B', deliveredUpTo: 'X', readUpTo: null },
@@ -57,55 +57,62 @@ describe('receipts cache entries', () => {
   });
 });
 
-describe('cache tickets', () => {
-  it('parses the three parts of a ticket: epoch, key nonce, version', () => {
-    expect(parseTicket('abc|Xy-_12|3')).toEqual({ epoch: 'abc', nonce: 'Xy-_12', version: '3' });
+describe('cache counters', () => {
+  it('counts per cache and event and feeds the metrics layer every total, zeros too', () => {
+    const counters = createCacheCounters();
+    counters.count('recent', 'hit');
+    counters.count('recent', 'hit');
+    counters.count('members', 'error', 3);
+    expect(counters.get('recent', 'hit')).toBe(2);
+    expect(counters.get('recent', 'miss')).toBe(0);
+    const entries = counters.entries();
+    expect(entries).toHaveLength(12);
+    expect(entries).toContainEqual({ cache: 'members', event: 'error', count: 3 });
   });
 
-  it('refuses a ticket taken without an epoch or without a nonce (such a fill could not be checked)', () => {
-    expect(parseTicket('|n|0')).toBeUndefined();
-    expect(parseTicket('abc||0')).toBeUndefined();
-  });
-
-  it('refuses anything else', () => {
-    expect(parseTicket('abc|12')).toBeUndefined();
-    expect(parseTicket('a|b|c|d')).toBeUndefined();
-    expect(parseTicket('')).toBeUndefined();
+  it('turns a failed Redis step into undefined and counts it as an error, never rejecting', async () => {
+    const counters = createCacheCounters();
+    const result = await bestEffort(counters, 'recent', () => Promise.reject(new Error('Command timed out')));
+    expect(result).toBeUndefined();
+    expect(counters.get('recent', 'error')).toBe(1);
+    expect(await bestEffort(counters, 'recent', async () => 7)).toBe(7);
   });
 });
 
-describe('cache counters', () => {
-  it('counts per cache and event and reports zeros too', () => {
-    const counters = createCacheCounters();
-    counters.count('recent', 'hit');
-    counters.count('recent', 'hit');
-    counters.count('users', 'staleFill');
-    counters.coherence('epochBump');
-    const snapshot = counters.snapshot();
-    expect(snapshot.recent.hit).toBe(2);
-    expect(snapshot.recent.miss).toBe(0);
-    expect(snapshot.users.staleFill).toBe(1);
-    expect(snapshot.coherence.epochBump).toBe(1);
-    expect(counters.get('recent', 'hit')).toBe(2);
+describe('request coalescing', () => {
+  it('gives concurrent callers of one key the same load, and a later caller a new one', async () => {
+    const coalescer = createCoalescer<number>(10_000);
+    let loads = 0;
+    let release = () => {};
+    const slow = () =>
+      new Promise<number>((resolve) => {
+        loads++;
+        release = () => resolve(loads);
+      });
+    const first = coalescer.run('k', slow);
+    const second = coalescer.run('k', slow);
+    const other = coalescer.run('other', async () => -1);
+    release();
+    expect(await Promise.all([first, second, other])).toEqual([1, 1, -1]);
+    expect(await coalescer.run('k', async () => 42)).toBe(42);
   });
 
-  it('feeds the metrics layer the four core events of every cache', () => {
-    const counters = createCacheCounters();
-    counters.count('members', 'error', 3);
-    counters.count('members', 'skip');
-    const entries = counters.entries();
-    expect(entries).toHaveLength(16);
-    expect(entries).toContainEqual({ cache: 'members', event: 'error', count: 3 });
-    expect(entries.some((entry) => (entry.event as string) === 'skip')).toBe(false);
+  it('does not let a caller join a load older than the bound (its answer could be staler than T)', async () => {
+    const coalescer = createCoalescer<string>(20);
+    let release = (_value: string) => {};
+    const stuck = coalescer.run('k', () => new Promise<string>((resolve) => (release = resolve)));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(await coalescer.run('k', async () => 'fresh')).toBe('fresh');
+    release('old');
+    expect(await stuck).toBe('old');
   });
 });
 
 describe('cache keys', () => {
-  it('spells every cache key under the prefix and version', () => {
+  it('spells every cache key under the prefix and version, hash-tagged on its conversation or group', () => {
     const keys = createKeys('sb');
-    expect(keys.recentMessages('c1')).toBe('sb:v1:recent:c1');
-    expect(keys.cacheEpoch()).toBe('sb:v1:cache:epoch');
-    expect(keys.cacheLeases()).toBe('sb:v1:cache:leases');
-    expect(keys.cacheUncertain()).toBe('sb:v1:cache:uncertain');
+    expect(keys.recentMessages('c1')).toBe('sb:v1:recent:{c1}');
+    expect(keys.receipts('c1')).toBe('sb:v1:receipts:{c1}');
+    expect(keys.groupMembers('g1')).toBe('sb:v1:members:{g1}');
   });
 });

@@ -124,6 +124,8 @@ async function deleteMatching(redis: Redis, pattern: string): Promise<number> {
 export interface ApiNode {
   name: string;
   url: string;
+  /** The node's Prometheus listener (METRICS_PORT). */
+  metricsUrl: string;
   port: number;
   pid: number;
   stop(): Promise<void>;
@@ -150,6 +152,7 @@ export async function startApiNode(
   return {
     name,
     url: server.url,
+    metricsUrl: server.metricsUrl,
     port: server.port,
     pid,
     async stop() {
