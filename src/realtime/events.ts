@@ -85,6 +85,10 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
     return undefined;
   }
   if (!isObject(value) || !isText(value.node) || !isObject(value.event)) return undefined;
+  if (isText(value.event.kind)) {
+    const event = fromPreviousRelease(value.event);
+    return event ? { node: value.node, event } : undefined;
+  }
   const { type, data } = value.event;
   if (!isObject(data)) return undefined;
   switch (type) {
@@ -110,6 +114,53 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
         typeof data.at === 'number'
         ? (value as unknown as Envelope)
         : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The events of the release before this one (`{ kind: 'message', message }` …), read during a
+ * rolling deploy. Without this, a client connected to an upgraded node would miss, with no sign
+ * of a gap, every message sent through a node not yet upgraded (it does not reconnect, so it
+ * never catches up). The other way round needs nothing: clients of old nodes reconnect when their
+ * node is upgraded and catch up then. Group receipts of that release travel on the group channel
+ * and are not read (a missed `message.status` is a stale tick, recovered from GET receipts).
+ * Remove in the release after this one.
+ */
+function fromPreviousRelease(old: Record<string, unknown>): RealtimeEvent | undefined {
+  switch (old.kind) {
+    case 'message': {
+      const message = old.message;
+      return isObject(message) && isText(message.id) && typeof message.createdAt === 'number'
+        ? messageCreated(message as unknown as Message)
+        : undefined;
+    }
+    case 'receipt': {
+      const receipt = old.receipt;
+      return isObject(receipt) &&
+        isText(receipt.conversationId) &&
+        isText(receipt.userId) &&
+        isTextOrNull(receipt.deliveredUpTo) &&
+        isTextOrNull(receipt.readUpTo)
+        ? messageStatus(receipt as unknown as Receipt)
+        : undefined;
+    }
+    case 'typing':
+      return isText(old.conversationId) && isText(old.userId) ? typing(old.conversationId, old.userId) : undefined;
+    case 'membership':
+      return isText(old.groupId) && isText(old.userId) && (old.change === 'joined' || old.change === 'left')
+        ? membershipChanged(old.groupId, old.userId, old.change, typeof old.at === 'number' ? old.at : Date.now())
+        : undefined;
+    case 'presence': {
+      const presence = old.presence;
+      return isObject(presence) &&
+        isText(presence.userId) &&
+        (presence.status === 'online' || presence.status === 'offline') &&
+        (presence.lastSeenAt === null || typeof presence.lastSeenAt === 'number')
+        ? presenceChanged(presence as unknown as PresenceRecord)
+        : undefined;
+    }
     default:
       return undefined;
   }
