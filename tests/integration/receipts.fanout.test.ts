@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
-import { connectWs, type TestSocket } from '../support/ws-client.js';
+import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
 /**
  * Who gets a group member's watermark move (src/realtime/README.md, "Cost per message"): the
@@ -147,5 +148,42 @@ describe('group receipts reach those who need them', () => {
     const second = await sendToGroup(later, groupId, 'second');
     await laterOnB.waitFor('message.created', (data) => data.message.id === second.id);
     expect(laterOnB.ofType('message.status')).toEqual([]);
+  });
+
+  it('publishes a group read once on the sender’s channel and once on the reader’s, never on the group channel', async () => {
+    const users = await Promise.all(Array.from({ length: 4 }, () => registerUser(api)));
+    const [sender, reader, ...rest] = users as [TestUser, TestUser, ...TestUser[]];
+    const created = await api.post(
+      '/api/v1/groups',
+      { name: 'receipts', memberIds: [reader.id, ...rest.map((user) => user.id)] },
+      sender.token,
+    );
+    const groupId = created.body.group.id as string;
+    const senderOnA = await connect(nodeA, sender);
+    for (const user of [reader, ...rest]) await connect(nodeB, user);
+    const message = await sendToGroup(sender, groupId, 'count the publishes');
+
+    const listener = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const seen: Array<{ channel: string; raw: string }> = [];
+      listener.on('pmessage', (_pattern, channel, raw) => seen.push({ channel, raw }));
+      await listener.psubscribe('sb:v1:ch:*');
+      const response = await api.post(
+        `/api/v1/conversations/${groupId}/receipts`,
+        { messageId: message.id, status: 'read' },
+        reader.token,
+      );
+      expect(response.status).toBe(200);
+      await senderOnA.waitFor('message.status', (data) => data.userId === reader.id);
+      // A marker on the group channel, published after the receipt: once the listener has it, it has every receipt publish.
+      const marker = await sendToGroup(sender, groupId, 'marker');
+      await eventually(async () => (seen.some((entry) => entry.raw.includes(marker.id)) ? true : undefined));
+      const receipts = seen.filter((entry) => JSON.parse(entry.raw).event.type === 'message.status');
+      expect(receipts.map((entry) => entry.channel).sort()).toEqual(
+        [`sb:v1:ch:user:${sender.id}`, `sb:v1:ch:user:${reader.id}`].sort(),
+      );
+    } finally {
+      listener.disconnect();
+    }
   });
 });
