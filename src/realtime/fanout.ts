@@ -196,27 +196,19 @@ export function createFanout(deps: {
         if (event.type === 'presence' && event.data.userId === owner.id) deps.presence.receive(owner.id, event);
         return;
       }
-      const groupId = owner.kind === 'group' ? owner.id : undefined;
+      // On a group channel: the local members, each checked against what this node knows of them.
       const recipients = owner.kind === 'group' ? hub.holders(owner) : [owner.id];
+      const group = owner.kind === 'group' ? { groupId: owner.id } : {};
       switch (event.type) {
         case 'message.created':
-          deliver(recipients, event, groupId === undefined ? {} : { groupId });
+          deliver(recipients, event, group);
           return;
         case 'message.status':
           // Receipts travel on user channels only; one on a group channel comes from an older node.
           if (owner.kind === 'user') deliverStatus(owner.id, event.data);
           return;
         case 'typing':
-          deliver(
-            recipients,
-            event,
-            groupId === undefined
-              ? { exclude: event.data.userId }
-              : {
-                  exclude: event.data.userId,
-                  groupId,
-                },
-          );
+          deliver(recipients, event, { ...group, exclude: event.data.userId });
           return;
         default:
           return;

@@ -4,14 +4,13 @@ import type { Bus } from './bus.js';
 import { createFanout, type FanoutObserver, type MessageSenders } from './fanout.js';
 import { createHub, type RealtimeChannels, type RealtimeConnection } from './hub.js';
 import { createMembership } from './membership.js';
-import { createPresence, MAX_PRESENCE_WATCHES, type PresenceStore } from './presence.js';
+import { createPresence, type PresenceStore } from './presence.js';
 
 export type { Bus } from './bus.js';
 export type { ClientEvent, RealtimeEvent } from './events.js';
 export type { MessageSenders } from './fanout.js';
 export type { RealtimeChannels, RealtimeConnection } from './hub.js';
 export type { PresenceStore } from './presence.js';
-export { MAX_PRESENCE_WATCHES };
 
 /**
  * The real-time layer, assembled from its parts (see README.md beside this file): the hub
