@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
  * - Only store/ imports cassandra-driver, and only cache/ and realtime/bus* import ioredis: a
  *   driver call elsewhere escapes the error translation and the timeouts set at those edges.
  * - Only ws/ imports 'ws'.
- * - domain/ does no I/O, so its rules run (and are tested) without services.
+ * - domain/ does no I/O, so its rules run (and are tested) without services. One exemption, by
+ *   name: node:net's address helpers (`isIP`, `isIPv4`, `isIPv6`, `BlockList`, `SocketAddress`)
+ *   only compute, and the client-address rules (which proxy to believe) are domain rules that both
+ *   edges call; anything else from node:net (sockets, servers) is I/O and refused.
  * - api-shapes/ and realtime/ import neither http/ nor ws/: both edges depend on them.
  *
  * No exemption is needed today: the composition root (container.ts) builds its Redis clients
@@ -55,17 +58,39 @@ interface Violation {
   rule: string;
 }
 
-/** Every module specifier a file imports or re-exports (static, type-only and dynamic). */
-function importsOf(text: string): string[] {
-  const found: string[] = [];
-  const patterns = [
-    /^\s*(?:import|export)\s[^'"]*?\sfrom\s*['"]([^'"]+)['"]/gm,
+/** node:net exports that only compute (see the header). */
+const PURE_NET = ['isIP', 'isIPv4', 'isIPv6', 'BlockList', 'SocketAddress'];
+
+interface Import {
+  specifier: string;
+  /** The names of `import { a, b as c }` (a, b); undefined for default, namespace, side-effect or dynamic imports. */
+  names: string[] | undefined;
+}
+
+/** Every module a file imports or re-exports (static, type-only and dynamic), with the names it takes. */
+function importsOf(text: string): Import[] {
+  const found: Import[] = [];
+  for (const match of text.matchAll(/^\s*(?:import|export)\s([^'"]*?)\sfrom\s*['"]([^'"]+)['"]/gm)) {
+    const clause = (match[1] ?? '').trim();
+    const named = /^(?:type\s+)?\{([^}]*)\}$/.exec(clause);
+    const names = named?.[1]
+      ?.split(',')
+      .map(
+        (part) =>
+          part
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0] ?? '',
+      )
+      .filter((name) => name.length > 0);
+    found.push({ specifier: match[2] as string, names });
+  }
+  for (const pattern of [
     /^\s*import\s*['"]([^'"]+)['"]/gm,
     /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
     /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
-  ];
-  for (const pattern of patterns) {
-    for (const match of text.matchAll(pattern)) if (match[1]) found.push(match[1]);
+  ]) {
+    for (const match of text.matchAll(pattern)) if (match[1]) found.push({ specifier: match[1], names: undefined });
   }
   return found;
 }
@@ -84,7 +109,7 @@ function checkImports(files: SourceFile[]): Violation[] {
   for (const file of files) {
     const dir = posix.dirname(file.path);
     const inside = (folder: string) => file.path.startsWith(`src/${folder}/`);
-    for (const specifier of importsOf(file.text)) {
+    for (const { specifier, names } of importsOf(file.text)) {
       const flag = (rule: string) => violations.push({ file: file.path, specifier, rule });
       const pkg = packageOf(specifier);
       const target = pkg === undefined ? posix.normalize(posix.join(dir, specifier)) : undefined;
@@ -100,7 +125,8 @@ function checkImports(files: SourceFile[]): Violation[] {
         flag('only cache/ and realtime/bus* import ioredis');
       }
       if (pkg === 'ws' && !inside('ws')) flag("only ws/ imports 'ws'");
-      if (inside('domain') && pkg !== undefined && (IO_MODULES.includes(pkg) || pkg.startsWith('@hono/'))) {
+      const pureNet = pkg === 'net' && names !== undefined && names.every((name) => PURE_NET.includes(name));
+      if (inside('domain') && pkg !== undefined && (IO_MODULES.includes(pkg) || pkg.startsWith('@hono/')) && !pureNet) {
         flag('domain/ must not import I/O modules');
       }
     }
@@ -136,9 +162,11 @@ describe('import rules', () => {
       '  f,',
       "} from 'f-package';",
     ].join('\n');
-    expect(importsOf(text).sort()).toEqual(
-      ['../b.js', './a.js', './c.js', './d.js', './e.js', './side-effect.js', 'f-package'].sort(),
-    );
+    expect(
+      importsOf(text)
+        .map((entry) => entry.specifier)
+        .sort(),
+    ).toEqual(['../b.js', './a.js', './c.js', './d.js', './e.js', './side-effect.js', 'f-package'].sort());
   });
 
   it('catches each kind of violation', () => {
@@ -156,6 +184,8 @@ describe('import rules', () => {
       file('src/cache/client.ts', 'ioredis'),
       file('src/store/client.ts', 'cassandra-driver'),
       file('src/domain/ids.ts', 'node:crypto', 'ulid', 'node:fs', 'hono', '@hono/zod-openapi', 'node:net'),
+      { path: 'src/domain/client-address.ts', text: "import { BlockList, isIP } from 'node:net';" },
+      { path: 'src/domain/sockets.ts', text: "import { isIP, createConnection as connect } from 'node:net';" },
     ]);
     expect(violations.map((violation) => `${violation.file} ${violation.specifier}`)).toEqual([
       'src/ws/gateway.ts ../http/problem.js',
@@ -170,6 +200,7 @@ describe('import rules', () => {
       'src/domain/ids.ts hono',
       'src/domain/ids.ts @hono/zod-openapi',
       'src/domain/ids.ts node:net',
+      'src/domain/sockets.ts node:net',
     ]);
   });
 });
