@@ -5,7 +5,6 @@ import { createCacheCounters } from './cache/counters.js';
 import { createKeys } from './cache/keys.js';
 import { createCacheLayer } from './cache/layer.js';
 import { createPresenceStore } from './cache/presence.js';
-import { createPubSub } from './cache/pubsub.js';
 import type { Config } from './config.js';
 import { createTrustedProxies } from './domain/client-address.js';
 import { createApp } from './http/app.js';
@@ -16,11 +15,13 @@ import { createLogger, type Logger } from './logger.js';
 import { instrumentMessaging } from './observability/messaging.js';
 import { createMetrics } from './observability/metrics.js';
 import { instrumentRedis } from './observability/redis.js';
+import { createRedisBus } from './realtime/bus.js';
+import { presenceChanged } from './realtime/events.js';
+import { createRealtime } from './realtime/index.js';
 import { createAccountService } from './services/accounts.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
 import { createPresencePolicy } from './services/presence-policy.js';
-import { type BusEvent, createRealtimeService } from './services/realtime.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
 import { createTokenService } from './services/tokens.js';
 import { createCassandraClient, createDb } from './store/client.js';
@@ -83,25 +84,40 @@ export async function createContainer(config: Config, options: { logger?: Logger
     ? createCacheLayer({ redis, keys, counters: cacheCounters, config: config.cache })
     : undefined;
 
-  // Real-time fan-out: a dedicated subscriber connection (a subscribed connection runs nothing
-  // else), presence in Redis, and the service that implements the conversation/membership hooks.
+  // Real time (src/realtime/): a dedicated subscriber connection for the bus (a subscribed
+  // connection runs nothing else), presence in Redis, and the layer that implements the
+  // conversation/membership hooks, the presence reader and the gateway's port.
   const subscriber = createRedisClient(
     { ...config.redis, commandTimeoutMs: Math.max(config.redis.commandTimeoutMs, 2000) },
     logger,
     `switchboard:${nodeId}:sub`,
     { subscriber: true },
   );
-  const pubsub = createPubSub<BusEvent>({ publisher: redis, subscriber, nodeId, logger });
-  const realtime = createRealtimeService({
-    pubsub,
+  const bus = createRedisBus({ publisher: redis, subscriber, nodeId, logger });
+  const realtime = createRealtime({
+    bus,
     // Presence changes are published by the Redis scripts that make them, in the bus's envelope.
     presence: createPresenceStore({
       redis,
       keys,
       ttlSeconds: config.ws.presenceTtlSeconds,
-      encode: (presence) => pubsub.encode({ kind: 'presence', presence }),
+      encode: (presence) => bus.encode(presenceChanged(presence)),
     }),
     groups: groupsRepo,
+    // A group receipt is addressed to the senders of the messages it covers (realtime/fanout.ts).
+    senders: {
+      async between(conversationId, afterId, upToId, limit) {
+        const page = await messagesRepo.page({
+          conversationId,
+          lowId: afterId ?? MIN_MESSAGE_ID,
+          highId: upToId,
+          exclude: afterId ?? undefined,
+          order: 'desc',
+          limit,
+        });
+        return page.map((message) => ({ id: message.id, senderId: message.senderId }));
+      },
+    },
     channels: keys,
     logger,
     refreshMs: Math.min(config.ws.heartbeatMs, Math.floor((config.ws.presenceTtlSeconds * 1000) / 3)),
@@ -254,7 +270,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
     /** Last step: close clients in reverse order of creation. */
     async close() {
       realtime.stop();
-      await pubsub.close();
+      await bus.close();
       redis.disconnect();
       await cassandra.shutdown();
     },
@@ -276,5 +292,8 @@ async function connectWithRetries<T>(name: string, connect: () => Promise<T>, co
     }
   }
 }
+
+/** The smallest ULID: a range from the first message on. */
+const MIN_MESSAGE_ID = '00000000000000000000000000';
 
 const redactUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');

@@ -16,7 +16,7 @@ export function createRedisClient(
   options: {
     /**
      * A pub/sub subscriber connection: it does not resubscribe by itself after a reconnect. Its
-     * owner (cache/pubsub.ts) subscribes exactly what it still needs; ioredis's own list would
+     * owner (realtime/bus.ts) subscribes exactly what it still needs; ioredis's own list would
      * also bring back channels whose UNSUBSCRIBE was refused while Redis was away.
      */
     subscriber?: boolean;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Presence } from '../domain/types.js';
 import { type Keys, LAST_SEEN_TTL_SECONDS } from './keys.js';
 
 /**
@@ -51,12 +52,7 @@ if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return 1
 `;
 
-export interface PresenceRecord {
-  userId: string;
-  status: 'online' | 'offline';
-  /** Epoch ms; null while online or when never seen. */
-  lastSeenAt: number | null;
-}
+export type PresenceRecord = Presence;
 
 interface PresenceCommands {
   presenceTouch(conns: string, index: string, ...args: Array<string | number>): Promise<number>;
@@ -68,7 +64,7 @@ const SEPARATOR = ':';
 /**
  * Redis-backed presence; every method rejects when Redis does (callers choose the fallback).
  * With `encode`, every online/offline transition is published on `keys.presenceChannel(userId)`
- * as `encode(record)` (the pub/sub envelope) by the script that makes it.
+ * as `encode(record)` (the bus envelope, src/realtime/bus.ts) by the script that makes it.
  */
 export function createPresenceStore(deps: {
   redis: Redis;

@@ -49,3 +49,11 @@ export interface Receipt {
   deliveredUpTo: string | null;
   readUpTo: string | null;
 }
+
+/** A user's presence: online while one of their connections is live on some node. */
+export interface Presence {
+  userId: string;
+  status: 'online' | 'offline';
+  /** Epoch ms; null while online or when never seen. */
+  lastSeenAt: number | null;
+}

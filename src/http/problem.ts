@@ -1,30 +1,9 @@
 import type { Context } from 'hono';
-import { AppError, type ErrorCode, statusForCode, titleForCode, type ValidationIssue } from '../domain/errors.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../api-shapes/problem.js';
+import { AppError, type ValidationIssue } from '../domain/errors.js';
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-  requestId: string;
-  issues?: ValidationIssue[];
-}
-
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/** Builds the one error body every failure uses (RFC 9457 problem details plus a stable code). */
-export function toProblem(error: AppError, requestId: string): Problem {
-  return {
-    type: `https://switchboard.dev/problems/${error.code.toLowerCase().replaceAll('_', '-')}`,
-    title: titleForCode(error.code),
-    status: statusForCode(error.code),
-    detail: error.message,
-    code: error.code,
-    requestId,
-    ...(error.issues ? { issues: error.issues } : {}),
-  };
-}
+// The problem body is shared with the WebSocket gateway's refused upgrades (api-shapes/).
+export { PROBLEM_CONTENT_TYPE, type Problem, toProblem } from '../api-shapes/problem.js';
 
 export function problemResponse(c: Context, error: AppError): Response {
   const requestId = (c.get('requestId') as string | undefined) ?? 'unknown';

@@ -2,7 +2,10 @@ import { z } from '@hono/zod-openapi';
 import { CONVERSATION_ID_PATTERN } from '../domain/conversations.js';
 import { ERROR_CODES } from '../domain/errors.js';
 import { ULID_PATTERN } from '../domain/ids.js';
-import type { Group, GroupMember, Message, Receipt, User } from '../domain/types.js';
+import type { Group, GroupMember, User } from '../domain/types.js';
+
+// The message and receipt JSON shapes are shared with the WebSocket frames (api-shapes/).
+export { toMessageJson, toReceiptJson } from '../api-shapes/messages.js';
 
 /** Shared request/response schemas: they validate input and generate the OpenAPI document. */
 
@@ -219,18 +222,6 @@ export const MessageSchema = z
   })
   .openapi('Message');
 
-export const toMessageJson = (message: Message) => ({
-  id: message.id,
-  conversationId: message.conversationId,
-  senderId: message.senderId,
-  receiverId: message.receiverId,
-  groupId: message.groupId,
-  content: message.content,
-  createdAt: iso(message.createdAt),
-  clientTimestamp: message.clientTimestamp == null ? null : iso(message.clientTimestamp),
-  status: message.status,
-});
-
 export const ReceiptSchema = z
   .object({
     conversationId: ConversationId,
@@ -239,8 +230,6 @@ export const ReceiptSchema = z
     readUpTo: Ulid.nullable(),
   })
   .openapi('Receipt');
-
-export const toReceiptJson = (receipt: Receipt) => ({ ...receipt });
 
 export const ProblemSchema = z
   .object({

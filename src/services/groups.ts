@@ -3,13 +3,11 @@ import { newId, ulidTime } from '../domain/ids.js';
 import type { Group, GroupMember } from '../domain/types.js';
 import type { GroupRecord, GroupRepository } from '../store/groups.js';
 import type { UserRepository } from '../store/users.js';
+import type { MembershipListener } from './ports.js';
 
 const LOOKUP_CONCURRENCY = 16;
 
-/** Told when membership changes, so real-time subscriptions and caches can follow. */
-export interface MembershipListener {
-  membershipChanged(groupId: string, userId: string, change: 'joined' | 'left'): Promise<void>;
-}
+export type { MembershipListener } from './ports.js';
 
 /** Groups: creation, membership and the rules of who may do what. */
 export function createGroupService(deps: {

@@ -12,6 +12,7 @@ import type { IdempotencyRepository } from '../store/idempotency.js';
 import type { MessageRepository } from '../store/messages.js';
 import type { ReceiptRepository } from '../store/receipts.js';
 import type { UserRepository } from '../store/users.js';
+import type { ConversationEvents } from './ports.js';
 
 /** Resolve a group conversation by checking the caller's membership only (one row). */
 const MEMBERSHIP_ONLY = { participants: false } as const;
@@ -53,12 +54,6 @@ export interface Conversation {
    * with `participants: true` (undefined when only the caller's membership was checked).
    */
   participantIds: string[] | undefined;
-}
-
-/** Real-time fan-out of what happened in a conversation. Best effort: never fails a request. */
-export interface ConversationEvents {
-  messageCreated(message: Message, participantIds: readonly string[]): Promise<void>;
-  receiptUpdated(receipt: Receipt, participantIds: readonly string[]): Promise<void>;
 }
 
 /**
@@ -354,10 +349,15 @@ export function createMessagingService(deps: {
       const conversation = await conversationById(callerId, conversationId, MEMBERSHIP_ONLY);
       const message = await messages.findById(conversation.ref.id, input.messageId, bucketOf({ id: input.messageId }));
       if (!message) throw new AppError('NOT_FOUND', `Message ${input.messageId} is not in this conversation`);
+      // A group receipt is addressed by what it moves (realtime/fanout.ts): the watermark before the write.
+      const before =
+        deps.events && conversation.ref.kind === 'group'
+          ? await receipts.find(conversation.ref.id, callerId).catch(() => undefined)
+          : undefined;
       await receipts.advance(conversation.ref.id, callerId, input.messageId, input.status);
       await deps.receiptsCache?.advance(conversation.ref.id, callerId, input.messageId, input.status);
       const receipt = await receipts.find(conversation.ref.id, callerId);
-      await deps.events?.receiptUpdated(receipt, fanOutIds(conversation)).catch(() => {});
+      await deps.events?.receiptUpdated({ before, after: receipt }, fanOutIds(conversation)).catch(() => {});
       return receipt;
     },
 

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
-import type { RealtimeConnection, RealtimeEvent } from '../services/realtime.js';
+import type { ClientEvent } from '../realtime/events.js';
+import type { RealtimeConnection } from '../services/ports.js';
 import { CLOSE_CODES, encodeEvent } from './protocol.js';
 
 export type ConnectionState = 'open' | 'closing' | 'closed';
@@ -10,8 +11,8 @@ export const CLOSE_TIMEOUT_MS = 5000;
 const MAX_PENDING_FRAMES = 1000;
 
 /** One event is encoded once however many connections it goes to. */
-const encoded = new WeakMap<RealtimeEvent, string>();
-function encodeOnce(event: RealtimeEvent): string {
+const encoded = new WeakMap<ClientEvent, string>();
+function encodeOnce(event: ClientEvent): string {
   let text = encoded.get(event);
   if (text === undefined) {
     text = encodeEvent(event);

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocketServer } from 'ws';
+import { bearerToken } from '../api-shapes/bearer.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../api-shapes/problem.js';
 import type { Config } from '../config.js';
 import { AppError, isAppError, statusForCode } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
-import { bearerToken } from '../http/middleware/auth.js';
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.js';
 import type { Logger } from '../logger.js';
 import type { MessagingService } from '../services/messaging.js';
+import type { RealtimeGateway } from '../services/ports.js';
 import type { PresencePolicy } from '../services/presence-policy.js';
-import type { RealtimeService } from '../services/realtime.js';
 import type { TokenService } from '../services/tokens.js';
 import { type Connection, createConnection } from './connection.js';
 import { createFrameLimiter } from './frame-limiter.js';
@@ -55,7 +55,7 @@ export function createGateway(deps: {
   config: Config['ws'];
   tokens: TokenService;
   messaging: Pick<MessagingService, 'updateReceipt' | 'conversationById'>;
-  realtime: RealtimeService;
+  realtime: RealtimeGateway;
   presencePolicy: Pick<PresencePolicy, 'assertVisible'>;
   logger: Logger;
   observer?: GatewayObserver;
@@ -362,7 +362,7 @@ export function createGateway(deps: {
         const conversation = await deps.messaging.conversationById(connection.userId, frame.data.conversationId, {
           participants: false,
         });
-        await realtime.typing(conversation, connection.userId);
+        await realtime.typing(conversation.ref, connection.userId);
         return;
       }
       case 'presence.subscribe':

@@ -3,8 +3,6 @@ import { CONVERSATION_ID_PATTERN } from '../domain/conversations.js';
 import { AppError, type ErrorCode, type ValidationIssue } from '../domain/errors.js';
 import { ULID_PATTERN } from '../domain/ids.js';
 import { parseStrictJson, strictJsonDetail } from '../domain/strict-json.js';
-import { toMessageJson } from '../http/schemas.js';
-import type { RealtimeEvent } from '../services/realtime.js';
 
 /**
  * The WebSocket protocol: every frame is a JSON text frame `{ "type": …, "data": … }`. Inbound
@@ -140,8 +138,6 @@ const invalid = (issues: ValidationIssue[]) =>
     issues,
   });
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 /** Every frame the server sends, as JSON text. */
 export type ServerFrame =
   | { type: 'ready'; data: { userId: string; connectionId: string; heartbeatMs: number } }
@@ -153,34 +149,11 @@ export type ServerFrame =
 
 export const encodeFrame = (frame: ServerFrame) => JSON.stringify(frame);
 
-/** The frame of a real-time event. */
-export function encodeEvent(event: RealtimeEvent): string {
-  switch (event.type) {
-    case 'message.created':
-      return JSON.stringify({ type: event.type, data: { message: toMessageJson(event.message) } });
-    case 'message.status':
-      return JSON.stringify({
-        type: event.type,
-        data: {
-          conversationId: event.receipt.conversationId,
-          userId: event.receipt.userId,
-          deliveredUpTo: event.receipt.deliveredUpTo,
-          readUpTo: event.receipt.readUpTo,
-        },
-      });
-    case 'presence':
-      return JSON.stringify({
-        type: event.type,
-        data: {
-          userId: event.presence.userId,
-          status: event.presence.status,
-          lastSeenAt: iso(event.presence.lastSeenAt),
-        },
-      });
-    case 'typing':
-      return JSON.stringify({ type: event.type, data: { conversationId: event.conversationId, userId: event.userId } });
-  }
-}
+/**
+ * The frame of a real-time event: the event itself (one vocabulary for the bus and the frames,
+ * src/realtime/events.ts), its `data` already in the REST JSON shapes.
+ */
+export { encodeEvent } from '../realtime/events.js';
 
 /** The error frame for a failure (AppError codes; anything else is INTERNAL without details). */
 export function errorFrame(error: AppError, id: string | undefined, extra: { retryAfterMs?: number } = {}): string {

@@ -55,7 +55,7 @@ describe('fan-out channels', () => {
     const groupId = created.body.group.id as string;
     const connected = await Promise.all(members.map((member, i) => connect(i % 2 ? nodeA : nodeB, member)));
 
-    const seen: Array<{ channel: string; envelope: { node: string; event: { kind: string } } }> = [];
+    const seen: Array<{ channel: string; envelope: { node: string; event: { type: string } } }> = [];
     listener.on('pmessage', (_pattern, channel, raw) => seen.push({ channel, envelope: JSON.parse(raw) }));
     await listener.psubscribe('sb:v1:ch:*');
 
@@ -69,7 +69,7 @@ describe('fan-out channels', () => {
     expect(carrying).toEqual([
       {
         channel: groupChannel(groupId),
-        envelope: { node: 'channels-a', event: expect.objectContaining({ kind: 'message' }) },
+        envelope: { node: 'channels-a', event: expect.objectContaining({ type: 'message.created' }) },
       },
     ]);
   });

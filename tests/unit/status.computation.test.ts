@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { messageStatus } from '../../src/domain/status.js';
+import { messageStatus, watermarkMove } from '../../src/domain/status.js';
 import type { Receipt, StoredMessage } from '../../src/domain/types.js';
 
 const SENDER = '01JD3W6YQ7R5S3T2V1X0Z9Y8W1';
@@ -72,5 +72,32 @@ describe('messageStatus', () => {
 
   it('stays sent when nobody but the sender is left in the conversation', () => {
     expect(messageStatus(message, [SENDER], byUser())).toBe('sent');
+  });
+});
+
+describe('watermarkMove', () => {
+  const receipt = (deliveredUpTo: string | null, readUpTo: string | null): Receipt => ({
+    conversationId: 'c',
+    userId: BOB,
+    deliveredUpTo,
+    readUpTo,
+  });
+  const EVEN_NEWER = '01JD3W6YQ7R5S3T2V1X0Z9Y8D0';
+
+  it('is undefined when neither watermark moved (an ack of an older message changes no status)', () => {
+    expect(watermarkMove(receipt(NEWER, MESSAGE), receipt(NEWER, MESSAGE))).toBeUndefined();
+  });
+
+  it('covers every message up to the new watermark for a first receipt', () => {
+    const move = watermarkMove(undefined, receipt(MESSAGE, null));
+    expect(move).toMatchObject({ low: null, high: MESSAGE });
+    expect([OLDER, MESSAGE, NEWER].map((id) => move?.covers(id))).toEqual([true, true, false]);
+  });
+
+  it('covers exactly the delivered and the read ranges that moved, not the gap between them', () => {
+    // Delivered moves NEWER → EVEN_NEWER, read moves null → OLDER: MESSAGE (delivered, unread) is untouched.
+    const move = watermarkMove(receipt(NEWER, null), receipt(EVEN_NEWER, OLDER));
+    expect(move).toMatchObject({ low: null, high: EVEN_NEWER });
+    expect([OLDER, MESSAGE, NEWER, EVEN_NEWER].map((id) => move?.covers(id))).toEqual([true, false, false, true]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import type { Message } from '../../src/domain/types.js';
+import { messageCreated, messageStatus, presenceChanged, typing } from '../../src/realtime/events.js';
 import { CLOSE_CODES, encodeEvent, errorFrame, parseClientFrame } from '../../src/ws/protocol.js';
 
 const A = '01JD3W6YQ7R5S3T2V1X0Z9Y8W7';
@@ -75,7 +76,7 @@ describe('server frames', () => {
       clientTimestamp: null,
       status: 'sent',
     };
-    expect(JSON.parse(encodeEvent({ type: 'message.created', message }))).toEqual({
+    expect(JSON.parse(encodeEvent(messageCreated(message)))).toEqual({
       type: 'message.created',
       data: {
         message: { ...message, createdAt: '2026-01-01T00:00:00.000Z', clientTimestamp: null },
@@ -84,22 +85,22 @@ describe('server frames', () => {
   });
 
   it('encodes presence with an ISO last-seen time, and null while online', () => {
+    expect(JSON.parse(encodeEvent(presenceChanged({ userId: A, status: 'offline', lastSeenAt: 0 })))).toEqual({
+      type: 'presence',
+      data: { userId: A, status: 'offline', lastSeenAt: '1970-01-01T00:00:00.000Z' },
+    });
     expect(
-      JSON.parse(encodeEvent({ type: 'presence', presence: { userId: A, status: 'offline', lastSeenAt: 0 } })),
-    ).toEqual({ type: 'presence', data: { userId: A, status: 'offline', lastSeenAt: '1970-01-01T00:00:00.000Z' } });
-    expect(
-      JSON.parse(encodeEvent({ type: 'presence', presence: { userId: A, status: 'online', lastSeenAt: null } })).data
-        .lastSeenAt,
+      JSON.parse(encodeEvent(presenceChanged({ userId: A, status: 'online', lastSeenAt: null }))).data.lastSeenAt,
     ).toBeNull();
   });
 
   it('encodes message.status and typing with exactly the documented fields', () => {
     const receipt = { conversationId: DM, userId: B, deliveredUpTo: A, readUpTo: null };
-    expect(JSON.parse(encodeEvent({ type: 'message.status', receipt }))).toEqual({
+    expect(JSON.parse(encodeEvent(messageStatus(receipt)))).toEqual({
       type: 'message.status',
       data: receipt,
     });
-    expect(JSON.parse(encodeEvent({ type: 'typing', conversationId: DM, userId: A }))).toEqual({
+    expect(JSON.parse(encodeEvent(typing(DM, A)))).toEqual({
       type: 'typing',
       data: { conversationId: DM, userId: A },
     });

@@ -1,20 +1,27 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PresenceRecord } from '../../src/cache/presence.js';
-import type { EnvelopeHandler, PubSub } from '../../src/cache/pubsub.js';
+import type { PresenceRecord } from '../../src/api-shapes/presence.js';
 import { newId } from '../../src/domain/ids.js';
 import type { Receipt } from '../../src/domain/types.js';
+import type { BusHandler } from '../../src/realtime/bus.js';
 import {
-  type BusEvent,
-  createRealtimeService,
-  type RealtimeConnection,
+  type ClientEvent,
+  messageCreated,
+  messageStatus,
+  presenceChanged,
   type RealtimeEvent,
-  type RealtimeService,
-} from '../../src/services/realtime.js';
+} from '../../src/realtime/events.js';
+import {
+  type Bus,
+  createRealtime,
+  type MessageSenders,
+  type Realtime,
+  type RealtimeConnection,
+} from '../../src/realtime/index.js';
 
 /**
- * The real-time service's own rules, driven without Redis or Cassandra: a bus that records what
- * is published and lets the test deliver envelopes, a group list the test answers by hand.
+ * The real-time layer's own rules, driven without Redis or Cassandra: a bus that records what
+ * is published and lets the test deliver events, a group list the test answers by hand.
  */
 const channels = {
   userChannel: (id: string) => `user:${id}`,
@@ -34,13 +41,14 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve };
 }
 
-function setUp() {
-  const refs = new Map<string, number>();
-  const published: Array<{ channel: string; event: BusEvent }> = [];
+function setUp(options: { senders?: MessageSenders } = {}) {
+  /** Channels the node is subscribed to on the bus. */
+  const refs = new Set<string>();
+  const published: Array<{ channel: string; event: RealtimeEvent }> = [];
   let failures = 0;
-  let handler: EnvelopeHandler<BusEvent> = () => {};
+  let handler: BusHandler = () => {};
   let reconnected = () => {};
-  const pubsub: PubSub<BusEvent> = {
+  const bus: Bus = {
     nodeId: 'unit',
     async publish(channel, event) {
       if (failures > 0) {
@@ -51,16 +59,12 @@ function setUp() {
     },
     encode: (event) => JSON.stringify({ node: 'unit', event }),
     async subscribe(channel) {
-      refs.set(channel, (refs.get(channel) ?? 0) + 1);
+      refs.add(channel);
     },
     unsubscribe(channel) {
-      const count = (refs.get(channel) ?? 0) - 1;
-      if (count > 0) refs.set(channel, count);
-      else refs.delete(channel);
-      return count === 0;
+      refs.delete(channel);
     },
-    ready: async () => {},
-    onEnvelope(next) {
+    onEvent(next) {
       handler = next;
     },
     onReconnect(next) {
@@ -71,12 +75,12 @@ function setUp() {
   /** Group-list reads waiting for the test to answer, oldest first. */
   const reads: Array<{ userId: string; answer: Deferred<string[]> }> = [];
   const presenceReads: Array<Deferred<PresenceRecord[]>> = [];
-  const realtime = createRealtimeService({
-    pubsub,
+  const realtime = createRealtime({
+    bus,
     presence: {
       touch: async () => false,
       remove: async () => false,
-      sweep: async () => ({ scanned: 0, offline: [] }),
+      sweep: async () => ({ scanned: 0 }),
       liveConnections: async () => 0,
       read: () => {
         const answer = deferred<PresenceRecord[]>();
@@ -91,6 +95,7 @@ function setUp() {
         return answer.promise;
       },
     },
+    senders: options.senders ?? { between: async () => [] },
     channels,
     logger: pino({ level: 'silent' }),
     refreshMs: 60_000,
@@ -102,7 +107,7 @@ function setUp() {
 
   /** A connected user, set up with the given groups. */
   async function connect(userId: string, groupIds: string[]) {
-    const events: RealtimeEvent[] = [];
+    const events: ClientEvent[] = [];
     const connection: RealtimeConnection = { id: newId(), userId, deliver: (event) => events.push(event) };
     const registered = realtime.register(connection);
     await flush();
@@ -118,26 +123,28 @@ function setUp() {
     read?.answer.resolve(groupIds);
   }
 
-  /** Delivers an envelope as if it came from another node (only on channels this node listens to). */
-  function deliver(channel: string, event: BusEvent) {
-    if (refs.has(channel)) handler(channel, { node: 'other', event });
+  /** Delivers an event as if it came from another node (only on channels this node listens to). */
+  function deliver(channel: string, event: RealtimeEvent) {
+    if (refs.has(channel)) handler(channel, event, 'other');
   }
 
+  const membership = (groupId: string, userId: string, change: 'joined' | 'left', at: number): RealtimeEvent => ({
+    type: 'membership',
+    data: { groupId, userId, change, at },
+  });
+
   const groupMessage = (groupId: string) =>
-    ({
-      kind: 'message',
-      message: {
-        id: newId(),
-        conversationId: groupId,
-        senderId: newId(),
-        receiverId: null,
-        groupId,
-        content: 'hi',
-        createdAt: Date.now(),
-        clientTimestamp: null,
-        status: 'sent',
-      },
-    }) as unknown as BusEvent;
+    messageCreated({
+      id: newId(),
+      conversationId: groupId,
+      senderId: newId(),
+      receiverId: null,
+      groupId,
+      content: 'hi',
+      createdAt: Date.now(),
+      clientTimestamp: null,
+      status: 'sent',
+    });
 
   return {
     realtime,
@@ -148,6 +155,7 @@ function setUp() {
     connect,
     answerRead,
     deliver,
+    membership,
     groupMessage,
     flush,
     failNextPublishes(count: number) {
@@ -157,9 +165,9 @@ function setUp() {
   };
 }
 
-const types = (events: RealtimeEvent[]) => events.map((event) => event.type);
+const types = (events: ClientEvent[]) => events.map((event) => event.type);
 
-let service: RealtimeService | undefined;
+let service: Realtime | undefined;
 afterEach(() => service?.stop());
 
 describe('membership changes', () => {
@@ -173,7 +181,7 @@ describe('membership changes', () => {
       [channels.groupChannel(groupId), channels.userChannel(userId)].sort(),
     );
     for (const entry of t.published) {
-      expect(entry.event).toMatchObject({ kind: 'membership', groupId, userId, change: 'left' });
+      expect(entry.event).toMatchObject({ type: 'membership', data: { groupId, userId, change: 'left' } });
     }
   });
 
@@ -183,13 +191,7 @@ describe('membership changes', () => {
     const [groupId, gone, stays] = [newId(), newId(), newId()];
     const goneSocket = await t.connect(gone, [groupId]);
     const staysSocket = await t.connect(stays, [groupId]);
-    t.deliver(channels.groupChannel(groupId), {
-      kind: 'membership',
-      groupId,
-      userId: gone,
-      change: 'left',
-      at: Date.now(),
-    });
+    t.deliver(channels.groupChannel(groupId), t.membership(groupId, gone, 'left', Date.now()));
     t.deliver(channels.groupChannel(groupId), t.groupMessage(groupId));
     expect(types(goneSocket.events)).toEqual([]);
     expect(types(staysSocket.events)).toEqual(['message.created']);
@@ -202,12 +204,12 @@ describe('membership changes', () => {
     const [groupId, userId] = [newId(), newId()];
     const socket = await t.connect(userId, [groupId]);
     const now = Date.now();
-    t.deliver(channels.userChannel(userId), { kind: 'membership', groupId, userId, change: 'joined', at: now - 10 });
-    t.deliver(channels.userChannel(userId), { kind: 'membership', groupId, userId, change: 'left', at: now });
-    t.deliver(channels.userChannel(userId), { kind: 'membership', groupId, userId, change: 'joined', at: now - 10 });
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', now - 10));
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'left', now));
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', now - 10));
     expect(t.refs.has(channels.groupChannel(groupId))).toBe(false);
     // A newer join (re-added) is applied.
-    t.deliver(channels.userChannel(userId), { kind: 'membership', groupId, userId, change: 'joined', at: now + 10 });
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', now + 10));
     t.deliver(channels.groupChannel(groupId), t.groupMessage(groupId));
     expect(types(socket.events)).toEqual(['message.created']);
   });
@@ -234,8 +236,8 @@ describe('membership changes', () => {
     await t.flush();
     // Meanwhile: removed from one group, added to another; the read began before both.
     const at = Date.now() + 1;
-    t.deliver(channels.groupChannel(leftGroup), { kind: 'membership', groupId: leftGroup, userId, change: 'left', at });
-    t.deliver(channels.userChannel(userId), { kind: 'membership', groupId: joinedGroup, userId, change: 'joined', at });
+    t.deliver(channels.groupChannel(leftGroup), t.membership(leftGroup, userId, 'left', at));
+    t.deliver(channels.userChannel(userId), t.membership(joinedGroup, userId, 'joined', at));
     t.answerRead(userId, [leftGroup]);
     await run;
     expect(t.refs.has(channels.groupChannel(leftGroup))).toBe(false);
@@ -251,13 +253,7 @@ describe('membership changes', () => {
     const connection: RealtimeConnection = { id: newId(), userId, deliver: () => {} };
     const registered = t.realtime.register(connection);
     await t.flush();
-    t.deliver(channels.userChannel(userId), {
-      kind: 'membership',
-      groupId,
-      userId,
-      change: 'left',
-      at: Date.now() + 1,
-    });
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'left', Date.now() + 1));
     t.answerRead(userId, [groupId]);
     await registered;
     expect(t.refs.has(channels.groupChannel(groupId))).toBe(false);
@@ -278,25 +274,108 @@ describe('membership changes', () => {
 });
 
 describe('message.status order', () => {
-  const receiptEvent = (receipt: Receipt): BusEvent => ({ kind: 'receipt', receipt });
-
   it('drops a status older than the one already delivered and never sends a watermark backwards', async () => {
     const t = setUp();
     service = t.realtime;
     const [groupId, reader, watcher] = [newId(), newId(), newId()];
     const socket = await t.connect(watcher, [groupId]);
     const [m1, m2, m3] = [newId(), newId(), newId()];
-    const channel = channels.groupChannel(groupId);
+    // Group receipts travel on the channels of the users who need them.
+    const channel = channels.userChannel(watcher);
     const base = { conversationId: groupId, userId: reader };
-    t.deliver(channel, receiptEvent({ ...base, deliveredUpTo: m3, readUpTo: m1 }));
+    t.deliver(channel, messageStatus({ ...base, deliveredUpTo: m3, readUpTo: m1 }));
     // The other node's older read-back arrives late: dropped.
-    t.deliver(channel, receiptEvent({ ...base, deliveredUpTo: m2, readUpTo: m1 }));
+    t.deliver(channel, messageStatus({ ...base, deliveredUpTo: m2, readUpTo: m1 }));
     // One watermark moves on, the other is behind: sent with the later of each.
-    t.deliver(channel, receiptEvent({ ...base, deliveredUpTo: m2, readUpTo: m2 }));
+    t.deliver(channel, messageStatus({ ...base, deliveredUpTo: m2, readUpTo: m2 }));
     expect(socket.events).toEqual([
-      { type: 'message.status', receipt: { ...base, deliveredUpTo: m3, readUpTo: m1 } },
-      { type: 'message.status', receipt: { ...base, deliveredUpTo: m3, readUpTo: m2 } },
+      { type: 'message.status', data: { ...base, deliveredUpTo: m3, readUpTo: m1 } },
+      { type: 'message.status', data: { ...base, deliveredUpTo: m3, readUpTo: m2 } },
     ]);
+  });
+
+  it('does not hand a group receipt to a user this node knows left the group', async () => {
+    const t = setUp();
+    service = t.realtime;
+    const [groupId, reader, gone] = [newId(), newId(), newId()];
+    const socket = await t.connect(gone, [groupId]);
+    t.deliver(channels.groupChannel(groupId), t.membership(groupId, gone, 'left', Date.now()));
+    t.deliver(
+      channels.userChannel(gone),
+      messageStatus({ conversationId: groupId, userId: reader, deliveredUpTo: newId(), readUpTo: null }),
+    );
+    expect(socket.events).toEqual([]);
+  });
+});
+
+describe('group receipt addressing', () => {
+  const receipt = (conversationId: string, userId: string, deliveredUpTo: string | null, readUpTo: string | null) =>
+    ({ conversationId, userId, deliveredUpTo, readUpTo }) satisfies Receipt;
+
+  it('publishes a group read once per sender of the messages it covers and once for the reader, never on the group channel', async () => {
+    const [groupId, reader, alice, bob, carol] = [newId(), newId(), newId(), newId(), newId()];
+    const [m1, m2, m3, m4] = [newId(), newId(), newId(), newId()];
+    const asked: Array<[string | null, string]> = [];
+    const t = setUp({
+      senders: {
+        async between(_conversationId, afterId, upToId) {
+          asked.push([afterId, upToId]);
+          // Newest first: m4 by the reader, m3 and m2 by alice, m1 (already read) by carol.
+          return [
+            { id: m4, senderId: reader },
+            { id: m3, senderId: alice },
+            { id: m2, senderId: alice },
+          ].filter((message) => (afterId === null || message.id > afterId) && message.id <= upToId);
+        },
+      },
+    });
+    service = t.realtime;
+    await t.realtime.receiptUpdated(
+      { before: receipt(groupId, reader, m1, m1), after: receipt(groupId, reader, m4, m4) },
+      [],
+    );
+    expect(asked).toEqual([[m1, m4]]);
+    expect(t.published.map((entry) => entry.channel).sort()).toEqual(
+      [channels.userChannel(alice), channels.userChannel(reader)].sort(),
+    );
+    expect(t.published.map((entry) => entry.channel)).not.toContain(channels.userChannel(bob));
+    expect(t.published.map((entry) => entry.channel)).not.toContain(channels.userChannel(carol));
+    for (const entry of t.published) {
+      expect(entry.event).toEqual({ type: 'message.status', data: receipt(groupId, reader, m4, m4) });
+    }
+  });
+
+  it('publishes nothing for a group receipt that moved no watermark', async () => {
+    const [groupId, reader, m1] = [newId(), newId(), newId()];
+    const t = setUp({ senders: { between: async () => [{ id: m1, senderId: newId() }] } });
+    service = t.realtime;
+    const same = receipt(groupId, reader, m1, null);
+    await t.realtime.receiptUpdated({ before: same, after: same }, []);
+    expect(t.published).toEqual([]);
+  });
+
+  it('still tells the reader’s own devices when the senders cannot be read', async () => {
+    const [groupId, reader, m1] = [newId(), newId(), newId()];
+    const t = setUp({
+      senders: {
+        between: async () => {
+          throw new Error('NoHostAvailableError');
+        },
+      },
+    });
+    service = t.realtime;
+    await t.realtime.receiptUpdated({ before: undefined, after: receipt(groupId, reader, m1, null) }, []);
+    expect(t.published.map((entry) => entry.channel)).toEqual([channels.userChannel(reader)]);
+  });
+
+  it('publishes a one-to-one receipt on the other participant’s channel only, as before', async () => {
+    const [a, b, m1] = [newId(), newId(), newId()];
+    const [first, second] = a < b ? [a, b] : [b, a];
+    const conversationId = `dm_${first}_${second}`;
+    const t = setUp();
+    service = t.realtime;
+    await t.realtime.receiptUpdated({ before: undefined, after: receipt(conversationId, a, m1, null) }, [a, b]);
+    expect(t.published.map((entry) => entry.channel)).toEqual([channels.userChannel(b)]);
   });
 });
 
@@ -308,15 +387,15 @@ describe('presence snapshot', () => {
     const socket = await t.connect(watcher, []);
     const watching = t.realtime.watchPresence(socket.connection, [watched]);
     await t.flush();
-    t.deliver(channels.presenceChannel(watched), {
-      kind: 'presence',
-      presence: { userId: watched, status: 'offline', lastSeenAt: 1 },
-    });
+    t.deliver(
+      channels.presenceChannel(watched),
+      presenceChanged({ userId: watched, status: 'offline', lastSeenAt: 1 }),
+    );
     // The read ran before that change: it still says online.
     t.presenceReads[0]?.resolve([{ userId: watched, status: 'online', lastSeenAt: null }]);
     await watching;
     expect(socket.events).toEqual([
-      { type: 'presence', presence: { userId: watched, status: 'offline', lastSeenAt: 1 } },
+      { type: 'presence', data: { userId: watched, status: 'offline', lastSeenAt: new Date(1).toISOString() } },
     ]);
   });
 
@@ -330,7 +409,7 @@ describe('presence snapshot', () => {
     t.presenceReads[0]?.resolve([{ userId: watched, status: 'online', lastSeenAt: null }]);
     await watching;
     expect(socket.events).toEqual([
-      { type: 'presence', presence: { userId: watched, status: 'online', lastSeenAt: null } },
+      { type: 'presence', data: { userId: watched, status: 'online', lastSeenAt: null } },
     ]);
   });
 });

@@ -1,13 +1,11 @@
 import { createMiddleware } from 'hono/factory';
+import { bearerToken } from '../../api-shapes/bearer.js';
 import { AppError } from '../../domain/errors.js';
 import type { TokenService } from '../../services/tokens.js';
 import type { AppEnv } from '../context.js';
 
-/** Extracts the bearer token from an Authorization header value. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = header ? /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim()) : null;
-  return match?.[1];
-}
+// Shared with the WebSocket upgrade (api-shapes/), so both accept the same header forms.
+export { bearerToken } from '../../api-shapes/bearer.js';
 
 /** Requires a valid bearer token and puts its user id on the context. */
 export function requireAuth(tokens: TokenService) {

@@ -2,8 +2,8 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { User } from '../../domain/types.js';
 import type { AccountService } from '../../services/accounts.js';
+import type { Presence, PresenceReader } from '../../services/ports.js';
 import type { PresencePolicy } from '../../services/presence-policy.js';
-import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
 import { bearerToken } from '../middleware/auth.js';
 import {

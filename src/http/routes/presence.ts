@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { ULID_PATTERN } from '../../domain/ids.js';
+import type { Presence, PresenceReader } from '../../services/ports.js';
 import type { PresencePolicy } from '../../services/presence-policy.js';
-import type { Presence, PresenceReader } from '../../services/realtime.js';
 import type { AppEnv } from '../context.js';
 import { bearer, json, problems, Ulid, WHITESPACE_CLASS } from '../schemas.js';
 import { hookOptions } from '../validation.js';

@@ -1,69 +1,70 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-
-/** What travels on a channel: the publishing node's id next to the event itself. */
-export interface Envelope<E> {
-  node: string;
-  event: E;
-}
-
-export type EnvelopeHandler<E> = (channel: string, envelope: Envelope<E>) => void;
+import { decodeEnvelope, type Envelope, type RealtimeEvent } from './events.js';
 
 /** How long after a failed SUBSCRIBE/UNSUBSCRIBE on a live connection the channels are synced again. */
 const RESYNC_MS = 1000;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when many are synced at once. */
 const CHUNK = 1000;
 
+export type BusHandler = (channel: string, event: RealtimeEvent, from: string) => void;
+
 /**
- * Redis pub/sub for cross-node fan-out. Publishing goes through the shared command connection;
- * receiving uses a dedicated subscriber connection (a subscribed connection can run nothing
- * else). Subscriptions are reference-counted, so a node listens only to the channels its
- * connected users need and drops each one when its last user leaves.
+ * The transport between nodes (Centrifuge's Broker; socket.io's Redis adapter): publish an event
+ * on a channel, and receive the events of the channels this node is subscribed to. It knows
+ * nothing of users, groups or reference counts: the hub decides which channels the node needs
+ * and calls `subscribe` once per channel (on its first local holder) and `unsubscribe` once (after
+ * its last). The only real-time file that talks to Redis.
  */
-export interface PubSub<E> {
+export interface Bus {
   readonly nodeId: string;
   /** Publishes once; rejects when Redis cannot take it (callers decide whether that matters). */
-  publish(channel: string, event: E): Promise<void>;
+  publish(channel: string, event: RealtimeEvent): Promise<void>;
   /**
    * The exact text `publish` sends for this event, for publishers that are not this module
-   * (a Lua script that publishes as part of a state change).
+   * (the presence store's Lua scripts publish the transition they make).
    */
-  encode(event: E): string;
-  /** Adds a reference; resolves once Redis confirmed the subscription (or it failed and was logged). */
+  encode(event: RealtimeEvent): string;
+  /** Starts listening to a channel; resolves once Redis confirmed it (or it failed and was logged). */
   subscribe(channel: string): Promise<void>;
-  /** Drops a reference; the channel is unsubscribed when none are left (then answers true). */
-  unsubscribe(channel: string): boolean;
-  /** Settles when a referenced channel's subscription is confirmed (at once for others). */
-  ready(channel: string): Promise<void>;
-  /** Sets the one handler of incoming envelopes. */
-  onEnvelope(handler: EnvelopeHandler<E>): void;
+  /** Stops listening to a channel. */
+  unsubscribe(channel: string): void;
+  /** Sets the one handler of incoming events. */
+  onEvent(handler: BusHandler): void;
   /**
    * Sets the one handler called each time the subscriber connection is (re)established and the
-   * referenced channels were subscribed again: whatever was published meanwhile was missed.
+   * channels were subscribed again: whatever was published meanwhile was missed.
    */
   onReconnect(handler: () => void): void;
   close(): Promise<void>;
 }
 
 /**
- * `refs` is what this node needs; `live` is what the current subscriber connection is subscribed
- * to, as confirmed by Redis, and `doubtful` what a failed (e.g. timed-out) command left unknown.
- * A fresh connection starts with nothing (ioredis's own resubscribing is off: it would also bring
- * back channels whose UNSUBSCRIBE failed while Redis was away), so after every reconnect, and
- * shortly after a command failed on a live connection, they are synced: referenced but not live
- * → SUBSCRIBE; live or doubtful but no longer referenced → UNSUBSCRIBE.
+ * Redis pub/sub. Publishing goes through the shared command connection; receiving uses a
+ * dedicated subscriber connection (a subscribed connection can run nothing else).
+ *
+ * `wanted` is what the hub asked for; `live` is what the current subscriber connection is
+ * subscribed to, as confirmed by Redis, and `doubtful` what a failed (e.g. timed-out) command left
+ * unknown. A fresh connection starts with nothing, and ioredis's own resubscribing is off: it
+ * would also bring back a channel whose UNSUBSCRIBE failed while Redis was away, and that channel
+ * then stayed subscribed (and its events were received for nobody) until the node restarted. So
+ * after every reconnect, and shortly after a command failed on a live connection, they are synced:
+ * wanted but not live → SUBSCRIBE; live or doubtful but no longer wanted → UNSUBSCRIBE.
+ *
+ * A node's own publications come back to it through its subscription and are delivered like any
+ * other: the echo is not dropped (socket.io's adapter drops it because it delivers locally first;
+ * we do not). One path means every node hands a channel's events to its users in the one order
+ * Redis published them. Delivering locally first would show the members on node A their own
+ * node's group message before an earlier one from node B that everyone else saw first; and the
+ * presence scripts publish in this node's name, so dropping "our" echo would hide a user's own
+ * online/offline changes from the watchers on the node they are connected to.
  */
-export function createPubSub<E>(deps: {
-  publisher: Redis;
-  subscriber: Redis;
-  nodeId: string;
-  logger: Logger;
-}): PubSub<E> {
+export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; nodeId: string; logger: Logger }): Bus {
   const { publisher, subscriber, nodeId, logger } = deps;
-  const refs = new Map<string, { count: number; ready: Promise<void> }>();
+  const wanted = new Map<string, Promise<void>>();
   const live = new Set<string>();
   const doubtful = new Set<string>();
-  let handler: EnvelopeHandler<E> = () => {};
+  let handler: BusHandler = () => {};
   let reconnected: () => void = () => {};
   let resyncTimer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -73,20 +74,15 @@ export function createPubSub<E>(deps: {
 
   subscriber.on('message', (channel: string, raw: string) => {
     // Messages for a channel dropped a moment ago can still arrive: ignore them.
-    if (!refs.has(channel)) return;
-    let envelope: Envelope<E>;
-    try {
-      envelope = JSON.parse(raw) as Envelope<E>;
-    } catch (error) {
-      logger.warn({ err: error, channel }, 'dropping malformed pub/sub envelope');
-      return;
-    }
-    if (typeof envelope?.node !== 'string' || typeof envelope.event !== 'object' || envelope.event === null) {
-      logger.warn({ channel }, 'dropping pub/sub envelope without node or event');
+    if (!wanted.has(channel)) return;
+    const envelope: Envelope | undefined = decodeEnvelope(raw);
+    if (!envelope) {
+      // A node of another version, or a stranger publishing on our channels: never half-read it.
+      logger.warn({ channel }, 'dropping an unreadable pub/sub envelope');
       return;
     }
     try {
-      handler(channel, envelope);
+      handler(channel, envelope.event, envelope.node);
     } catch (error) {
       logger.error({ err: error, channel, from: envelope.node }, 'pub/sub handler failed');
     }
@@ -114,7 +110,7 @@ export function createPubSub<E>(deps: {
   function sendUnsubscribe(channels: string[]) {
     subscriber.unsubscribe(...channels).then(
       () => {
-        // Even if referenced again meanwhile: that SUBSCRIBE was sent after this and re-adds it.
+        // Even if wanted again meanwhile: that SUBSCRIBE was sent after this and re-adds it.
         for (const channel of channels) {
           live.delete(channel);
           doubtful.delete(channel);
@@ -136,11 +132,11 @@ export function createPubSub<E>(deps: {
     }
   }
 
-  /** Makes the connection's subscriptions equal the referenced channels. */
+  /** Makes the connection's subscriptions equal the wanted channels. */
   function resync() {
     if (closed || subscriber.status !== 'ready') return;
-    const missing = [...refs.keys()].filter((channel) => !live.has(channel));
-    const extra = [...new Set([...live, ...doubtful])].filter((channel) => !refs.has(channel));
+    const missing = [...wanted.keys()].filter((channel) => !live.has(channel));
+    const extra = [...new Set([...live, ...doubtful])].filter((channel) => !wanted.has(channel));
     for (let i = 0; i < missing.length; i += CHUNK) void sendSubscribe(missing.slice(i, i + CHUNK));
     for (let i = 0; i < extra.length; i += CHUNK) sendUnsubscribe(extra.slice(i, i + CHUNK));
   }
@@ -168,7 +164,7 @@ export function createPubSub<E>(deps: {
   });
   if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
 
-  const encode = (event: E) => JSON.stringify({ node: nodeId, event } satisfies Envelope<E>);
+  const encode = (event: RealtimeEvent) => JSON.stringify({ node: nodeId, event } satisfies Envelope);
 
   return {
     nodeId,
@@ -180,32 +176,22 @@ export function createPubSub<E>(deps: {
     encode,
 
     subscribe(channel) {
-      const entry = refs.get(channel);
-      if (entry) {
-        entry.count++;
-        return entry.ready;
-      }
+      const pending = wanted.get(channel);
+      if (pending) return pending;
       // Sent even if still live: an UNSUBSCRIBE of it may be on its way. Best effort: on
       // failure, the resync (shortly, or on 'ready') subscribes it again.
       const ready = sendSubscribe([channel]);
-      refs.set(channel, { count: 1, ready });
+      wanted.set(channel, ready);
       return ready;
     },
 
     unsubscribe(channel) {
-      const entry = refs.get(channel);
-      if (!entry) return false;
-      entry.count--;
-      if (entry.count > 0) return false;
-      refs.delete(channel);
+      if (!wanted.delete(channel)) return;
       // Commands on one connection run in order, so a later SUBSCRIBE of the same channel wins.
       sendUnsubscribe([channel]);
-      return true;
     },
 
-    ready: (channel) => refs.get(channel)?.ready ?? Promise.resolve(),
-
-    onEnvelope(next) {
+    onEvent(next) {
       handler = next;
     },
 
@@ -216,7 +202,7 @@ export function createPubSub<E>(deps: {
     async close() {
       closed = true;
       clearTimeout(resyncTimer);
-      refs.clear();
+      wanted.clear();
       live.clear();
       doubtful.clear();
       subscriber.disconnect();

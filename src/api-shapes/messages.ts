@@ -1,0 +1,49 @@
+import type { Message, Receipt } from '../domain/types.js';
+
+/**
+ * The JSON shapes of messages and receipts, exactly as GET /api/v1/messages and the receipts
+ * routes answer them and as the WebSocket frames carry them. One definition, so a REST page and
+ * a live `message.created` frame of the same message are byte-for-byte the same object.
+ */
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A message as clients see it: times as ISO-8601 strings. */
+export interface MessageJson {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  receiverId: string | null;
+  groupId: string | null;
+  content: string;
+  createdAt: string;
+  clientTimestamp: string | null;
+  status: Message['status'];
+}
+
+export const toMessageJson = (message: Message): MessageJson => ({
+  id: message.id,
+  conversationId: message.conversationId,
+  senderId: message.senderId,
+  receiverId: message.receiverId,
+  groupId: message.groupId,
+  content: message.content,
+  createdAt: iso(message.createdAt),
+  clientTimestamp: message.clientTimestamp == null ? null : iso(message.clientTimestamp),
+  status: message.status,
+});
+
+/** A participant's watermarks: everything up to `deliveredUpTo` / `readUpTo` (message ids) is delivered / read. */
+export interface ReceiptJson {
+  conversationId: string;
+  userId: string;
+  deliveredUpTo: string | null;
+  readUpTo: string | null;
+}
+
+export const toReceiptJson = (receipt: Receipt): ReceiptJson => ({
+  conversationId: receipt.conversationId,
+  userId: receipt.userId,
+  deliveredUpTo: receipt.deliveredUpTo,
+  readUpTo: receipt.readUpTo,
+});

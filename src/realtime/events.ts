@@ -1,0 +1,167 @@
+import { type MessageJson, type ReceiptJson, toMessageJson, toReceiptJson } from '../api-shapes/messages.js';
+import { type PresenceJson, type PresenceRecord, toPresenceJson } from '../api-shapes/presence.js';
+import type { Message, Receipt } from '../domain/types.js';
+
+/**
+ * The one vocabulary of real-time events. The same `{ type, data }` object is what a node
+ * publishes on the bus, what another node receives, and (for client events) exactly the frame a
+ * WebSocket client gets: `data` is already in the API's JSON shape (api-shapes/).
+ *
+ * Why one shape: the event used to have three (a bus `{ kind: 'message' }`, a service
+ * `{ type: 'message.created' }`, and the frame), with a mapping at each hop. A field added to one
+ * and forgotten in the next was silently dropped between nodes; now there is nothing to forget.
+ */
+export type ClientEvent =
+  | { type: 'message.created'; data: { message: MessageJson } }
+  | { type: 'message.status'; data: ReceiptJson }
+  | { type: 'presence'; data: PresenceJson }
+  | { type: 'typing'; data: { conversationId: string; userId: string } };
+
+/**
+ * Node-to-node only, never sent to a client: a user joined or left a group.
+ * `at` is the epoch ms of the change on the node that made it; it orders changes so a late
+ * duplicate of an older one (a retried publish) cannot undo a newer one.
+ */
+export type MembershipEvent = {
+  type: 'membership';
+  data: { groupId: string; userId: string; change: 'joined' | 'left'; at: number };
+};
+
+export type RealtimeEvent = ClientEvent | MembershipEvent;
+
+/** What travels on a channel: the publishing node's id (for logs) next to the event. */
+export interface Envelope {
+  node: string;
+  event: RealtimeEvent;
+}
+
+export const messageCreated = (message: Message): ClientEvent => ({
+  type: 'message.created',
+  data: { message: toMessageJson(message) },
+});
+
+export const messageStatus = (receipt: Receipt): Extract<ClientEvent, { type: 'message.status' }> => ({
+  type: 'message.status',
+  data: toReceiptJson(receipt),
+});
+
+export const presenceChanged = (presence: PresenceRecord): ClientEvent => ({
+  type: 'presence',
+  data: toPresenceJson(presence),
+});
+
+export const typing = (conversationId: string, userId: string): ClientEvent => ({
+  type: 'typing',
+  data: { conversationId, userId },
+});
+
+export const membershipChanged = (
+  groupId: string,
+  userId: string,
+  change: 'joined' | 'left',
+  at: number,
+): MembershipEvent => ({ type: 'membership', data: { groupId, userId, change, at } });
+
+/** The frame text of a client event (the event itself: one shape). */
+export const encodeEvent = (event: ClientEvent): string => JSON.stringify(event);
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isText = (value: unknown): value is string => typeof value === 'string';
+const isTextOrNull = (value: unknown) => value === null || typeof value === 'string';
+
+/**
+ * An envelope read from the bus, or undefined when it is not one of ours. The check is shallow
+ * but covers every field a node reads: a node of another version (or anything else publishing on
+ * our channels) must be ignored, never half-understood: a `membership` notice without `userId`
+ * would leave the node guessing whose membership changed, and a wrong guess drops a member's
+ * group events until the next reconciliation.
+ */
+export function decodeEnvelope(raw: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(value) || !isText(value.node) || !isObject(value.event)) return undefined;
+  if (isText(value.event.kind)) {
+    const event = fromPreviousRelease(value.event);
+    return event ? { node: value.node, event } : undefined;
+  }
+  const { type, data } = value.event;
+  if (!isObject(data)) return undefined;
+  switch (type) {
+    case 'message.created':
+      return isObject(data.message) && isText(data.message.id) ? (value as unknown as Envelope) : undefined;
+    case 'message.status':
+      return isText(data.conversationId) &&
+        isText(data.userId) &&
+        isTextOrNull(data.deliveredUpTo) &&
+        isTextOrNull(data.readUpTo)
+        ? (value as unknown as Envelope)
+        : undefined;
+    case 'presence':
+      return isText(data.userId) && (data.status === 'online' || data.status === 'offline')
+        ? (value as unknown as Envelope)
+        : undefined;
+    case 'typing':
+      return isText(data.conversationId) && isText(data.userId) ? (value as unknown as Envelope) : undefined;
+    case 'membership':
+      return isText(data.groupId) &&
+        isText(data.userId) &&
+        (data.change === 'joined' || data.change === 'left') &&
+        typeof data.at === 'number'
+        ? (value as unknown as Envelope)
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The events of the release before this one (`{ kind: 'message', message }` …), read during a
+ * rolling deploy. Without this, a client connected to an upgraded node would miss, with no sign
+ * of a gap, every message sent through a node not yet upgraded (it does not reconnect, so it
+ * never catches up). The other way round needs nothing: clients of old nodes reconnect when their
+ * node is upgraded and catch up then. Group receipts of that release travel on the group channel
+ * and are not read (a missed `message.status` is a stale tick, recovered from GET receipts).
+ * Remove in the release after this one.
+ */
+function fromPreviousRelease(old: Record<string, unknown>): RealtimeEvent | undefined {
+  switch (old.kind) {
+    case 'message': {
+      const message = old.message;
+      return isObject(message) && isText(message.id) && typeof message.createdAt === 'number'
+        ? messageCreated(message as unknown as Message)
+        : undefined;
+    }
+    case 'receipt': {
+      const receipt = old.receipt;
+      return isObject(receipt) &&
+        isText(receipt.conversationId) &&
+        isText(receipt.userId) &&
+        isTextOrNull(receipt.deliveredUpTo) &&
+        isTextOrNull(receipt.readUpTo)
+        ? messageStatus(receipt as unknown as Receipt)
+        : undefined;
+    }
+    case 'typing':
+      return isText(old.conversationId) && isText(old.userId) ? typing(old.conversationId, old.userId) : undefined;
+    case 'membership':
+      return isText(old.groupId) && isText(old.userId) && (old.change === 'joined' || old.change === 'left')
+        ? membershipChanged(old.groupId, old.userId, old.change, typeof old.at === 'number' ? old.at : Date.now())
+        : undefined;
+    case 'presence': {
+      const presence = old.presence;
+      return isObject(presence) &&
+        isText(presence.userId) &&
+        (presence.status === 'online' || presence.status === 'offline') &&
+        (presence.lastSeenAt === null || typeof presence.lastSeenAt === 'number')
+        ? presenceChanged(presence as unknown as PresenceRecord)
+        : undefined;
+    }
+    default:
+      return undefined;
+  }
+}

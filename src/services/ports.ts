@@ -1,0 +1,59 @@
+import type { ConversationRef } from '../domain/conversations.js';
+import type { Message, Presence, Receipt } from '../domain/types.js';
+import type { RealtimeConnection } from '../realtime/hub.js';
+
+/**
+ * The contracts between the services, the edges (http, ws) and the real-time layer, in one place.
+ * The real-time layer (src/realtime/index.ts) implements them; the composition root wires it in.
+ */
+
+export type { Presence, RealtimeConnection };
+
+/** A watermark move: the participant's receipt before the write (when read) and after it. */
+export interface ReceiptChange {
+  /** Read before the write; undefined when not read (one-to-one) or the read failed. */
+  before: Receipt | undefined;
+  after: Receipt;
+}
+
+/** Real-time fan-out of what happened in a conversation. Best effort: never fails a request. */
+export interface ConversationEvents {
+  /**
+   * A stored message. `participantIds`: everyone in a one-to-one conversation; empty for a group
+   * (a group message is one publish on the group's channel, whatever its size).
+   */
+  messageCreated(message: Message, participantIds: readonly string[]): Promise<void>;
+  /** A participant's watermark moved. `participantIds` as for messageCreated. */
+  receiptUpdated(change: ReceiptChange, participantIds: readonly string[]): Promise<void>;
+}
+
+/** Told when membership changes, so real-time subscriptions and caches can follow. */
+export interface MembershipListener {
+  membershipChanged(groupId: string, userId: string, change: 'joined' | 'left'): Promise<void>;
+}
+
+/** Reads presence for the HTTP API. */
+export interface PresenceReader {
+  /** Rejects with UNAVAILABLE when Redis cannot answer. */
+  presenceOf(userIds: readonly string[]): Promise<Presence[]>;
+}
+
+/** What the WebSocket gateway needs of the real-time layer. */
+export interface RealtimeGateway {
+  /**
+   * Adds a connection: subscribes what its user needs and marks them online. Resolves once the
+   * subscriptions are live, so a client told `ready` afterwards misses nothing newer. Rejects
+   * when the user's groups cannot be read (the caller closes the connection).
+   */
+  register(connection: RealtimeConnection): Promise<void>;
+  /** Removes a connection (idempotent); the user goes offline if it was their last. */
+  unregister(connection: RealtimeConnection): Promise<void>;
+  /** Relays "typing" to the conversation's other participants. The caller checked membership. */
+  typing(conversation: ConversationRef, userId: string): Promise<void>;
+  /** Starts presence events of these users for the connection (current state first). */
+  watchPresence(connection: RealtimeConnection, userIds: readonly string[]): Promise<void>;
+  /** Stops presence events of these users for the connection. */
+  unwatchPresence(connection: RealtimeConnection, userIds: readonly string[]): void;
+  /** Live connections of a user on every node (rejects when Redis does). */
+  liveConnections(userId: string): Promise<number>;
+}
