@@ -10,11 +10,7 @@ import type { TokenService } from './tokens.js';
  * Registration, login, sessions and profiles. Signing in starts a session (an access token and a
  * refresh token); see services/sessions.ts for rotation and revocation.
  */
-export function createAccountService(deps: {
-  users: UserRepository;
-  sessions: SessionService;
-  tokens: TokenService;
-}) {
+export function createAccountService(deps: { users: UserRepository; sessions: SessionService; tokens: TokenService }) {
   const { users, sessions } = deps;
 
   return {
