@@ -1,3 +1,4 @@
+import { notAMemberError } from '../domain/access.js';
 import { AppError } from '../domain/errors.js';
 import { newId, ulidTime } from '../domain/ids.js';
 import type { Group, GroupMember } from '../domain/types.js';
@@ -32,8 +33,7 @@ export function createGroupService(deps: {
   /** The group, if the caller is a member; 404 for an unknown group, 403 for an outsider. */
   async function requireMembership(callerId: string, groupId: string) {
     const [group, member] = await Promise.all([groups.findById(groupId), groups.findMember(groupId, callerId)]);
-    if (!group) throw new AppError('NOT_FOUND', `Group ${groupId} does not exist`);
-    if (!member) throw new AppError('FORBIDDEN', 'You are not a member of this group');
+    if (!group || !member) throw notAMemberError(groupId, group !== undefined);
     return { group, member };
   }
 

@@ -161,11 +161,6 @@ export function createDb(client: CassandraClient, hooks: { observe?: QueryObserv
   return db;
 }
 
-/** `[applied]` of a lightweight transaction's result. */
-export function wasApplied(result: cassandra.types.ResultSet): boolean {
-  return result.wasApplied();
-}
-
 export const toDate = (ms: number): Date => new Date(ms);
 /** Binds "not provided" as unset rather than null: a null write would leave a tombstone. */
 export const orUnset = <T>(value: T | null | undefined): T | typeof cassandra.types.unset =>

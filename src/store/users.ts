@@ -9,7 +9,6 @@ const SELECT_USER = 'SELECT user_id, username, display_name, password_hash, crea
 const SELECT_USER_ID = 'SELECT user_id FROM users WHERE user_id = ?';
 const SELECT_USERS = 'SELECT user_id, username, display_name, created_at FROM users WHERE user_id IN ?';
 const SELECT_ID_BY_USERNAME = 'SELECT user_id FROM users_by_username WHERE username = ?';
-const UPDATE_DISPLAY_NAME = 'UPDATE users SET display_name = ? WHERE user_id = ?';
 
 export interface UserRecord extends User {
   passwordHash: string;
@@ -71,9 +70,6 @@ export function createUserRepository(db: Db) {
       return row?.user_id ?? undefined;
     },
 
-    async updateDisplayName(userId: string, displayName: string): Promise<void> {
-      await db.execute(UPDATE_DISPLAY_NAME, [displayName, userId], { idempotent: true });
-    },
   };
 }
 
