@@ -1,10 +1,11 @@
 import type { ConversationRef } from '../domain/conversations.js';
-import type { Message, Presence, Receipt } from '../domain/types.js';
+import type { Message, Presence, Receipt, StoredMessage } from '../domain/types.js';
 import type { RealtimeConnection } from '../realtime/hub.js';
 
 /**
- * The contracts between the services, the edges (http, ws) and the real-time layer, in one place.
- * The real-time layer (src/realtime/index.ts) implements them; the composition root wires it in.
+ * The contracts between the services, the edges (http, ws), the caches and the real-time layer,
+ * in one place. The real-time layer (src/realtime/index.ts) and the caches (src/cache/layer.ts)
+ * implement them; the composition root wires them in.
  */
 
 export type { Presence, RealtimeConnection };
@@ -56,4 +57,34 @@ export interface RealtimeGateway {
   unwatchPresence(connection: RealtimeConnection, userIds: readonly string[]): void;
   /** Live connections of a user on every node (rejects when Redis does). */
   liveConnections(userId: string): Promise<number>;
+}
+
+/**
+ * The read-through caches (Redis), see src/cache/README.md for what they guarantee. Every method
+ * is best effort: it never rejects because of Redis (only when `load`, i.e. Cassandra, does), and
+ * concurrent misses of one key share one `load`.
+ */
+export interface RecentMessagesCache {
+  /** The most messages `newest` may be asked for (N + 1). */
+  readonly capacity: number;
+  /** The newest `count` messages, newest first; on a miss `load(limit)` reads Cassandra's newest. */
+  newest(
+    conversationId: string,
+    count: number,
+    load: (limit: number) => Promise<StoredMessage[]>,
+  ): Promise<StoredMessage[]>;
+  /** Write-through after the message is durable in Cassandra. */
+  append(message: StoredMessage): Promise<void>;
+}
+
+/** Receipts cache: the watermarks of a conversation's participants. */
+export interface ReceiptsCache {
+  getOrLoad(conversationId: string, load: () => Promise<Receipt[]>): Promise<Receipt[]>;
+  /** Write-through after a watermark moved in Cassandra. */
+  advance(conversationId: string, userId: string, messageId: string, status: 'delivered' | 'read'): Promise<void>;
+}
+
+/** Members cache: the user ids of a group (undefined: no members, i.e. no such group; not cached). */
+export interface MembersCache {
+  getOrLoad(groupId: string, load: () => Promise<string[] | undefined>): Promise<string[] | undefined>;
 }

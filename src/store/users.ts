@@ -69,7 +69,6 @@ export function createUserRepository(db: Db) {
       const row = (await db.execute(SELECT_ID_BY_USERNAME, [username.toLowerCase()], { idempotent: true })).first();
       return row?.user_id ?? undefined;
     },
-
   };
 }
 
