@@ -141,13 +141,12 @@ export function createPresenceStore(deps: {
         ttlSeconds * 2,
         ...announcement({ userId, status: 'online', lastSeenAt: null }),
       );
-      // The sweep hint (outside the script: another slot). Pipelined: one round trip per slot.
-      const index = keys.presenceIndex(nodeId);
-      const hint = redis.pipeline();
-      hint.zadd(index, expiry, member(userId, connectionId));
-      hint.sadd(keys.presenceNodes(), nodeId);
-      const results = (await hint.exec()) ?? [];
-      for (const [error] of results) if (error) throw error;
+      // The sweep hint (outside the script: other slots). Separate commands, not one pipeline:
+      // an ioredis Cluster refuses a pipeline across slots; auto-pipelining batches them anyway.
+      await Promise.all([
+        redis.zadd(keys.presenceIndex(nodeId), expiry, member(userId, connectionId)),
+        redis.sadd(keys.presenceNodes(), nodeId),
+      ]);
       return before === 0;
     },
 
@@ -207,20 +206,22 @@ export function createPresenceStore(deps: {
       return redis.zcount(keys.presenceConnections(userId), `(${now}`, '+inf');
     },
 
-    /** Current presence of many users in one round trip. */
+    /**
+     * Current presence of many users in one round trip (auto-pipelined; on a cluster one batch
+     * per node: the users' keys are in many slots, which one ioredis Cluster pipeline refuses).
+     */
     async read(userIds: readonly string[], now = Date.now()): Promise<PresenceRecord[]> {
       if (userIds.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const userId of userIds) {
-        pipeline.zrange(keys.presenceConnections(userId), -1, -1, 'WITHSCORES');
-        pipeline.get(keys.lastSeen(userId));
-      }
-      const results = (await pipeline.exec()) ?? [];
+      const results = await Promise.all(
+        userIds.map((userId) =>
+          Promise.all([
+            redis.zrange(keys.presenceConnections(userId), -1, -1, 'WITHSCORES'),
+            redis.get(keys.lastSeen(userId)),
+          ]),
+        ),
+      );
       return userIds.map((userId, index) => {
-        const [connsError, conns] = results[index * 2] ?? [];
-        const [seenError, seen] = results[index * 2 + 1] ?? [];
-        if (connsError) throw connsError;
-        if (seenError) throw seenError;
+        const [conns, seen] = results[index] ?? [[], null];
         const latest = Array.isArray(conns) && conns.length === 2 ? Number(conns[1]) : undefined;
         if (latest !== undefined && latest > now) return { userId, status: 'online', lastSeenAt: null };
         // A lapsed entry not swept yet still tells when the user stopped being online.

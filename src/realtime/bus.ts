@@ -4,6 +4,8 @@ import { decodeEnvelope, type Envelope, type RealtimeEvent } from './events.js';
 
 /** How long after a failed SUBSCRIBE/UNSUBSCRIBE on a live connection the channels are synced again. */
 const RESYNC_MS = 1000;
+/** Cluster: how long the sharded subscribers must stay settled before a gap is reported. */
+const GAP_SETTLE_MS = 500;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when many are synced at once. */
 const CHUNK = 1000;
 
@@ -104,6 +106,7 @@ export function createRedisBus(deps: {
   let connectedOnce = false;
   /** Cluster: a subscriber connection was lost (or a slot moved) since the last full resubscription. */
   let lost: string | undefined;
+  let gapTimer: NodeJS.Timeout | undefined;
   let resyncTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -236,11 +239,18 @@ export function createRedisBus(deps: {
       if (/sunsubscribe/i.test(error.message)) lost ??= 'slot moved';
     });
     // ioredis resubscribed every sharded channel after a topology change (failover, migration).
+    // While a dead primary is still in the slot map ioredis retries it many times a second
+    // (each a '-node' and a reset): report once, when the resets have stopped for GAP_SETTLE_MS.
     cluster.on('subscribersReady', () => {
       if (!lost) return;
-      const reason = lost;
-      lost = undefined;
-      possibleGap(reason);
+      clearTimeout(gapTimer);
+      gapTimer = setTimeout(() => {
+        gapTimer = undefined;
+        const reason = lost ?? 'subscriber connection lost';
+        lost = undefined;
+        if (!closed) possibleGap(reason);
+      }, GAP_SETTLE_MS);
+      gapTimer.unref();
     });
   }
   if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
@@ -289,6 +299,7 @@ export function createRedisBus(deps: {
     async close() {
       closed = true;
       clearTimeout(resyncTimer);
+      clearTimeout(gapTimer);
       wanted.clear();
       live.clear();
       doubtful.clear();
