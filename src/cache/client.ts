@@ -58,6 +58,10 @@ export function createRedisClient(
         retryDelayOnTryAgain: 100,
         maxRedirections: 4,
         slotsRefreshTimeout: 1000,
+        // Also refresh the slot map periodically: a map left stale after a failover (a refresh
+        // that ran before the replica was promoted) is corrected within this, and the sharded
+        // subscribers move their channels to the new owner.
+        slotsRefreshInterval: 3000,
         // The subscriber: SSUBSCRIBE on the primary of each channel's slot (Redis ≥ 7).
         shardedSubscribers: options.subscriber === true,
       })

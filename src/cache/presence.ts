@@ -27,14 +27,18 @@ import { type Keys, LAST_SEEN_TTL_SECONDS } from './keys.js';
  * - touch: script, then ZADD to this node's index and SADD this node to the nodes (pipelined).
  *   Dying between the two leaves a connection no index knows: the user still reads offline once
  *   its entry lapses (every read checks expiries); only the offline *announcement* is lost.
- * - close: script (removes the connection, announces if it was the last), then ZREM from the
- *   index. A failed ZREM leaves an entry a sweeper claims later; its script finds the connection
- *   gone and the user's last-seen at or after the entry's time, so it announces nothing again.
- * - sweep: ZREM of the lapsed entry from its index is the claim (exactly one sweeper gets 1);
- *   only the claimer runs the script with `claimed`. A claimed connection already gone from the
- *   user's set (its key expired, or another script purged it) is announced offline only if no
- *   offline at or after the entry's expiry was recorded (`seen` < expiry), so a close racing a
- *   sweep announces once.
+ * - claim: removing a connection's entry from its node's index (ZREM answering 1) is the claim;
+ *   exactly one caller gets it. A close claims first, then runs the script; a sweep claims each
+ *   lapsed entry it found and runs the script only if it won.
+ * - script: removing the connection from the user's set announces the offline when it was the
+ *   last, claimed or not. A claimed connection already gone from the set (its key expired after
+ *   2 TTLs, or another script purged the lapsed entry) is announced only if no offline at or
+ *   after its expiry was recorded (`seen` < expiry): so a close racing a sweep announces once
+ *   (the one that removed it from the set), and a dead node's user is still announced.
+ * - A close whose claim fails (Redis away) also fails its script: the entry lapses and the user
+ *   reads offline; a sweep announces it once Redis answers. The only things the split can lose
+ *   are announcements, never the per-user state: online/offline stays one atomic transition per
+ *   user, and every read checks expiries.
  */
 
 /**

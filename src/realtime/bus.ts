@@ -248,7 +248,11 @@ export function createRedisBus(deps: {
         gapTimer = undefined;
         const reason = lost ?? 'subscriber connection lost';
         lost = undefined;
-        if (!closed) possibleGap(reason);
+        if (closed) return;
+        possibleGap(reason);
+        // Belt and braces: SSUBSCRIBE every wanted channel again on its slot's current owner
+        // (harmless when ioredis already did; a duplicate SSUBSCRIBE is a no-op on the server).
+        for (const channel of wanted.keys()) void sendSubscribe([channel]);
       }, GAP_SETTLE_MS);
       gapTimer.unref();
     });
