@@ -55,6 +55,12 @@ const envSchema = z.object({
   CASSANDRA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(12_000),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  // A Redis Cluster instead (`host:port,host:port,…`, a few of its nodes; the rest are
+  // discovered). When set it wins over REDIS_URL (src/cache/README.md, "Redis Cluster").
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^$|^\s*[^\s,:]+:\d+(\s*,\s*[^\s,:]+:\d+)*\s*$/, 'must be host:port,host:port,…')
+    .optional(),
   REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000).default(100),
   REDIS_KEY_PREFIX: z
     .string()
@@ -164,7 +170,13 @@ export interface Config {
     password: string | undefined;
     requestTimeoutMs: number;
   };
-  redis: { url: string; commandTimeoutMs: number; keyPrefix: string };
+  redis: {
+    url: string;
+    /** Set: a Redis Cluster reached through these nodes (REDIS_URL is then ignored). */
+    clusterNodes: Array<{ host: string; port: number }> | undefined;
+    commandTimeoutMs: number;
+    keyPrefix: string;
+  };
   auth: { jwtSecret: string; jwtTtlSeconds: number; refreshTtlSeconds: number; checkCacheMs: number };
   messages: { bucketMs: number };
   groups: { maxMembers: number };
@@ -261,7 +273,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       password: e.CASSANDRA_PASSWORD,
       requestTimeoutMs: e.CASSANDRA_REQUEST_TIMEOUT_MS,
     },
-    redis: { url: e.REDIS_URL, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: {
+      url: e.REDIS_URL,
+      clusterNodes: e.REDIS_CLUSTER_NODES?.trim()
+        ? e.REDIS_CLUSTER_NODES.split(',').map((node) => {
+            const [host = '', port = ''] = node.trim().split(':');
+            return { host, port: Number(port) };
+          })
+        : undefined,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+    },
     auth: {
       jwtSecret: e.JWT_SECRET,
       jwtTtlSeconds: e.JWT_TTL_SECONDS,

@@ -64,7 +64,10 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const redis = instrumentRedis(createRedisClient(config.redis, logger, `switchboard:${nodeId}:cmd`), metrics.redis);
   // Redis is not required to serve: start degraded when it is away and let it reconnect.
   if (!(await connectRedis(redis, Math.max(2000, config.startup.retryDelayMs * 2)))) {
-    logger.warn({ url: redactUrl(config.redis.url) }, 'redis not reachable at start; serving without cache');
+    const where = config.redis.clusterNodes
+      ? { clusterNodes: config.redis.clusterNodes.map(({ host, port }) => `${host}:${port}`).join(',') }
+      : { url: redactUrl(config.redis.url) };
+    logger.warn(where, 'redis not reachable at start; serving without cache');
   }
 
   const users = createUserRepository(db);
@@ -93,7 +96,10 @@ export async function createContainer(config: Config, options: { logger?: Logger
     `switchboard:${nodeId}:sub`,
     { subscriber: true },
   );
-  const bus = createRedisBus({ publisher: redis, subscriber, nodeId, logger });
+  const bus = createRedisBus({ publisher: redis, subscriber, nodeId, logger, observer: metrics });
+  // A possible gap (subscriptions lost and restored): logged and counted by the bus. Telling the
+  // affected clients to resync is a later change; this is where it plugs in.
+  bus.onPossibleGap(onPossibleGap);
   const realtime = createRealtime({
     bus,
     // Presence changes are published by the Redis scripts that make them, in the bus's envelope.
@@ -101,7 +107,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
       redis,
       keys,
       ttlSeconds: config.ws.presenceTtlSeconds,
+      nodeId,
       encode: (presence) => bus.encode(presenceChanged(presence)),
+      publishCommand: bus.publishCommand,
     }),
     groups: groupsRepo,
     // A group receipt is addressed to the senders of the messages it covers (realtime/fanout.ts).
@@ -292,6 +300,13 @@ async function connectWithRetries<T>(name: string, connect: () => Promise<T>, co
     }
   }
 }
+
+/**
+ * The hook for a pub/sub gap: these channels' events published while the subscriptions were
+ * down may be lost. Nothing more yet (the bus has logged and counted it); clients recover with
+ * their catch-up loop on their next reconnect. Telling them to resync now is a later issue.
+ */
+function onPossibleGap(_channels: string[], _reason: string) {}
 
 /** The smallest ULID: a range from the first message on. */
 const MIN_MESSAGE_ID = '00000000000000000000000000';

@@ -3,7 +3,11 @@
 # both bound to loopback. Idempotent: `up` reuses running services, `down` stops only what it
 # started (tracked by pid files), `status` exits non-zero when a service is not answering.
 #
-#   docker/native/stack.sh up|down|status [all|cassandra|redis]
+#   docker/native/stack.sh up|down|status [all|cassandra|redis|redis-cluster]
+#
+# `redis-cluster` (never part of `all`): a Redis Cluster of 3 primaries and 3 replicas on
+# 127.0.0.1:$REDIS_CLUSTER_BASE_PORT… (default 7101–7106; 7000 is Cassandra's storage port),
+# for REDIS_CLUSTER_NODES and the cluster test run (docker/native/test.sh).
 #
 # Cassandra comes from Maven Central (org.apache.cassandra:cassandra-all and its runtime
 # dependencies) and runs CassandraDaemon directly on Java 17. Redis is Debian's redis-server.
@@ -17,6 +21,12 @@ CASSANDRA_STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
 CASSANDRA_HEAP="${CASSANDRA_HEAP:-1G}"
 CASSANDRA_START_TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
 REDIS_PORT="${REDIS_PORT:-6379}"
+REDIS_CLUSTER_BASE_PORT="${REDIS_CLUSTER_BASE_PORT:-7101}"
+# Short, so a failover (a replica promoted after its primary died) takes a few seconds.
+REDIS_CLUSTER_NODE_TIMEOUT_MS="${REDIS_CLUSTER_NODE_TIMEOUT_MS:-2000}"
+REDIS_CLUSTER_PORTS=()
+for i in 0 1 2 3 4 5; do REDIS_CLUSTER_PORTS+=("$((REDIS_CLUSTER_BASE_PORT + i))"); done
+REDIS_CLUSTER_DIR="$STATE_DIR/redis-cluster"
 
 CASS_DIR="$STATE_DIR/cassandra"
 CASS_LIB="$STATE_DIR/cassandra-lib/$CASSANDRA_VERSION"
@@ -164,6 +174,61 @@ redis_up() {
   log "redis ready on 127.0.0.1:$REDIS_PORT (log: $REDIS_LOG)"
 }
 
+# ---------------------------------------------------------------------------------------------
+cluster_ok() { redis-cli -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+
+redis_cluster_up() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  local started port dir all_ok=1
+  started=$(date +%s)
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do cluster_ok "$port" || all_ok=0; done
+  if [ "$all_ok" = 1 ]; then
+    log "redis cluster already running on 127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[5]}"; return 0
+  fi
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    dir="$REDIS_CLUSTER_DIR/$port"
+    if port_open "$port"; then
+      pid_alive "$dir/redis.pid" || die "127.0.0.1:$port is taken by something else (set REDIS_CLUSTER_BASE_PORT)"
+      continue
+    fi
+    # A node that is not running starts empty: a stale nodes.conf would name a cluster that is gone.
+    rm -rf "$dir"; mkdir -p "$dir"
+    redis-server "$REPO/docker/redis/redis.conf" --bind 127.0.0.1 --port "$port" \
+      --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+      --cluster-node-timeout "$REDIS_CLUSTER_NODE_TIMEOUT_MS" --save '' --appendonly no \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
+      || die "redis-server failed to start on $port; log: $dir/redis.log"
+  done
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    for _ in $(seq 1 50); do port_open "$port" && break; sleep 0.1; done
+    port_open "$port" || die "redis cluster node did not answer on 127.0.0.1:$port"
+  done
+  if ! cluster_ok "${REDIS_CLUSTER_PORTS[0]}"; then
+    local nodes=(); for port in "${REDIS_CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$REDIS_CLUSTER_DIR/create.log" 2>&1 \
+      || { cat "$REDIS_CLUSTER_DIR/create.log" >&2; die "redis-cli --cluster create failed"; }
+  fi
+  for _ in $(seq 1 100); do
+    all_ok=1; for port in "${REDIS_CLUSTER_PORTS[@]}"; do cluster_ok "$port" || all_ok=0; done
+    [ "$all_ok" = 1 ] && break; sleep 0.1
+  done
+  [ "$all_ok" = 1 ] || die "redis cluster did not reach cluster_state:ok; logs: $REDIS_CLUSTER_DIR/*/redis.log"
+  log "redis cluster ready on 127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[5]} (3 primaries, 3 replicas) after $(($(date +%s) - started))s"
+}
+
+redis_cluster_down() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do stop_pid "redis cluster node $port" "$REDIS_CLUSTER_DIR/$port/redis.pid" 10; done
+}
+
+redis_cluster_status() {
+  local port rc=0
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do cluster_ok "$port" || rc=1; done
+  if [ "$rc" = 0 ]; then echo "redis-cluster: up (127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[5]})"
+  else echo "redis-cluster: down"; fi
+  return $rc
+}
+
 status() { # [all|cassandra|redis]; exits non-zero when any asked-for service is down
   local rc=0
   if [ "$1" != redis ]; then
@@ -185,7 +250,10 @@ case "$cmd:$what" in
   down:all) stop_pid redis "$REDIS_PID" 10; stop_pid cassandra "$CASS_PID" 60 ;;
   down:cassandra) stop_pid cassandra "$CASS_PID" 60 ;;
   down:redis) stop_pid redis "$REDIS_PID" 10 ;;
+  up:redis-cluster) redis_cluster_up ;;
+  down:redis-cluster) redis_cluster_down ;;
+  status:redis-cluster) redis_cluster_status ;;
   status:*) status "$what" ;;
   install:*) ensure_cassandra_installed; command -v redis-server >/dev/null || apt_install redis-server ;;
-  *) die "usage: $0 up|down|status|install [all|cassandra|redis]" ;;
+  *) die "usage: $0 up|down|status|install [all|cassandra|redis|redis-cluster]" ;;
 esac

@@ -32,3 +32,24 @@ say "type-check (src, tests, k6 scripts)"
 npm run --silent typecheck
 say "tests (vitest: unit + integration)"
 npx vitest run --config tests/vitest.config.ts "$@"
+
+# The Redis-facing suites once more against a Redis Cluster (3 primaries, 3 replicas; sharded
+# pub/sub), plus the cluster failover test. Skipped with a file filter or SKIP_REDIS_CLUSTER=1.
+# Suites on a private single redis-server (outages, proxies) stay single-topology.
+CLUSTER_SUITES=(
+  tests/integration/cache.consistency.test.ts tests/integration/cache.window.test.ts
+  tests/integration/cache.coalescing.test.ts tests/integration/cache.concurrency.test.ts
+  tests/integration/presence.api.test.ts tests/integration/presence.realtime.test.ts
+  tests/integration/presence.ordering.test.ts
+  tests/integration/ws.fanout.test.ts tests/integration/ws.channels.test.ts
+  tests/integration/ws.membership.test.ts tests/integration/receipts.fanout.test.ts
+  tests/integration/security.rate-limits.test.ts tests/integration/redis.cluster-failover.test.ts
+)
+if [ "$#" = 0 ] && [ -z "${SKIP_REDIS_CLUSTER:-}" ]; then
+  if ! bash docker/native/stack.sh status redis-cluster >/dev/null 2>&1; then
+    bash docker/native/stack.sh up redis-cluster
+    started+=(redis-cluster)
+  fi
+  say "tests against a Redis Cluster (TEST_REDIS_TOPOLOGY=cluster)"
+  TEST_REDIS_TOPOLOGY=cluster npx vitest run --config tests/vitest.config.ts "${CLUSTER_SUITES[@]}"
+fi

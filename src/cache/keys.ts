@@ -1,8 +1,9 @@
 /**
  * The only place that spells Redis keys and channels: `<prefix>:v1:<entity>:<id>`. TTLs that
  * belong to a key live next to it. Bump the version segment when a value's format changes, so
- * old entries are simply never read again. Cache keys carry a Redis Cluster hash tag
- * (`{<id>}`) on the conversation or group they belong to, so every cache script touches one slot.
+ * old entries are simply never read again. Every key and channel carries a Redis Cluster hash
+ * tag (`{<id>}`) on the conversation, group, user (or, for a presence index, node) it belongs
+ * to, so every script touches one slot and every channel lives on one shard.
  */
 export function createKeys(prefix: string) {
   const base = `${prefix}:v1`;
@@ -18,17 +19,25 @@ export function createKeys(prefix: string) {
     /** User ids of a group's members (string: JSON array). */
     groupMembers: (groupId: string) => `${base}:members:{${groupId}}`,
     /** Live connections of a user (sorted set: connection id → expiry ms); online while one is unexpired. */
-    presenceConnections: (userId: string) => `${base}:presence:conns:${userId}`,
-    /** Every live connection of every node (sorted set: `<userId>:<connectionId>` → expiry ms), swept for dead nodes. */
-    presenceIndex: () => `${base}:presence:index`,
-    /** When a user was last seen online (epoch ms as text). */
-    lastSeen: (userId: string) => `${base}:presence:seen:${userId}`,
+    presenceConnections: (userId: string) => `${base}:presence:conns:{${userId}}`,
+    /**
+     * One node's live connections (sorted set: `<userId>:<connectionId>` → expiry ms), swept by
+     * every node to expire a dead node's entries. Tagged by node, not user: never in a script.
+     */
+    presenceIndex: (nodeId: string) => `${base}:presence:index:{${nodeId}}`,
+    /** The nodes that have (had) a presence index (set of node ids), so a sweeper finds every index. */
+    presenceNodes: () => `${base}:presence:nodes`,
+    /** When a user was last seen online (epoch ms as text). Same slot as their connections. */
+    lastSeen: (userId: string) => `${base}:presence:seen:{${userId}}`,
     /** Pub/sub: events for one user (direct messages, receipts, typing, membership changes). */
-    userChannel: (userId: string) => `${base}:ch:user:${userId}`,
+    userChannel: (userId: string) => `${base}:ch:user:{${userId}}`,
     /** Pub/sub: events of one group conversation, published once for all members. */
-    groupChannel: (groupId: string) => `${base}:ch:group:${groupId}`,
-    /** Pub/sub: online/offline changes of one user, for connections that subscribed to them. */
-    presenceChannel: (userId: string) => `${base}:ch:presence:${userId}`,
+    groupChannel: (groupId: string) => `${base}:ch:group:{${groupId}}`,
+    /**
+     * Pub/sub: online/offline changes of one user, for connections that subscribed to them. In
+     * the user's slot: the presence scripts (one slot each) SPUBLISH on it on a cluster.
+     */
+    presenceChannel: (userId: string) => `${base}:ch:presence:{${userId}}`,
     /**
      * Rate limits (src/limits/rate-limits.ts): rate-limiter-flexible stores each counter at
      * `<keyPrefix>:<key>`, so the policy's prefix and the subject's key are spelled apart and

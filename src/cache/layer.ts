@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import type { RedisClient } from './client.js';
 import type { CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
 import { createMembersCache } from './members-cache.js';
@@ -14,7 +14,7 @@ import { defineCacheScripts } from './scripts.js';
  * cache does not write through, which only makes windows miss its messages for at most T.
  */
 export function createCacheLayer(options: {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   counters: CacheCounters;
   config: Config['cache'];

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { createCoalescer } from './coalesce.js';
 import { bestEffort, type CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
@@ -12,7 +12,7 @@ import { type CacheScripts, missTime } from './scripts.js';
  * removed more than T ago is always refused (cache/README.md).
  */
 export function createMembersCache(options: {
-  redis: Redis;
+  redis: RedisClient;
   scripts: CacheScripts;
   keys: Keys;
   counters: CacheCounters;

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Presence } from '../domain/types.js';
+import type { RedisClient } from './client.js';
 import { type Keys, LAST_SEEN_TTL_SECONDS } from './keys.js';
 
 /**
@@ -8,55 +8,77 @@ import { type Keys, LAST_SEEN_TTL_SECONDS } from './keys.js';
  * - `presenceConnections(userId)`: sorted set connection id → expiry (ms). A user is online while
  *   one entry has not expired. Nodes refresh their connections' expiries well within the TTL, so
  *   the entries of a node that died simply lapse: its users read as offline within the TTL.
- * - `presenceIndex()`: the same entries for all users (`<userId>:<connectionId>` → expiry), so
- *   any node can sweep lapsed connections of dead nodes and announce those users offline.
  * - `lastSeen(userId)`: when the user was last online, written when their last connection goes.
+ * - `presenceIndex(nodeId)`: the entries of one node's connections (`<userId>:<connectionId>` →
+ *   expiry), and `presenceNodes()` the nodes that have one, so any node can sweep lapsed
+ *   connections of dead nodes and announce those users offline.
  *
- * Each change runs as one Lua script, so two nodes racing (a connect here, a close there) agree
- * on exactly one online/offline transition. The script that makes a transition also PUBLISHes
- * it on the user's presence channel: Redis runs scripts one at a time and delivers a script's
- * publishes as it runs, so watchers get the changes in the order they happened. (Publishing
- * afterwards from the node would let a later change on another node overtake an earlier one:
- * a page reload that hops nodes could leave watchers on "offline" while the user is online.)
+ * Each transition runs as one Lua script that touches only the user's keys (`{userId}`: one
+ * Cluster slot), so two nodes racing (a connect here, a close there) agree on exactly one
+ * online/offline transition. The script that makes a transition also publishes it on the user's
+ * presence channel (same slot: SPUBLISH on a cluster, PUBLISH on one Redis): Redis runs a slot's
+ * scripts one at a time and delivers a script's publishes as it runs, so watchers get the changes
+ * in the order they happened. (Publishing afterwards from the node would let a later change on
+ * another node overtake an earlier one: a page reload that hops nodes could leave watchers on
+ * "offline" while the user is online.)
+ *
+ * The index is outside the scripts (a per-user script cannot touch a per-node key on a cluster),
+ * and it is only a hint for sweeping; correctness stays in the per-user scripts:
+ * - touch: script, then ZADD to this node's index and SADD this node to the nodes (pipelined).
+ *   Dying between the two leaves a connection no index knows: the user still reads offline once
+ *   its entry lapses (every read checks expiries); only the offline *announcement* is lost.
+ * - claim: removing a connection's entry from its node's index (ZREM answering 1) is the claim;
+ *   exactly one caller gets it. A close claims first, then runs the script; a sweep claims each
+ *   lapsed entry it found and runs the script only if it won.
+ * - script: removing the connection from the user's set announces the offline when it was the
+ *   last, claimed or not. A claimed connection already gone from the set (its key expired after
+ *   2 TTLs, or another script purged the lapsed entry) is announced only if no offline at or
+ *   after its expiry was recorded (`seen` < expiry): so a close racing a sweep announces once
+ *   (the one that removed it from the set), and a dead node's user is still announced.
+ * - A close whose claim fails (Redis away) also fails its script: the entry lapses and the user
+ *   reads offline; a sweep announces it once Redis answers. The only things the split can lose
+ *   are announcements, never the per-user state: online/offline stays one atomic transition per
+ *   user, and every read checks expiries.
  */
 
 /**
- * KEYS: conns, index. ARGV: connectionId, indexMember, now, expiry, keyTtlSeconds, channel,
- * message (channel '' = do not publish). Returns live count before (-1: known).
+ * KEYS: conns. ARGV: connectionId, now, expiry, keyTtlSeconds, publishCommand, channel, message
+ * (channel '' = do not publish). Returns live count before (-1: known).
  */
 const TOUCH = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local before = redis.call('ZCARD', KEYS[1])
 local known = redis.call('ZSCORE', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
 if known then return -1 end
-if before == 0 and ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+if before == 0 and ARGV[6] ~= '' then redis.call(ARGV[5], ARGV[6], ARGV[7]) end
 return before
 `;
 
 /**
- * KEYS: conns, index, seen. ARGV: connectionId, indexMember, now, lastSeen, seenTtl, channel,
- * message (channel '' = do not publish). Returns 1 when the user went offline.
+ * KEYS: conns, seen. ARGV: connectionId, claimed ('1': a sweeper claimed this lapsed
+ * connection from an index), now, lastSeen, seenTtl, publishCommand, channel, message
+ * (channel '' = do not publish). Returns 1 when the user went offline.
  */
 const REMOVE = `
-local indexed = redis.call('ZREM', KEYS[2], ARGV[2])
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-if indexed == 0 and removed == 0 then return 0 end
-local current = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[4]) > current then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if removed == 0 then
+  if ARGV[2] ~= '1' or current >= tonumber(ARGV[4]) then return 0 end
+end
+if tonumber(ARGV[4]) > current then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5]) end
+if ARGV[7] ~= '' then redis.call(ARGV[6], ARGV[7], ARGV[8]) end
 return 1
 `;
 
 export type PresenceRecord = Presence;
 
 interface PresenceCommands {
-  presenceTouch(conns: string, index: string, ...args: Array<string | number>): Promise<number>;
-  presenceRemove(conns: string, index: string, seen: string, ...args: Array<string | number>): Promise<number>;
+  presenceTouch(conns: string, ...args: Array<string | number>): Promise<number>;
+  presenceRemove(conns: string, seen: string, ...args: Array<string | number>): Promise<number>;
 }
 
 const SEPARATOR = ':';
@@ -64,34 +86,39 @@ const SEPARATOR = ':';
 /**
  * Redis-backed presence; every method rejects when Redis does (callers choose the fallback).
  * With `encode`, every online/offline transition is published on `keys.presenceChannel(userId)`
- * as `encode(record)` (the bus envelope, src/realtime/bus.ts) by the script that makes it.
+ * as `encode(record)` (the bus envelope, src/realtime/bus.ts) by the script that makes it, with
+ * `publishCommand` (SPUBLISH on a cluster, where the bus listens with SSUBSCRIBE).
  */
 export function createPresenceStore(deps: {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   ttlSeconds: number;
+  /** This node: its connections are indexed under it for sweeping. */
+  nodeId: string;
   encode?: (record: PresenceRecord) => string;
+  publishCommand?: 'publish' | 'spublish';
 }) {
-  const { keys, ttlSeconds, encode } = deps;
+  const { keys, ttlSeconds, encode, nodeId } = deps;
+  const publishCommand = deps.publishCommand ?? 'publish';
   const ttlMs = ttlSeconds * 1000;
-  const redis = deps.redis as Redis & PresenceCommands;
+  const redis = deps.redis as RedisClient & PresenceCommands;
   if (!('presenceTouch' in redis)) {
-    deps.redis.defineCommand('presenceTouch', { numberOfKeys: 2, lua: TOUCH });
-    deps.redis.defineCommand('presenceRemove', { numberOfKeys: 3, lua: REMOVE });
+    deps.redis.defineCommand('presenceTouch', { numberOfKeys: 1, lua: TOUCH });
+    deps.redis.defineCommand('presenceRemove', { numberOfKeys: 2, lua: REMOVE });
   }
 
   const member = (userId: string, connectionId: string) => `${userId}${SEPARATOR}${connectionId}`;
-  /** The script's last two arguments: where and what to publish if this call makes a transition. */
-  const announcement = (record: PresenceRecord): [string, string] =>
-    encode ? [keys.presenceChannel(record.userId), encode(record)] : ['', ''];
+  /** The script's last three arguments: how, where and what to publish if this call makes a transition. */
+  const announcement = (record: PresenceRecord): [string, string, string] =>
+    encode ? [publishCommand, keys.presenceChannel(record.userId), encode(record)] : [publishCommand, '', ''];
 
-  async function remove(userId: string, connectionId: string, lastSeenAt: number, now: number): Promise<boolean> {
+  /** `claimed`: the caller removed the connection's index entry (1), so it may announce a lapsed one. */
+  async function remove(userId: string, connectionId: string, claimed: boolean, lastSeenAt: number, now: number) {
     const result = await redis.presenceRemove(
       keys.presenceConnections(userId),
-      keys.presenceIndex(),
       keys.lastSeen(userId),
       connectionId,
-      member(userId, connectionId),
+      claimed ? '1' : '0',
       now,
       lastSeenAt,
       LAST_SEEN_TTL_SECONDS,
@@ -108,51 +135,74 @@ export function createPresenceStore(deps: {
      * when this made the user online, i.e. they had no live connection before (and it was announced).
      */
     async touch(userId: string, connectionId: string, now = Date.now()): Promise<boolean> {
+      const expiry = now + ttlMs;
       const before = await redis.presenceTouch(
         keys.presenceConnections(userId),
-        keys.presenceIndex(),
         connectionId,
-        member(userId, connectionId),
         now,
-        now + ttlMs,
+        expiry,
         // The key outlives its entries by a TTL, so a lapsed entry still tells "last seen" until swept.
         ttlSeconds * 2,
         ...announcement({ userId, status: 'online', lastSeenAt: null }),
       );
+      // The sweep hint (outside the script: other slots). Separate commands, not one pipeline:
+      // an ioredis Cluster refuses a pipeline across slots; auto-pipelining batches them anyway.
+      await Promise.all([
+        redis.zadd(keys.presenceIndex(nodeId), expiry, member(userId, connectionId)),
+        redis.sadd(keys.presenceNodes(), nodeId),
+      ]);
       return before === 0;
     },
 
     /** Forgets a closed connection. Resolves true when it was the user's last one (now offline, and announced). */
     async remove(userId: string, connectionId: string, now = Date.now()): Promise<boolean> {
-      return remove(userId, connectionId, now, now);
+      const claimed = (await redis.zrem(keys.presenceIndex(nodeId), member(userId, connectionId))) === 1;
+      return remove(userId, connectionId, claimed, now, now);
     },
 
     /**
      * Removes connections whose expiry passed (their node stopped refreshing them: it died) and
      * returns the users that went offline because of it (announced), last seen when the entry
-     * lapsed. Safe to run on every node at once: each connection is claimed by exactly one sweeper.
+     * lapsed. Safe to run on every node at once: each connection is claimed by exactly one
+     * sweeper (the one whose ZREM of the index entry removed it). Looks at every node's index,
+     * at most `limit` lapsed entries each.
      */
     async sweep(limit = 500, now = Date.now()): Promise<{ scanned: number; offline: PresenceRecord[] }> {
-      const expired = await redis.zrangebyscore(keys.presenceIndex(), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+      const nodes = await redis.smembers(keys.presenceNodes());
+      let scanned = 0;
       const claims: Array<Promise<PresenceRecord | undefined>> = [];
-      for (let i = 0; i + 1 < expired.length; i += 2) {
-        const entry = expired[i] as string;
-        // Online until the entry lapsed: that is when they were last seen (whatever the writer's TTL).
-        const lastSeenAt = Number(expired[i + 1]);
-        const at = entry.indexOf(SEPARATOR);
-        if (at <= 0) {
-          claims.push(redis.zrem(keys.presenceIndex(), entry).then(() => undefined));
-          continue;
-        }
-        const userId = entry.slice(0, at);
-        claims.push(
-          remove(userId, entry.slice(at + 1), lastSeenAt, now).then((offline) =>
-            offline ? { userId, status: 'offline', lastSeenAt } : undefined,
-          ),
-        );
-      }
+      await Promise.all(
+        nodes.map(async (node) => {
+          const index = keys.presenceIndex(node);
+          const expired = await redis.zrangebyscore(index, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+          scanned += expired.length / 2;
+          if (expired.length === 0 && node !== nodeId && (await redis.exists(index)) === 0) {
+            // A node with nothing left to sweep (gone, or idle): forget it; it adds itself back on its next touch.
+            await redis.srem(keys.presenceNodes(), node);
+          }
+          for (let i = 0; i + 1 < expired.length; i += 2) {
+            const entry = expired[i] as string;
+            // Online until the entry lapsed: that is when they were last seen (whatever the writer's TTL).
+            const lastSeenAt = Number(expired[i + 1]);
+            const at = entry.indexOf(SEPARATOR);
+            const claim = redis.zrem(index, entry);
+            if (at <= 0) {
+              claims.push(claim.then(() => undefined));
+              continue;
+            }
+            const userId = entry.slice(0, at);
+            claims.push(
+              claim.then(async (claimed) => {
+                if (claimed !== 1) return undefined;
+                const offline = await remove(userId, entry.slice(at + 1), true, lastSeenAt, now);
+                return offline ? { userId, status: 'offline', lastSeenAt } : undefined;
+              }),
+            );
+          }
+        }),
+      );
       const offline = (await Promise.all(claims)).filter((record): record is PresenceRecord => record !== undefined);
-      return { scanned: expired.length / 2, offline };
+      return { scanned, offline };
     },
 
     /** How many connections of a user are live on all nodes together (one ZCOUNT). */
@@ -160,20 +210,22 @@ export function createPresenceStore(deps: {
       return redis.zcount(keys.presenceConnections(userId), `(${now}`, '+inf');
     },
 
-    /** Current presence of many users in one round trip. */
+    /**
+     * Current presence of many users in one round trip (auto-pipelined; on a cluster one batch
+     * per node: the users' keys are in many slots, which one ioredis Cluster pipeline refuses).
+     */
     async read(userIds: readonly string[], now = Date.now()): Promise<PresenceRecord[]> {
       if (userIds.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const userId of userIds) {
-        pipeline.zrange(keys.presenceConnections(userId), -1, -1, 'WITHSCORES');
-        pipeline.get(keys.lastSeen(userId));
-      }
-      const results = (await pipeline.exec()) ?? [];
+      const results = await Promise.all(
+        userIds.map((userId) =>
+          Promise.all([
+            redis.zrange(keys.presenceConnections(userId), -1, -1, 'WITHSCORES'),
+            redis.get(keys.lastSeen(userId)),
+          ]),
+        ),
+      );
       return userIds.map((userId, index) => {
-        const [connsError, conns] = results[index * 2] ?? [];
-        const [seenError, seen] = results[index * 2 + 1] ?? [];
-        if (connsError) throw connsError;
-        if (seenError) throw seenError;
+        const [conns, seen] = results[index] ?? [[], null];
         const latest = Array.isArray(conns) && conns.length === 2 ? Number(conns[1]) : undefined;
         if (latest !== undefined && latest > now) return { userId, status: 'online', lastSeenAt: null };
         // A lapsed entry not swept yet still tells when the user stopped being online.

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /** The cache's Lua scripts: one `.lua` file each (KEYS/ARGV in its header), one key each. */
 const SCRIPTS = {
@@ -22,7 +22,7 @@ export type CacheScripts = Record<ScriptName, (key: string, ...args: Arg[]) => P
  * when Redis lost its script cache, e.g. after a restart) and answers them as functions of their
  * one key. The files are read once, here, not at import time.
  */
-export function defineCacheScripts(redis: Redis): CacheScripts {
+export function defineCacheScripts(redis: RedisClient): CacheScripts {
   const commands = redis as unknown as Record<string, (key: string, ...args: Arg[]) => Promise<unknown>>;
   const scripts = {} as CacheScripts;
   for (const [name, file] of Object.entries(SCRIPTS) as Array<[ScriptName, string]>) {

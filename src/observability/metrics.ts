@@ -35,6 +35,11 @@ export interface Metrics {
   wsConnectionClosed(): void;
   /** Frames of a fan-out event written to local WebSocket connections. */
   fanoutDelivered(event: string, count?: number): void;
+  /**
+   * The pub/sub subscriber lost its subscriptions (a reconnect; on a cluster a failover or slot
+   * migration) and subscribed again: events published meanwhile may have been missed.
+   */
+  pubsubPossibleGap(reason: string): void;
   /** Connects the cache layer's counters; read at every scrape. */
   useCacheCounts(source: CacheCountsSource): void;
 }
@@ -81,6 +86,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     name: 'switchboard_fanout_deliveries_total',
     help: 'Event frames written to local WebSocket connections, by event type',
     labelNames: ['event'] as const,
+    registers,
+  });
+
+  const pubsubGaps = new Counter({
+    name: 'switchboard_pubsub_possible_gaps_total',
+    help: 'Times the pub/sub subscriptions were lost and restored (reconnect, failover, slot migration): events may have been missed',
+    labelNames: ['reason'] as const,
     registers,
   });
 
@@ -136,6 +148,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     wsConnectionClosed() {
       wsConnections.dec();
+    },
+    pubsubPossibleGap(reason) {
+      pubsubGaps.inc({ reason });
     },
     fanoutDelivered(event, count = 1) {
       if (count > 0) fanoutDeliveries.inc({ event }, count);

@@ -1,9 +1,11 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { decodeEnvelope, type Envelope, type RealtimeEvent } from './events.js';
 
 /** How long after a failed SUBSCRIBE/UNSUBSCRIBE on a live connection the channels are synced again. */
 const RESYNC_MS = 1000;
+/** Cluster: how long the sharded subscribers must stay settled before a gap is reported. */
+const GAP_SETTLE_MS = 500;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when many are synced at once. */
 const CHUNK = 1000;
 
@@ -36,6 +38,15 @@ export interface Bus {
    * channels were subscribed again: whatever was published meanwhile was missed.
    */
   onReconnect(handler: () => void): void;
+  /**
+   * Sets the one handler called when the subscriptions were lost and restored (a reconnect; on a
+   * cluster also a failover or slot migration): events of these channels published meanwhile
+   * may have been missed. Telling the clients to resync is for its caller (not done yet: the
+   * gateway does not use it); the bus logs it and counts it.
+   */
+  onPossibleGap(handler: (channels: string[], reason: string) => void): void;
+  /** `publish` or `spublish`: what the presence scripts must use so this bus receives it. */
+  readonly publishCommand: 'publish' | 'spublish';
   close(): Promise<void>;
 }
 
@@ -59,20 +70,50 @@ export interface Bus {
  * presence scripts publish in this node's name, so dropping "our" echo would hide a user's own
  * online/offline changes from the watchers on the node they are connected to.
  */
-export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; nodeId: string; logger: Logger }): Bus {
-  const { publisher, subscriber, nodeId, logger } = deps;
+export function createRedisBus(deps: {
+  publisher: Redis | Cluster;
+  subscriber: Redis | Cluster;
+  nodeId: string;
+  logger: Logger;
+  /** Counts possible gaps (switchboard_pubsub_possible_gaps_total). */
+  observer?: { pubsubPossibleGap(reason: string): void };
+}): Bus {
+  const { publisher, nodeId, logger } = deps;
+  /**
+   * On a Redis Cluster: sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis ≥ 7). Classic PUBLISH is
+   * broadcast over the cluster bus to every node of every shard, so its cost grows with the
+   * cluster; a sharded channel lives on its slot's shard only (every channel carries a hash tag).
+   * The subscriber is an ioredis Cluster with `shardedSubscribers`: one connection per primary.
+   * ioredis keeps its own list of sharded channels (a SUNSUBSCRIBE leaves it before it is sent,
+   * so a refused one does not come back) and resubscribes them on the new primary after a
+   * failover or slot migration; the bus only notices it (`subscribersReady`) as a possible gap.
+   * On one Redis: classic SUBSCRIBE/PUBLISH as before (NUMSUB, PSUBSCRIBE tools keep working).
+   */
+  const sharded = deps.subscriber instanceof Cluster;
+  const subscriber = deps.subscriber as Redis;
+  const cluster = sharded ? (deps.subscriber as Cluster) : undefined;
+  const messageEvent = sharded ? 'smessage' : 'message';
+  const subscribeCommand = (channels: string[]) =>
+    sharded ? subscriber.ssubscribe(...channels) : subscriber.subscribe(...channels);
+  const unsubscribeCommand = (channels: string[]) =>
+    sharded ? subscriber.sunsubscribe(...channels) : subscriber.unsubscribe(...channels);
   const wanted = new Map<string, Promise<void>>();
   const live = new Set<string>();
   const doubtful = new Set<string>();
   let handler: BusHandler = () => {};
   let reconnected: () => void = () => {};
+  let gapHandler: (channels: string[], reason: string) => void = () => {};
+  let connectedOnce = false;
+  /** Cluster: a subscriber connection was lost (or a slot moved) since the last full resubscription. */
+  let lost: string | undefined;
+  let gapTimer: NodeJS.Timeout | undefined;
   let resyncTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
   // Whoever built the connection, it must not resubscribe by itself (see above).
-  subscriber.options.autoResubscribe = false;
+  if (!sharded) subscriber.options.autoResubscribe = false;
 
-  subscriber.on('message', (channel: string, raw: string) => {
+  subscriber.on(messageEvent, (channel: string, raw: string) => {
     // Messages for a channel dropped a moment ago can still arrive: ignore them.
     if (!wanted.has(channel)) return;
     const envelope: Envelope | undefined = decodeEnvelope(raw);
@@ -90,7 +131,7 @@ export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; node
 
   /** SUBSCRIBE; `live` follows the confirmation (replies come in command order). */
   function sendSubscribe(channels: string[]): Promise<void> {
-    return subscriber.subscribe(...channels).then(
+    return subscribeCommand(channels).then(
       () => {
         for (const channel of channels) {
           live.add(channel);
@@ -108,7 +149,7 @@ export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; node
   }
 
   function sendUnsubscribe(channels: string[]) {
-    subscriber.unsubscribe(...channels).then(
+    unsubscribeCommand(channels).then(
       () => {
         // Even if wanted again meanwhile: that SUBSCRIBE was sent after this and re-adds it.
         for (const channel of channels) {
@@ -137,8 +178,11 @@ export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; node
     if (closed || subscriber.status !== 'ready') return;
     const missing = [...wanted.keys()].filter((channel) => !live.has(channel));
     const extra = [...new Set([...live, ...doubtful])].filter((channel) => !wanted.has(channel));
-    for (let i = 0; i < missing.length; i += CHUNK) void sendSubscribe(missing.slice(i, i + CHUNK));
-    for (let i = 0; i < extra.length; i += CHUNK) sendUnsubscribe(extra.slice(i, i + CHUNK));
+    // On a cluster one command's channels must share a slot: one channel per command there
+    // (auto-pipelining batches them per node anyway).
+    const chunk = sharded ? 1 : CHUNK;
+    for (let i = 0; i < missing.length; i += chunk) void sendSubscribe(missing.slice(i, i + chunk));
+    for (let i = 0; i < extra.length; i += chunk) sendUnsubscribe(extra.slice(i, i + chunk));
   }
 
   // While Redis is away, the 'ready' below does the work; on a live connection, retry shortly.
@@ -151,17 +195,68 @@ export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; node
     resyncTimer.unref();
   }
 
-  // A new connection: the server knows none of the old one's subscriptions.
+  /** Subscriptions were lost and are back (or on their way): say so, count it, and tell the owner. */
+  function possibleGap(reason: string) {
+    const channels = [...wanted.keys()];
+    logger.warn({ reason, channels: channels.length }, 'pub/sub subscriptions restored: events may have been missed');
+    deps.observer?.pubsubPossibleGap(reason);
+    for (const notify of [() => gapHandler(channels, reason), reconnected]) {
+      try {
+        notify();
+      } catch (error) {
+        logger.error({ err: error }, 'pub/sub reconnect handler failed');
+      }
+    }
+  }
+
+  // A new connection: the server knows none of the old one's subscriptions. (On a cluster this
+  // is the cluster's command connections; the sharded subscribers report through the events
+  // below, and ioredis resubscribes its own list, so `live` is kept and only gaps are filled.)
   subscriber.on('ready', () => {
-    live.clear();
-    doubtful.clear();
+    if (!sharded) {
+      live.clear();
+      doubtful.clear();
+    }
     resync();
+    if (connectedOnce) possibleGap('reconnect');
+    else if (!sharded) notifyReconnected();
+    connectedOnce = true;
+  });
+  function notifyReconnected() {
     try {
       reconnected();
     } catch (error) {
       logger.error({ err: error }, 'pub/sub reconnect handler failed');
     }
-  });
+  }
+  if (cluster) {
+    // A shard's subscriber connection ended (its primary died, or a slot moved away from it).
+    cluster.on('-node', () => {
+      lost ??= 'subscriber connection lost';
+    });
+    cluster.on('nodeError', (error: Error) => {
+      // A SUNSUBSCRIBE pushed by the server (its slot migrated) reaches ioredis as an unexpected reply.
+      if (/sunsubscribe/i.test(error.message)) lost ??= 'slot moved';
+    });
+    // ioredis resubscribed every sharded channel after a topology change (failover, migration).
+    // While a dead primary is still in the slot map ioredis retries it many times a second
+    // (each a '-node' and a reset): report once, when the resets have stopped for GAP_SETTLE_MS.
+    cluster.on('subscribersReady', () => {
+      if (!lost) return;
+      clearTimeout(gapTimer);
+      gapTimer = setTimeout(() => {
+        gapTimer = undefined;
+        const reason = lost ?? 'subscriber connection lost';
+        lost = undefined;
+        if (closed) return;
+        possibleGap(reason);
+        // Belt and braces: SSUBSCRIBE every wanted channel again on its slot's current owner
+        // (harmless when ioredis already did; a duplicate SSUBSCRIBE is a no-op on the server).
+        for (const channel of wanted.keys()) void sendSubscribe([channel]);
+      }, GAP_SETTLE_MS);
+      gapTimer.unref();
+    });
+  }
   if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
 
   const encode = (event: RealtimeEvent) => JSON.stringify({ node: nodeId, event } satisfies Envelope);
@@ -169,8 +264,10 @@ export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; node
   return {
     nodeId,
 
+    publishCommand: sharded ? 'spublish' : 'publish',
+
     async publish(channel, event) {
-      await publisher.publish(channel, encode(event));
+      await (sharded ? publisher.spublish(channel, encode(event)) : publisher.publish(channel, encode(event)));
     },
 
     encode,
@@ -199,9 +296,14 @@ export function createRedisBus(deps: { publisher: Redis; subscriber: Redis; node
       reconnected = next;
     },
 
+    onPossibleGap(next) {
+      gapHandler = next;
+    },
+
     async close() {
       closed = true;
       clearTimeout(resyncTimer);
+      clearTimeout(gapTimer);
       wanted.clear();
       live.clear();
       doubtful.clear();

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { CacheCounters } from '../../src/cache/counters.js';
 import type { Container } from '../../src/container.js';
 import type { ApiClient, TestUser } from '../support/api.js';
+import { type TestRedis, testRedis } from '../support/redis.js';
 
 /**
  * Helpers of the cache integration tests: a private redis-server child (never the shared one),
@@ -25,17 +26,25 @@ export const patientCache = (prefix: string) => ({
   CACHE_STALENESS_MS: '60000',
 });
 
-/** A test's own client of the shared Redis (no 100 ms timeout), to inspect and drop cache keys. */
-export function inspector(url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Redis {
+/**
+ * A test's own client of the shared Redis (no 100 ms timeout), to inspect and drop cache keys:
+ * the Redis Cluster with TEST_REDIS_TOPOLOGY=cluster, unless a URL is named.
+ */
+export function inspector(url?: string): TestRedis {
+  if (!url) return testRedis({ maxRetriesPerRequest: 2 });
   const client = new Redis(url, { maxRetriesPerRequest: 2 });
   client.on('error', () => {});
   return client;
 }
 
 /** Deletes every key of a test's prefix (SCAN, never KEYS), so tests leave the shared Redis clean. */
-export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
-    if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
+export async function dropPrefix(redis: TestRedis, prefix: string): Promise<void> {
+  // On a cluster: every primary's keys, one UNLINK per key (they are in many slots).
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for await (const keys of node.scanStream({ match: `${prefix}:*`, count: 1000 })) {
+      await Promise.all((keys as string[]).map((key) => redis.unlink(key)));
+    }
   }
 }
 
@@ -71,7 +80,7 @@ export function countCassandraCalls(container: Container, only?: (query: string)
 }
 
 /** The message ids of a conversation's cached window, newest first, whether it is filled and complete. */
-export async function readWindow(redis: Redis, prefix: string, conversationId: string) {
+export async function readWindow(redis: TestRedis, prefix: string, conversationId: string) {
   const key = `${prefix}:v1:recent:{${conversationId}}`;
   const [entries, meta, ttlMs] = await Promise.all([
     redis.zrevrangebylex(key, '(~', '-'),

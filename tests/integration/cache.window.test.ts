@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCacheCounters } from '../../src/cache/counters.js';
 import { createKeys } from '../../src/cache/keys.js';
 import { createCacheLayer } from '../../src/cache/layer.js';
 import { newId, ulidTime } from '../../src/domain/ids.js';
 import type { StoredMessage } from '../../src/domain/types.js';
+import { testRedis } from '../support/redis.js';
 import { dropPrefix, readWindow, sleep, uniquePrefix } from './cache.support.js';
 
 /**
@@ -14,8 +14,7 @@ import { dropPrefix, readWindow, sleep, uniquePrefix } from './cache.support.js'
  */
 describe('recent-messages window', () => {
   const prefix = uniquePrefix();
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
-  redis.on('error', () => {});
+  const redis = testRedis({ maxRetriesPerRequest: 2 });
   const keys = createKeys(prefix);
 
   /** One "node": its own cache layer (own coalescing) over the shared Redis. */

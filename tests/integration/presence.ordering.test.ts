@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { type TestRedis, testRedis } from '../support/redis.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
@@ -15,7 +15,7 @@ const ROUNDS = 40;
 let nodeA: ServerProcess;
 let nodeB: ServerProcess;
 let api: ApiClient;
-let redis: Redis;
+let redis: TestRedis;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
@@ -24,7 +24,7 @@ beforeAll(async () => {
     startServerProcess({ NODE_ID: 'ordering-b', PRESENCE_VISIBILITY: 'everyone' }),
   ]);
   api = apiClient(nodeA.url);
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  redis = testRedis();
 });
 
 afterAll(async () => {
@@ -40,7 +40,7 @@ async function connect(node: ServerProcess, user: TestUser) {
 }
 
 /** Live connections Redis holds for a user (every close on the server side is done once this drops). */
-const liveConnections = async (userId: string) => redis.zcard(`sb:v1:presence:conns:${userId}`);
+const liveConnections = async (userId: string) => redis.zcard(`sb:v1:presence:conns:{${userId}}`);
 
 const lastStatus = (watcher: TestSocket, userId: string) =>
   watcher

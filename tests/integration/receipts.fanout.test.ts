@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { listenTo, testRedis } from '../support/redis.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
@@ -163,11 +163,15 @@ describe('group receipts reach those who need them', () => {
     for (const user of [reader, ...rest]) await connect(nodeB, user);
     const message = await sendToGroup(sender, groupId, 'count the publishes');
 
-    const listener = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const listener = testRedis();
     try {
       const seen: Array<{ channel: string; raw: string }> = [];
-      listener.on('pmessage', (_pattern, channel, raw) => seen.push({ channel, raw }));
-      await listener.psubscribe('sb:v1:ch:*');
+      // Every channel a receipt could go on: the group's and each member's own.
+      await listenTo(
+        listener,
+        [`sb:v1:ch:group:{${groupId}}`, ...users.map((user) => `sb:v1:ch:user:{${user.id}}`)],
+        (channel, raw) => seen.push({ channel, raw }),
+      );
       const response = await api.post(
         `/api/v1/conversations/${groupId}/receipts`,
         { messageId: message.id, status: 'read' },
@@ -180,7 +184,7 @@ describe('group receipts reach those who need them', () => {
       await eventually(async () => (seen.some((entry) => entry.raw.includes(marker.id)) ? true : undefined));
       const receipts = seen.filter((entry) => JSON.parse(entry.raw).event.type === 'message.status');
       expect(receipts.map((entry) => entry.channel).sort()).toEqual(
-        [`sb:v1:ch:user:${sender.id}`, `sb:v1:ch:user:${reader.id}`].sort(),
+        [`sb:v1:ch:user:{${sender.id}}`, `sb:v1:ch:user:{${reader.id}}`].sort(),
       );
     } finally {
       listener.disconnect();

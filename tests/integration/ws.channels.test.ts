@@ -1,18 +1,18 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { channelSubscribers, listenTo, type TestRedis, testRedis } from '../support/redis.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
 /** Channel names as cache/keys.ts spells them under the default prefix. */
-const userChannel = (id: string) => `sb:v1:ch:user:${id}`;
-const groupChannel = (id: string) => `sb:v1:ch:group:${id}`;
+const userChannel = (id: string) => `sb:v1:ch:user:{${id}}`;
+const groupChannel = (id: string) => `sb:v1:ch:group:{${id}}`;
 
 let nodeA: ServerProcess;
 let nodeB: ServerProcess;
 let api: ApiClient;
-let redis: Redis;
-let listener: Redis;
+let redis: TestRedis;
+let listener: TestRedis;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
@@ -21,8 +21,8 @@ beforeAll(async () => {
     startServerProcess({ NODE_ID: 'channels-b' }),
   ]);
   api = apiClient(nodeA.url);
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  listener = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  redis = testRedis();
+  listener = testRedis();
 });
 
 afterAll(async () => {
@@ -39,8 +39,7 @@ async function connect(node: ServerProcess, user: TestUser) {
 }
 
 async function subscribers(channel: string): Promise<number> {
-  const [, count] = (await redis.pubsub('NUMSUB', channel)) as [string, number];
-  return Number(count);
+  return channelSubscribers(redis, channel);
 }
 
 describe('fan-out channels', () => {
@@ -56,14 +55,18 @@ describe('fan-out channels', () => {
     const connected = await Promise.all(members.map((member, i) => connect(i % 2 ? nodeA : nodeB, member)));
 
     const seen: Array<{ channel: string; envelope: { node: string; event: { type: string } } }> = [];
-    listener.on('pmessage', (_pattern, channel, raw) => seen.push({ channel, envelope: JSON.parse(raw) }));
-    await listener.psubscribe('sb:v1:ch:*');
+    // Every channel this send could use: the group's and each member's own.
+    const stop = await listenTo(
+      listener,
+      [groupChannel(groupId), ...members.map((member) => userChannel(member.id))],
+      (channel, raw) => seen.push({ channel, envelope: JSON.parse(raw) }),
+    );
 
     const sent = await api.post('/api/v1/messages', { groupId, content: 'once' }, owner.token);
     expect(sent.status).toBe(201);
     const id = sent.body.message.id as string;
     await Promise.all(connected.map((socket) => socket.waitFor('message.created', (data) => data.message.id === id)));
-    await listener.punsubscribe('sb:v1:ch:*');
+    await stop();
 
     const carrying = seen.filter((entry) => JSON.stringify(entry.envelope).includes(id));
     expect(carrying).toEqual([

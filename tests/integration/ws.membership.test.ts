@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type CassandraClient, createCassandraClient, createDb } from '../../src/store/client.js';
 import { createGroupRepository, type GroupRepository } from '../../src/store/groups.js';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
 import { testEnv } from '../support/env.js';
+import { publishAsNode, type TestRedis, testRedis } from '../support/redis.js';
 import { type ServerProcess, startServer, startServerProcess, type TestServer } from '../support/server.js';
 import { connectWs, type TestSocket } from '../support/ws-client.js';
 
@@ -24,7 +24,7 @@ let apiB: ApiClient;
 let apiSingle: ApiClient;
 let cassandra: CassandraClient;
 let groupsRepo: GroupRepository;
-let redis: Redis;
+let redis: TestRedis;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
@@ -41,7 +41,7 @@ beforeAll(async () => {
   cassandra = createCassandraClient(loadConfig(testEnv()).cassandra);
   await cassandra.connect();
   groupsRepo = createGroupRepository(createDb(cassandra));
-  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  redis = testRedis();
 });
 
 afterAll(async () => {
@@ -138,8 +138,9 @@ describe('group membership of connected users', () => {
     // The removal is stored, and its notice reaches the group channel only (the one on the
     // user's channel is lost): exactly the envelope another node publishes there.
     await groupsRepo.removeMember(groupId, removed.id);
-    await redis.publish(
-      `sb:v1:ch:group:${groupId}`,
+    await publishAsNode(
+      redis,
+      `sb:v1:ch:group:{${groupId}}`,
       JSON.stringify({
         node: 'membership-elsewhere',
         event: { kind: 'membership', groupId, userId: removed.id, change: 'left', at: Date.now() },

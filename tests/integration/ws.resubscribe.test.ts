@@ -12,8 +12,8 @@ let api: ApiClient;
 let probe: Redis;
 const sockets: TestSocket[] = [];
 
-const userChannel = (id: string) => `sb:v1:ch:user:${id}`;
-const presenceChannel = (id: string) => `sb:v1:ch:presence:${id}`;
+const userChannel = (id: string) => `sb:v1:ch:user:{${id}}`;
+const presenceChannel = (id: string) => `sb:v1:ch:presence:{${id}}`;
 
 beforeAll(async () => {
   redis = await startRedisChild();

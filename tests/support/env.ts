@@ -5,6 +5,16 @@
 export const TEST_KEYSPACE = process.env.TEST_CASSANDRA_KEYSPACE ?? 'switchboard_test';
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
 
+/**
+ * `TEST_REDIS_TOPOLOGY=cluster`: the servers under test use the Redis Cluster of
+ * `docker/native/stack.sh up redis-cluster` (TEST_REDIS_CLUSTER_NODES, default its six loopback
+ * ports) instead of the single Redis. docker/native/test.sh runs the Redis-facing suites so too.
+ */
+export const TEST_REDIS_CLUSTER = process.env.TEST_REDIS_TOPOLOGY === 'cluster';
+export const TEST_REDIS_CLUSTER_NODES =
+  process.env.TEST_REDIS_CLUSTER_NODES ??
+  [0, 1, 2, 3, 4, 5].map((i) => `127.0.0.1:${Number(process.env.REDIS_CLUSTER_BASE_PORT ?? 7101) + i}`).join(',');
+
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',
@@ -14,6 +24,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     CASSANDRA_CONTACT_POINTS: process.env.CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042',
     CASSANDRA_KEYSPACE: TEST_KEYSPACE,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // A test that names its own Redis (a private redis-server, a proxy in front of one) keeps it.
+    ...(TEST_REDIS_CLUSTER && !overrides.REDIS_URL ? { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES } : {}),
     JWT_SECRET: TEST_JWT_SECRET,
     STARTUP_RETRIES: '3',
     STARTUP_RETRY_DELAY_MS: '500',

@@ -30,6 +30,18 @@ describe('loadConfig', () => {
     expect(config.cache.enabled).toBe(true);
   });
 
+  it('uses one Redis unless REDIS_CLUSTER_NODES names a cluster, which then wins', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).redis.clusterNodes).toBeUndefined();
+    expect(loadConfig({ JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: '' }).redis.clusterNodes).toBeUndefined();
+    expect(
+      loadConfig({ JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: '127.0.0.1:7101, redis-2:7102' }).redis.clusterNodes,
+    ).toEqual([
+      { host: '127.0.0.1', port: 7101 },
+      { host: 'redis-2', port: 7102 },
+    ]);
+    expect(() => loadConfig({ JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: 'nope' })).toThrow(/REDIS_CLUSTER_NODES/);
+  });
+
   it('reads overrides, coercing numbers, lists and booleans', () => {
     const config = loadConfig({
       JWT_SECRET: SECRET,

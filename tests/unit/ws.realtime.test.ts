@@ -70,6 +70,8 @@ function setUp(options: { senders?: MessageSenders } = {}) {
     onReconnect(next) {
       reconnected = next;
     },
+    onPossibleGap() {},
+    publishCommand: 'publish',
     async close() {},
   };
   /** Group-list reads waiting for the test to answer, oldest first. */
