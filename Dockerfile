@@ -14,7 +14,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 # The cache's Lua scripts are read next to their compiled modules.
-RUN npx tsc -p tsconfig.json && cp src/cache/*.lua dist/src/cache/
+RUN npm run build
 
 # ---- runtime: production dependencies only, non-root --------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

@@ -12,7 +12,7 @@ bash docker/native/stack.sh up
 say "applying schema"
 node --env-file=.env --import tsx src/migrate.ts
 say "building"
-npx tsc -p tsconfig.json
+npm run --silent build
 
 API_PID="$STATE_DIR/api.pid"
 API_LOG="$STATE_DIR/api.log"

@@ -65,11 +65,16 @@ export interface ServerProcess {
 /** The real server as its own OS process (`src/main.ts`), for multi-node and signal tests. */
 export async function startServerProcess(
   overrides: Record<string, string> = {},
-  options: { nodeArgs?: string[] } = {},
+  options: {
+    nodeArgs?: string[];
+    /** `build`: run the compiled `dist/src/main.js` (after `npm run build`), as production does. */
+    entry?: 'source' | 'build';
+  } = {},
 ): Promise<ServerProcess> {
   const port = overrides.PORT ? Number(overrides.PORT) : await freePort();
   const metricsPort = overrides.METRICS_PORT ? Number(overrides.METRICS_PORT) : await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
+  const entry = options.entry === 'build' ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
     cwd: REPO,
     env: { ...process.env, ...testEnv({ ...overrides, PORT: String(port), METRICS_PORT: String(metricsPort) }) },
     stdio: ['ignore', 'pipe', 'pipe'],

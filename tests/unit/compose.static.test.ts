@@ -90,6 +90,15 @@ const instructions = (name: string) => runtime.filter(([instruction]) => instruc
 
 const nginx = read('docker/nginx/nginx.conf');
 
+describe('one build for every way the API runs', () => {
+  it('npm run up and the Dockerfile build with `npm run build`, which also copies the Lua scripts', () => {
+    const build = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.build;
+    expect(build).toContain('src/cache/*.lua');
+    expect(read('docker/native/up.sh')).toMatch(/^npm run --silent build$/m);
+    expect(read('Dockerfile')).toMatch(/^RUN npm run build$/m);
+  });
+});
+
 describe('docker-compose.yml and the configuration', () => {
   it('the configuration reference (docs/configuration.md) documents every variable src/config.ts reads', () => {
     const reference = read('docs/configuration.md');
@@ -242,7 +251,7 @@ describe('Dockerfile', () => {
     expect(instructions('RUN').join('\n')).toContain('npm ci --omit=dev');
     const build = stages[0]?.map(([instruction, args]) => `${instruction} ${args}`).join('\n') ?? '';
     expect(build).toContain('npm ci');
-    expect(build).toContain('tsc -p tsconfig.json');
+    expect(build).toContain('npm run build');
     expect(instructions('COPY')).toEqual(
       expect.arrayContaining(['--from=build /app/dist ./dist', 'cql ./cql', 'package.json package-lock.json ./']),
     );
