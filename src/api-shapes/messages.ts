@@ -8,18 +8,11 @@ import type { Message, Receipt } from '../domain/types.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A message as clients see it: times as ISO-8601 strings. */
-export interface MessageJson {
-  id: string;
-  conversationId: string;
-  senderId: string;
-  receiverId: string | null;
-  groupId: string | null;
-  content: string;
+/** A message as clients see it: the stored fields, with times as ISO-8601 strings. */
+export type MessageJson = Omit<Message, 'createdAt' | 'clientTimestamp'> & {
   createdAt: string;
   clientTimestamp: string | null;
-  status: Message['status'];
-}
+};
 
 export const toMessageJson = (message: Message): MessageJson => ({
   id: message.id,

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/domain/types.js';
 import { decodeEnvelope, messageCreated, messageStatus, presenceChanged } from '../../src/realtime/events.js';
+import { DM_AB, directMessage, USER_A, USER_B } from '../support/fixtures.js';
 
-const A = '01JD3W6YQ7R5S3T2V1X0Z9Y8W7';
-const B = '01JD3W7B1C2D3E4F5G6H7J8K9M';
-const DM = `dm_${A}_${B}`;
-const message: Message = {
-  id: A,
-  conversationId: DM,
-  senderId: A,
-  receiverId: B,
-  groupId: null,
-  content: 'hi',
-  createdAt: Date.UTC(2026, 0, 1),
-  clientTimestamp: null,
-  status: 'sent',
-};
+const A = USER_A;
+const B = USER_B;
+const DM = DM_AB;
+const message = directMessage();
 
 describe('bus envelopes', () => {
   it('reads back exactly the event a node published', () => {

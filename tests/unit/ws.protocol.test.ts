@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
-import type { Message } from '../../src/domain/types.js';
 import { messageCreated, messageStatus, presenceChanged, typing } from '../../src/realtime/events.js';
 import { CLOSE_CODES, encodeEvent, errorFrame, parseClientFrame } from '../../src/ws/protocol.js';
+import { DM_AB, directMessage, USER_A, USER_B } from '../support/fixtures.js';
 
-const A = '01JD3W6YQ7R5S3T2V1X0Z9Y8W7';
-const B = '01JD3W7B1C2D3E4F5G6H7J8K9M';
-const DM = `dm_${A}_${B}`;
+const A = USER_A;
+const B = USER_B;
+const DM = DM_AB;
 
 describe('parseClientFrame', () => {
   it('accepts every documented frame type', () => {
@@ -65,17 +65,7 @@ describe('parseClientFrame', () => {
 
 describe('server frames', () => {
   it('encodes message.created with the REST message shape', () => {
-    const message: Message = {
-      id: A,
-      conversationId: DM,
-      senderId: A,
-      receiverId: B,
-      groupId: null,
-      content: 'hi',
-      createdAt: Date.UTC(2026, 0, 1),
-      clientTimestamp: null,
-      status: 'sent',
-    };
+    const message = directMessage();
     expect(JSON.parse(encodeEvent(messageCreated(message)))).toEqual({
       type: 'message.created',
       data: {
