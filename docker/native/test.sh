@@ -30,8 +30,12 @@ say "lint (biome)"
 npx biome check .
 say "type-check (src, tests, k6 scripts)"
 npm run --silent typecheck
+# Each vitest run also writes a JSON report; the totals are printed as one closing line below.
+results="$REPO/.native/test-results"
+rm -rf "$results" && mkdir -p "$results"
+reporters=(--reporter=default --reporter=json)
 say "tests (vitest: unit + integration)"
-npx vitest run --config tests/vitest.config.ts "$@"
+npx vitest run --config tests/vitest.config.ts "${reporters[@]}" --outputFile.json="$results/single-redis.json" "$@"
 
 # The Redis-facing suites once more against a Redis Cluster (3 primaries, 3 replicas; sharded
 # pub/sub), plus the cluster failover test. Skipped with a file filter or SKIP_REDIS_CLUSTER=1.
@@ -51,5 +55,7 @@ if [ "$#" = 0 ] && [ -z "${SKIP_REDIS_CLUSTER:-}" ]; then
     started+=(redis-cluster)
   fi
   say "tests against a Redis Cluster (TEST_REDIS_TOPOLOGY=cluster)"
-  TEST_REDIS_TOPOLOGY=cluster npx vitest run --config tests/vitest.config.ts "${CLUSTER_SUITES[@]}"
+  TEST_REDIS_TOPOLOGY=cluster npx vitest run --config tests/vitest.config.ts "${reporters[@]}" \
+    --outputFile.json="$results/redis-cluster.json" "${CLUSTER_SUITES[@]}"
 fi
+node tests/support/summarize-results.mjs "$results"/*.json | tee "$results/summary.txt"
