@@ -88,3 +88,15 @@ export interface ReceiptsCache {
 export interface MembersCache {
   getOrLoad(groupId: string, load: () => Promise<string[] | undefined>): Promise<string[] | undefined>;
 }
+
+/**
+ * The stable position of the message stream (issue #13's sync cursors): an id S such that every
+ * message whose id sorts below S has settled for good, stored or aborted, on every live node, and
+ * no message will ever again be stored with an id below S. Catch-up pages (`after=`) return only
+ * ids below it, so a client that stores a cursor at S and later asks from there misses nothing.
+ * Implemented in src/services/sync/ (see its README for the argument).
+ */
+export interface StablePosition {
+  /** The current S on this node (monotonic: never lower than an S it answered before). */
+  current(): Promise<string>;
+}
