@@ -182,7 +182,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
       idempotency,
       conversations,
       inbox,
-      stable: temporaryStablePosition,
+      // TODO(merge): sync-cursor's `position: sync.position` replaces this.
+      position: temporaryStablePosition,
       ownChangeMarginMs: config.inbox.ownChangeMarginMs,
       bucketMs: config.messages.bucketMs,
       events: realtime,

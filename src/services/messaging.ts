@@ -31,8 +31,8 @@ export function createMessagingService(deps: {
   idempotency: IdempotencyRepository;
   conversations: ConversationRepository;
   inbox: InboxRepository;
-  /** The message stream's stable position: the inbox's syncCursor. */
-  stable: StablePosition;
+  /** The message stream's stable position (sync-cursor's, on merge): the inbox's syncCursor. */
+  position: StablePosition;
   /** How far before a syncCursor the caller's own changes count (INBOX_OWN_CHANGE_MARGIN_MS). */
   ownChangeMarginMs: number;
   bucketMs: number;

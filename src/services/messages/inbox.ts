@@ -79,7 +79,7 @@ export function createInboxService(deps: {
   inbox: Pick<InboxRepository, 'lastMessageIds' | 'changesOf'>;
   messages: Pick<MessageRepository, 'page'>;
   receipts: Pick<ReceiptRepository, 'find'>;
-  stable: StablePosition;
+  position: StablePosition;
   ownChangeMarginMs: number;
 }) {
   const { messages } = deps;
@@ -199,7 +199,7 @@ export function createInboxService(deps: {
     async inbox(callerId: string, query: InboxQuery): Promise<InboxPage> {
       // The sync position is read before anything else: a change the reads below miss is then at
       // or above it, and the next changedSince reports it. Later pages keep the first page's.
-      const sync = query.cursor?.sync ?? (await deps.stable.current());
+      const sync = query.cursor?.sync ?? (await deps.position.current());
       const since = query.cursor ? query.cursor.changedSince : query.changedSince;
       const { entries, changes, groupIds } = await entriesOf(callerId);
       const bounds = since === undefined ? undefined : changeBounds(since, deps.ownChangeMarginMs);
