@@ -7,6 +7,7 @@ import { createCacheLayer } from './cache/layer.js';
 import { createPresenceStore } from './cache/presence.js';
 import type { Config } from './config.js';
 import { createTrustedProxies } from './domain/client-address.js';
+import { minUlidAt } from './domain/ids.js';
 import { createApp } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
 import { answerClientErrors } from './http/node-server.js';
@@ -21,6 +22,7 @@ import { createRealtime } from './realtime/index.js';
 import { createAccountService } from './services/accounts.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
+import type { StablePosition } from './services/ports.js';
 import { createPresencePolicy } from './services/presence-policy.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
 import { createTokenService } from './services/tokens.js';
@@ -28,6 +30,7 @@ import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
+import { createInboxRepository } from './store/inbox.js';
 import { createMessageRepository } from './store/messages.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createSessionRepository } from './store/sessions.js';
@@ -77,6 +80,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const idempotency = createIdempotencyRepository(db);
   const conversations = createConversationRepository(db);
   const sessionsRepo = createSessionRepository(db);
+  const inbox = createInboxRepository(db);
 
   // The Redis cache (CACHE_ENABLED): read-through windows, receipts and members whose guarantee
   // is a time bound that holds whatever Redis does (src/cache/README.md).
@@ -158,6 +162,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const groups = createGroupService({
     groups: groupsRepo,
     users,
+    inbox,
     maxMembers: config.groups.maxMembers,
     listener: {
       // The members cache first (best effort, never rejects): a member told of the change by
@@ -176,6 +181,10 @@ export async function createContainer(config: Config, options: { logger?: Logger
       users,
       idempotency,
       conversations,
+      inbox,
+      // TODO(merge): sync-cursor's `position: sync.position` replaces this.
+      position: temporaryStablePosition,
+      ownChangeMarginMs: config.inbox.ownChangeMarginMs,
       bucketMs: config.messages.bucketMs,
       events: realtime,
       ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
@@ -307,6 +316,15 @@ async function connectWithRetries<T>(name: string, connect: () => Promise<T>, co
  * their catch-up loop on their next reconnect. Telling them to resync now is a later issue.
  */
 function onPossibleGap(_channels: string[], _reason: string) {}
+
+/**
+ * TODO(merge): replace with sync-cursor's StablePosition (src/services/sync/). A stand-in until
+ * that lands: five seconds behind this node's clock, which holds only while every send finishes
+ * within five seconds and clocks agree; the inbox's syncCursor is built on whatever this answers.
+ */
+const temporaryStablePosition: StablePosition = {
+  current: async () => minUlidAt(Date.now() - 5_000),
+};
 
 /** The smallest ULID: a range from the first message on. */
 const MIN_MESSAGE_ID = '00000000000000000000000000';

@@ -3,6 +3,7 @@ import { AppError } from '../domain/errors.js';
 import { newId, ulidTime } from '../domain/ids.js';
 import type { Group, GroupMember } from '../domain/types.js';
 import type { GroupRecord, GroupRepository } from '../store/groups.js';
+import type { InboxRepository } from '../store/inbox.js';
 import type { UserRepository } from '../store/users.js';
 import type { MembershipListener } from './ports.js';
 
@@ -14,6 +15,11 @@ export type { MembershipListener } from './ports.js';
 export function createGroupService(deps: {
   groups: GroupRepository;
   users: UserRepository;
+  /**
+   * Joins and leaves are the member's inbox changes (changedSince reports a joined group and a
+   * left one). A group's first members need none: the group's id, minted at creation, is theirs.
+   */
+  inbox: Pick<InboxRepository, 'recordChange'>;
   maxMembers: number;
   listener?: MembershipListener;
 }) {
@@ -103,6 +109,9 @@ export function createGroupService(deps: {
         throw new AppError('CONFLICT', `The group already has the maximum of ${deps.maxMembers} members`);
       }
       const member: GroupMember = { groupId, userId, role: 'member', joinedAt: Date.now() };
+      // Before the membership, as every inbox change: a join that lands is then never missing
+      // from changedSince (a refused one costs a conversation reported as changed for nothing).
+      await deps.inbox.recordChange(userId, groupId, newId());
       if (!(await groups.addMember(member))) throw new AppError('CONFLICT', 'That user is already a member');
       await notify(groupId, userId, 'joined');
       return member;
@@ -120,6 +129,7 @@ export function createGroupService(deps: {
       if (!(await groups.findMember(groupId, userId))) {
         throw new AppError('NOT_FOUND', `User ${userId} is not a member of this group`);
       }
+      await deps.inbox.recordChange(userId, groupId, newId());
       await groups.removeMember(groupId, userId);
       await notify(groupId, userId, 'left');
     },
