@@ -13,12 +13,19 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts connections again. */
   restore(): void;
+  /**
+   * Holds every byte the service sends back for `ms` (0: none) on every connection, in order:
+   * requests reach the service at once and are executed, their answers come late. So a client
+   * timeout shorter than `ms` makes a write that times out *and* lands.
+   */
+  delayReplies(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
+  let replyDelayMs = 0;
   const server: Server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -27,7 +34,26 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     const upstream = connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    // Replies in order, each released no earlier than its arrival plus the delay in force then.
+    let releasedAt = 0;
+    let held = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      const at = Math.max(Date.now() + replyDelayMs, releasedAt);
+      releasedAt = at;
+      if (held === 0 && at <= Date.now()) {
+        client.write(chunk);
+        return;
+      }
+      held++;
+      setTimeout(
+        () => {
+          held--;
+          if (client.writable) client.write(chunk);
+        },
+        Math.max(0, at - Date.now()),
+      );
+    });
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -49,6 +75,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     restore() {
       open = true;
+    },
+    delayReplies(ms) {
+      replyDelayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {
