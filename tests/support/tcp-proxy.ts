@@ -19,6 +19,12 @@ export interface TcpProxy {
    * timeout shorter than `ms` makes a write that times out *and* lands.
    */
   delayReplies(ms: number): void;
+  /**
+   * In front of Cassandra: holds for `ms` (0: none) only the answers to writes (CQL v4 RESULT
+   * frames of kind Void), so reads stay fast while a write times out at the client and lands.
+   * CQL multiplexes requests by stream id, so answering frames out of order is legal.
+   */
+  delayCqlWriteReplies(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +32,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const sockets = new Set<Socket>();
   let open = true;
   let replyDelayMs = 0;
+  let writeReplyDelayMs = 0;
   const server: Server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -38,7 +45,25 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     // Replies in order, each released no earlier than its arrival plus the delay in force then.
     let releasedAt = 0;
     let held = 0;
+    let pending = Buffer.alloc(0);
+    /** Splits CQL v4 frames (9-byte header, length at offset 5) and holds write answers. */
+    function forwardCql(chunk: Buffer) {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 9) {
+        const total = 9 + pending.readUInt32BE(5);
+        if (pending.length < total) return;
+        const frame = pending.subarray(0, total);
+        pending = pending.subarray(total);
+        const isWriteResult = frame[4] === 0x08 && frame.length >= 13 && frame.readInt32BE(9) === 1;
+        if (isWriteResult) setTimeout(() => client.writable && client.write(frame), writeReplyDelayMs);
+        else client.write(frame);
+      }
+    }
     upstream.on('data', (chunk: Buffer) => {
+      if (writeReplyDelayMs > 0 || pending.length > 0) {
+        forwardCql(chunk);
+        return;
+      }
       const at = Math.max(Date.now() + replyDelayMs, releasedAt);
       releasedAt = at;
       if (held === 0 && at <= Date.now()) {
@@ -78,6 +103,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     delayReplies(ms) {
       replyDelayMs = ms;
+    },
+    delayCqlWriteReplies(ms) {
+      writeReplyDelayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {
