@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroupRepository } from '../../src/store/groups.js';
-import { type ApiClient, apiClient, expectProblem, registerUser, type TestUser } from '../support/api.js';
+import { type ApiClient, apiClient, expectProblem, registerUser } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { connectWs, type TestSocket } from '../support/ws-client.js';
