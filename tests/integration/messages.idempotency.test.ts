@@ -148,6 +148,21 @@ describe('idempotent sends', () => {
     expect(retry.body.message).toEqual({ ...first.body.message, status: 'read' });
   });
 
+  /** Retries alice's send with `key` while bob is connected: answered 200 with `id`, and bob gets it live, once. */
+  async function retryReachesBob(key: string, id: string, content: string) {
+    const socket = await connectWs(server.url, bob.token);
+    try {
+      const retry = await send(alice, { receiverId: bob.id, content, clientMessageId: key });
+      expect(retry.status).toBe(200);
+      expect(retry.body.message.id).toBe(id);
+      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
+      expect(frame.data.message.content).toBe(content);
+      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
+    } finally {
+      await socket.close();
+    }
+  }
+
   it('stores and fans out a message whose first attempt claimed the key but died before writing it', async () => {
     const key = randomUUID();
     const content = `orphaned claim ${key}`;
@@ -164,17 +179,7 @@ describe('idempotent sends', () => {
       createdAt: ulidTime(id),
       clientTimestamp: null,
     });
-    const socket = await connectWs(server.url, bob.token);
-    try {
-      const retry = await send(alice, { ...target, content, clientMessageId: key });
-      expect(retry.status).toBe(200);
-      expect(retry.body.message.id).toBe(id);
-      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
-      expect(frame.data.message.content).toBe(content);
-      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
-    } finally {
-      await socket.close();
-    }
+    await retryReachesBob(key, id, content);
   });
 
   it('publishes, on a retry, a message whose first attempt was stored but never published', async () => {
@@ -197,18 +202,7 @@ describe('idempotent sends', () => {
     const { db, config } = server.container.deps;
     await createIdempotencyRepository(db).claim(key, requestHash(target, content, null), stored);
     await createMessageRepository(db).insert(stored, bucketForMessage(id, config.messages.bucketMs));
-    const socket = await connectWs(server.url, bob.token);
-    try {
-      const retry = await send(alice, { ...target, content, clientMessageId: key });
-      expect(retry.status).toBe(200);
-      expect(retry.body.message.id).toBe(id);
-      // The other participant, online throughout, gets it live now.
-      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
-      expect(frame.data.message.content).toBe(content);
-      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
-    } finally {
-      await socket.close();
-    }
+    await retryReachesBob(key, id, content);
   });
 
   it('refuses keys that are empty, too long or contain spaces', async () => {
