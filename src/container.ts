@@ -100,10 +100,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
     `switchboard:${nodeId}:sub`,
     { subscriber: true },
   );
+  // A possible gap (subscriptions lost and restored, a publish given up) is logged and counted,
+  // and the affected connections are told to resync (src/realtime/gaps.ts).
   const bus = createRedisBus({ publisher: redis, subscriber, nodeId, logger, observer: metrics });
-  // A possible gap (subscriptions lost and restored): logged and counted by the bus. Telling the
-  // affected clients to resync is a later change; this is where it plugs in.
-  bus.onPossibleGap(onPossibleGap);
   const realtime = createRealtime({
     bus,
     // Presence changes are published by the Redis scripts that make them, in the bus's envelope.
@@ -167,9 +166,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
     listener: {
       // The members cache first (best effort, never rejects): a member told of the change by
       // real time may read at once.
-      async membershipChanged(groupId, userId, change) {
+      async membershipChanged(groupId, userId, change, outcome) {
         await caches?.members.forget(groupId);
-        await realtime.membershipChanged(groupId, userId, change);
+        await realtime.membershipChanged(groupId, userId, change, outcome);
       },
     },
   });
@@ -309,13 +308,6 @@ async function connectWithRetries<T>(name: string, connect: () => Promise<T>, co
     }
   }
 }
-
-/**
- * The hook for a pub/sub gap: these channels' events published while the subscriptions were
- * down may be lost. Nothing more yet (the bus has logged and counted it); clients recover with
- * their catch-up loop on their next reconnect. Telling them to resync now is a later issue.
- */
-function onPossibleGap(_channels: string[], _reason: string) {}
 
 /**
  * TODO(merge): replace with sync-cursor's StablePosition (src/services/sync/). A stand-in until

@@ -103,8 +103,9 @@ export function createSendService(deps: {
             await store(claim.message);
             await afterStored({ ...claim.message, status: 'sent' }, conversation);
           } else {
-            // Its first write-through may never have happened (the attempt died or Redis was away).
-            await deps.recent?.append(claim.message);
+            // Its first write-through and publish may never have happened (the attempt died, or
+            // Redis was away): do both again. A recipient that already has it drops it by id.
+            await afterStored({ ...claim.message, status: 'sent' }, conversation);
           }
           // The original message as it stands now: its status may have moved since the first send.
           const [message] = await withStatus(conversation, [claim.message]);
