@@ -23,14 +23,17 @@ import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
 import { createPresencePolicy } from './services/presence-policy.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
+import { createSync } from './services/sync/index.js';
 import { createTokenService } from './services/tokens.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
 import { createMessageRepository } from './store/messages.js';
+import { createPendingSendRepository } from './store/pending-sends.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createSessionRepository } from './store/sessions.js';
+import { createSyncPositionRepository } from './store/sync-positions.js';
 import { createUserRepository } from './store/users.js';
 import { createGateway } from './ws/gateway.js';
 
@@ -77,6 +80,23 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const idempotency = createIdempotencyRepository(db);
   const conversations = createConversationRepository(db);
   const sessionsRepo = createSessionRepository(db);
+
+  // Sync cursors (src/services/sync/): this node's row in sync_positions, the stable position
+  // catch-up reads stop at, and the guard every send goes through. Joined before serving.
+  const sync = createSync({
+    baseNodeId: nodeId,
+    positions: createSyncPositionRepository(db),
+    pending: createPendingSendRepository(db),
+    messages: messagesRepo,
+    idempotency,
+    timings: { reportIntervalMs: config.sync.reportIntervalMs, nodeTimeoutMs: config.sync.nodeTimeoutMs },
+    sendDeadlineMs: config.sync.sendDeadlineMs,
+    bucketMs: config.messages.bucketMs,
+    clockOffsetMs: config.sync.testClockOffsetMs,
+    logger,
+    observer: metrics,
+  });
+  await sync.start();
 
   // The Redis cache (CACHE_ENABLED): read-through windows, receipts and members whose guarantee
   // is a time bound that holds whatever Redis does (src/cache/README.md).
@@ -176,6 +196,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
       users,
       idempotency,
       conversations,
+      guard: sync.guard,
+      position: sync.position,
       bucketMs: config.messages.bucketMs,
       events: realtime,
       ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
@@ -266,6 +288,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       cacheCounters,
       rateLimits,
       trustedProxies,
+      sync,
     },
     /** Connects server-bound parts (WebSocket upgrade) to the listening server. */
     attach(server: Server) {
@@ -277,6 +300,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     },
     /** Last step: close clients in reverse order of creation. */
     async close() {
+      // First: sends still settling need Cassandra; then the row is marked left so S moves on.
+      await sync.stop();
       realtime.stop();
       await bus.close();
       redis.disconnect();

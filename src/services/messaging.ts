@@ -9,7 +9,8 @@ import { createHistoryService } from './messages/history.js';
 import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
-import type { ConversationEvents } from './ports.js';
+import type { ConversationEvents, StablePosition } from './ports.js';
+import type { SendGuard } from './sync/index.js';
 
 export { requestHash } from './messages/send.js';
 export type * from './messages/types.js';
@@ -26,6 +27,9 @@ export function createMessagingService(deps: {
   users: UserRepository;
   idempotency: IdempotencyRepository;
   conversations: ConversationRepository;
+  /** Sync cursors (src/services/sync/): the send path's guard and the stable position catch-up reads stop at. */
+  guard: SendGuard;
+  position: StablePosition;
   bucketMs: number;
   events?: ConversationEvents;
   recent?: RecentMessagesCache;
