@@ -8,7 +8,7 @@ const MARK_STORED =
   "UPDATE message_idempotency SET state = 'stored' WHERE sender_id = ? AND idempotency_key = ? IF message_id = ? AND state = 'pending'";
 const TAKE_OVER =
   "UPDATE message_idempotency SET message_id = ?, write_ts = ?, state = 'pending' WHERE sender_id = ? AND idempotency_key = ? IF message_id = ? AND state = 'pending'";
-// Claims written before cql/0012 have no state (their first attempt wrote without a timestamp).
+// Claims written before cql/0013 have no state (their first attempt wrote without a timestamp).
 const TAKE_OVER_LEGACY =
   "UPDATE message_idempotency SET message_id = ?, write_ts = ?, state = 'pending' WHERE sender_id = ? AND idempotency_key = ? IF message_id = ? AND state = null";
 

@@ -146,30 +146,41 @@ describe('idempotent sends', () => {
     expect(retry.body.message).toEqual({ ...first.body.message, status: 'read' });
   });
 
-  it('stores and fans out a message whose first attempt claimed the key but died before writing it', async () => {
+  it('stores and fans out, under a fresh id, a message whose first attempt claimed the key but died before writing it', async () => {
     const key = randomUUID();
     const content = `orphaned claim ${key}`;
     const id = newId();
     const target = { receiverId: bob.id };
     // What a first attempt leaves when its process dies between the claim and the message write.
-    await createIdempotencyRepository(server.container.deps.db).claim(key, requestHash(target, content, null), {
-      id,
-      conversationId: directConversationId(alice.id, bob.id),
-      senderId: alice.id,
-      receiverId: bob.id,
-      groupId: null,
-      content,
-      createdAt: ulidTime(id),
-      clientTimestamp: null,
-    });
+    await createIdempotencyRepository(server.container.deps.db).claim(
+      key,
+      requestHash(target, content, null),
+      {
+        id,
+        conversationId: directConversationId(alice.id, bob.id),
+        senderId: alice.id,
+        receiverId: bob.id,
+        groupId: null,
+        content,
+        createdAt: ulidTime(id),
+        clientTimestamp: null,
+      },
+      BigInt(Date.now()) * 1000n,
+    );
     const socket = await connectWs(server.url, bob.token);
     try {
       const retry = await send(alice, { ...target, content, clientMessageId: key });
       expect(retry.status).toBe(200);
-      expect(retry.body.message.id).toBe(id);
-      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
+      // Never the orphaned id: it may already be below every client's sync cursor.
+      const freshId = retry.body.message.id;
+      expect(freshId > id).toBe(true);
+      const frame = await socket.waitFor('message.created', (data) => data.message.id === freshId);
       expect(frame.data.message.content).toBe(content);
-      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
+      const history = await all(bob, `peerId=${alice.id}`);
+      expect(copies(history, content)).toBe(1);
+      const again = await send(alice, { ...target, content, clientMessageId: key });
+      expect(again.status).toBe(200);
+      expect(again.body.message.id).toBe(freshId);
     } finally {
       await socket.close();
     }

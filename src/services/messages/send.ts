@@ -84,12 +84,14 @@ export function createSendService(deps: {
    * below every client's cursor by now) and stores that.
    */
   async function sendIdempotent(
-    attempt: SendAttempt,
-    stored: StoredMessage,
+    firstAttempt: SendAttempt,
+    message: StoredMessage,
     key: string,
     hash: string,
     conversation: Conversation,
   ): Promise<{ message: Message; created: boolean }> {
+    let attempt = firstAttempt;
+    let stored = message;
     let claim: Awaited<ReturnType<IdempotencyRepository['claim']>>;
     try {
       claim = await idempotency.claim(key, hash, stored, attempt.writeTs);
@@ -104,7 +106,10 @@ export function createSendService(deps: {
       await afterStored(message, conversation);
       return { message, created: true };
     }
-    // A few rounds: concurrent retries may move the claim between our read and our take-over.
+    // A pending claim younger than D may still be completed by its attempt (two identical sends
+    // at once): wait for it rather than supersede it. Older ones are taken over. A few rounds:
+    // concurrent retries may move the claim between our read and our take-over.
+    const waitUntil = Date.now() + guard.deadlineMs;
     for (let round = 0; round < 3 && claim.kind === 'existing'; round++) {
       if (claim.requestHash !== hash) {
         guard.abandon(attempt);
@@ -121,6 +126,17 @@ export function createSendService(deps: {
         const [message] = await withStatus(conversation, [original]);
         return { message: message ?? { ...original, status: 'sent' }, created: false };
       }
+      const claimedAt = claim.writeTs === null ? 0 : Number(claim.writeTs / 1000n);
+      if (claim.state === 'pending' && Date.now() - claimedAt < guard.deadlineMs && Date.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        claim = await idempotency.claim(key, hash, stored, attempt.writeTs);
+        round--;
+        continue;
+      }
+      // A fresh id now: the wait may have used up this attempt's deadline.
+      guard.abandon(attempt);
+      attempt = guard.begin();
+      stored = { ...stored, id: attempt.id, createdAt: ulidTime(attempt.id) };
       const from = { id: original.id, state: claim.state };
       if (await idempotency.takeOver(stored.senderId, key, from, { id: stored.id, writeTs: attempt.writeTs })) {
         try {

@@ -70,6 +70,9 @@ export function createSendGuard(deps: {
   }
 
   return {
+    /** D: how long after minting an insert may still complete. */
+    deadlineMs: deps.sendDeadlineMs,
+
     /** Mints an id and holds the position below it until `confirmed`, `abandon` or an abort settles it. */
     begin(): SendAttempt {
       const id = inFlight.mint();
