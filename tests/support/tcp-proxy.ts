@@ -13,12 +13,18 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts connections again. */
   restore(): void;
+  /**
+   * Delays every byte sent towards the service by `ms` (order kept; 0 ends it): a slow link, so
+   * requests still arrive, only late (as a write that outlives its send deadline does).
+   */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
+  let delayMs = 0;
   const server: Server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -27,7 +33,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     const upstream = connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (delayMs === 0) upstream.write(chunk);
+      else setTimeout(() => upstream.write(chunk), delayMs);
+    });
+    upstream.pipe(client);
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -49,6 +59,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     restore() {
       open = true;
+    },
+    delay(ms) {
+      delayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {
