@@ -429,7 +429,11 @@ describe('GET /api/v1/messages: cursor pagination across many buckets', () => {
     it('answers an empty page with a null cursor for a conversation without messages', async () => {
       const cursor = expect.any(String);
       expect(await page(alice, `peerId=${bob.id}`)).toEqual({ messages: [], nextCursor: null, cursor });
-      expect(await page(alice, `peerId=${bob.id}&after=${FIRST_ID}`)).toEqual({ messages: [], nextCursor: null, cursor });
+      expect(await page(alice, `peerId=${bob.id}&after=${FIRST_ID}`)).toEqual({
+        messages: [],
+        nextCursor: null,
+        cursor,
+      });
     });
 
     it('answers 400 for a limit outside 1–100', async () => {

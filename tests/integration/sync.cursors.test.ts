@@ -134,7 +134,10 @@ describe('sync cursors with a slow node', () => {
       CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxy.port}`,
       SEND_DEADLINE_MS: String(DEADLINE),
     });
-    [alice, bob] = await Promise.all([registerUser(apiClient(fast.url), 'slow'), registerUser(apiClient(fast.url), 'slow')]);
+    [alice, bob] = await Promise.all([
+      registerUser(apiClient(fast.url), 'slow'),
+      registerUser(apiClient(fast.url), 'slow'),
+    ]);
     // Warm the slow node (statements prepared, session checked, conversation recorded).
     const warm = await apiClient(slow.url).post(
       '/api/v1/messages',
@@ -150,11 +153,24 @@ describe('sync cursors with a slow node', () => {
   });
 
   it('holds back a later message until an earlier-minted slow send has settled, then delivers both', async () => {
-    const reader = cursorReader(apiClient(fast.url), bob, alice.id, await firstPageCursor(apiClient(fast.url), bob, alice.id));
+    const reader = cursorReader(
+      apiClient(fast.url),
+      bob,
+      alice.id,
+      await firstPageCursor(apiClient(fast.url), bob, alice.id),
+    );
     proxy.delay(300);
-    const slowSend = apiClient(slow.url).post('/api/v1/messages', { receiverId: bob.id, content: 'slow first' }, alice.token);
+    const slowSend = apiClient(slow.url).post(
+      '/api/v1/messages',
+      { receiverId: bob.id, content: 'slow first' },
+      alice.token,
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const later = await apiClient(fast.url).post('/api/v1/messages', { receiverId: bob.id, content: 'fast later' }, alice.token);
+    const later = await apiClient(fast.url).post(
+      '/api/v1/messages',
+      { receiverId: bob.id, content: 'fast later' },
+      alice.token,
+    );
     expect(later.status).toBe(201);
     const laterId = later.body.message.id as string;
     // While the slow send is in flight the later message must not show up alone.
@@ -180,10 +196,19 @@ describe('sync cursors with a slow node', () => {
     const key = randomUUID();
     const content = `held past D ${key}`;
     const slowApi = apiClient(slow.url);
-    const reader = cursorReader(apiClient(fast.url), bob, alice.id, await firstPageCursor(apiClient(fast.url), bob, alice.id));
+    const reader = cursorReader(
+      apiClient(fast.url),
+      bob,
+      alice.id,
+      await firstPageCursor(apiClient(fast.url), bob, alice.id),
+    );
     proxy.delay(DEADLINE / 2.5);
     const started = Date.now();
-    const held = await slowApi.post('/api/v1/messages', { receiverId: bob.id, content, clientMessageId: key }, alice.token);
+    const held = await slowApi.post(
+      '/api/v1/messages',
+      { receiverId: bob.id, content, clientMessageId: key },
+      alice.token,
+    );
     proxy.delay(0);
     expectProblem(held, 503, 'UNAVAILABLE');
     expect(Date.now() - started).toBeGreaterThanOrEqual(DEADLINE);
@@ -195,7 +220,11 @@ describe('sync cursors with a slow node', () => {
     const pending = (
       await Promise.all(
         [minute - 60_000, minute, minute + 60_000].map((m) =>
-          createPendingSendRepository(db).since(slow.container.deps.sync.nodeId, `${encodeTimeOf(m)}0000000000000000`, m),
+          createPendingSendRepository(db).since(
+            slow.container.deps.sync.nodeId,
+            `${encodeTimeOf(m)}0000000000000000`,
+            m,
+          ),
         ),
       )
     )
@@ -215,11 +244,19 @@ describe('sync cursors with a slow node', () => {
         createdAt: 0,
         clientTimestamp: null,
       };
-      await messages.insert(message, bucketForMessage(send.messageId, fast.container.deps.config.messages.bucketMs), send.writeTs);
+      await messages.insert(
+        message,
+        bucketForMessage(send.messageId, fast.container.deps.config.messages.bucketMs),
+        send.writeTs,
+      );
       expect(await messages.findById(conversationId, send.messageId)).toBeUndefined();
     }
 
-    const retry = await slowApi.post('/api/v1/messages', { receiverId: bob.id, content, clientMessageId: key }, alice.token);
+    const retry = await slowApi.post(
+      '/api/v1/messages',
+      { receiverId: bob.id, content, clientMessageId: key },
+      alice.token,
+    );
     expect(retry.status).toBe(200);
     const freshId = retry.body.message.id as string;
     expect(pending.map((send) => send.messageId)).not.toContain(freshId);

@@ -23,7 +23,11 @@ describe('a node killed with SIGKILL mid-send', () => {
     });
     api = apiClient(survivor.url);
     [alice, bob] = await Promise.all([registerUser(api, 'reap'), registerUser(api, 'reap')]);
-    const warm = await apiClient(victim.url).post('/api/v1/messages', { receiverId: bob.id, content: 'warm' }, alice.token);
+    const warm = await apiClient(victim.url).post(
+      '/api/v1/messages',
+      { receiverId: bob.id, content: 'warm' },
+      alice.token,
+    );
     expect(warm.status).toBe(201);
   });
   afterAll(async () => {

@@ -79,7 +79,10 @@ const SendBody = z
  */
 const After = z
   .string()
-  .refine((value) => isUlid(value) || decodeCursor(value) !== undefined, 'must be a message id or a cursor from a previous response')
+  .refine(
+    (value) => isUlid(value) || decodeCursor(value) !== undefined,
+    'must be a message id or a cursor from a previous response',
+  )
   .openapi({
     type: 'string',
     pattern: '^([0-7][0-9A-HJKMNP-TV-Z]{25}|[A-Za-z0-9_-]{16,200})$',
@@ -216,12 +219,21 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
         target,
         limit: q.limit,
         before: q.before,
-        after: q.after === undefined ? undefined : isUlid(q.after) ? { id: q.after } : { below: decodeCursor(q.after)?.below ?? '' },
+        after:
+          q.after === undefined
+            ? undefined
+            : isUlid(q.after)
+              ? { id: q.after }
+              : { below: decodeCursor(q.after)?.below ?? '' },
         from: q.from,
         to: q.to,
       });
       return c.json(
-        { messages: page.messages.map(toMessageJson), nextCursor: page.nextCursor, cursor: cursorOf(page.syncPosition) },
+        {
+          messages: page.messages.map(toMessageJson),
+          nextCursor: page.nextCursor,
+          cursor: cursorOf(page.syncPosition),
+        },
         200,
       );
     });

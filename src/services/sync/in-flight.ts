@@ -23,8 +23,9 @@ export function createInFlight(ids: IdSource) {
     /** No id below this is unsettled here or will be minted here: min(oldest open, lower bound of future ids). */
     position(): string {
       const future = ids.lowerBound();
-      for (const oldest of open) return oldest < future ? oldest : future;
-      return future;
+      const oldest: string | undefined = open.values().next().value;
+      if (oldest === undefined) return future;
+      return oldest < future ? oldest : future;
     },
     get size() {
       return open.size;

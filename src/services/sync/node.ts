@@ -82,7 +82,10 @@ export function createSyncNode(deps: {
     if (!own || own.reaper !== null || own.state !== 'live') {
       // Reaped (or expired) while we could not report: our sends under the old id are someone
       // else's to settle now. Stop answering 201 under it and come back as a new node.
-      logger.warn({ nodeId, reaper: own?.reaper ?? null }, 'sync row claimed by a reaper; rejoining with a new node id');
+      logger.warn(
+        { nodeId, reaper: own?.reaper ?? null },
+        'sync row claimed by a reaper; rejoining with a new node id',
+      );
       leaseFrom = undefined;
       nodeId = newNodeId();
       sequence = 0n;
