@@ -159,19 +159,25 @@ describe('repositories round-trip every table through prepared statements', () =
     expect(await receipts.listForConversation(conversationId)).toHaveLength(1);
   });
 
-  it('message_idempotency: the first claim wins and later claims get the stored message back', async () => {
-    const idempotency = createIdempotencyRepository(db);
+  /** A group message with fresh ids, as a claim holds it. */
+  const groupMessage = (content: string): StoredMessage => {
     const id = newId();
-    const message: StoredMessage = {
+    return {
       id,
       conversationId: newId(),
       senderId: newId(),
       receiverId: null,
       groupId: newId(),
-      content: 'once',
+      content,
       createdAt: ulidTime(id),
       clientTimestamp: 1_700_000_000_000,
     };
+  };
+
+  it('message_idempotency: the first claim wins and later claims get the stored message back', async () => {
+    const idempotency = createIdempotencyRepository(db);
+    const message = groupMessage('once');
+    const id = message.id;
     const key = `key-${id}`;
     expect(await idempotency.claim(key, 'hash-a', message, 1234n)).toEqual({ kind: 'claimed' });
     expect(await idempotency.claim(key, 'hash-b', { ...message, id: newId(), content: 'twice' }, 99n)).toEqual({
@@ -185,17 +191,8 @@ describe('repositories round-trip every table through prepared statements', () =
 
   it('message_idempotency: only the attempt whose id the claim holds flips it to stored; a take-over moves it', async () => {
     const idempotency = createIdempotencyRepository(db);
-    const id = newId();
-    const message: StoredMessage = {
-      id,
-      conversationId: newId(),
-      senderId: newId(),
-      receiverId: null,
-      groupId: newId(),
-      content: 'flip',
-      createdAt: ulidTime(id),
-      clientTimestamp: null,
-    };
+    const message: StoredMessage = { ...groupMessage('flip'), clientTimestamp: null };
+    const id = message.id;
     const key = `key-${id}`;
     await idempotency.claim(key, 'hash', message, 1n);
     const fresh = newId();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketForMessage } from '../../src/domain/buckets.js';
 import { directConversationId } from '../../src/domain/conversations.js';
-import { ulidTime } from '../../src/domain/ids.js';
+import { minUlidAt, ulidTime } from '../../src/domain/ids.js';
 import { decodeCursor, encodeCursor } from '../../src/domain/sync-cursor.js';
 import { createMessageRepository } from '../../src/store/messages.js';
 import { createPendingSendRepository } from '../../src/store/pending-sends.js';
@@ -220,11 +220,7 @@ describe('sync cursors with a slow node', () => {
     const pending = (
       await Promise.all(
         [minute - 60_000, minute, minute + 60_000].map((m) =>
-          createPendingSendRepository(db).since(
-            slow.container.deps.sync.nodeId,
-            `${encodeTimeOf(m)}0000000000000000`,
-            m,
-          ),
+          createPendingSendRepository(db).since(slow.container.deps.sync.nodeId, minUlidAt(m), m),
         ),
       )
     )
@@ -297,14 +293,3 @@ describe('a node whose clock runs far behind', () => {
     for (const id of sent) expect(ulidTime(id)).toBeGreaterThan(Date.now() - 60_000);
   });
 });
-
-const ENCODING = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-function encodeTimeOf(ms: number): string {
-  let out = '';
-  let rest = ms;
-  for (let i = 0; i < 10; i++) {
-    out = ENCODING.charAt(rest % 32) + out;
-    rest = Math.floor(rest / 32);
-  }
-  return out;
-}
