@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { countCassandraCalls, dropPrefix, inspector, patientCache, readWindow, uniquePrefix } from './cache.support.js';
+import {
+  countCassandraCalls,
+  dropPrefix,
+  inspector,
+  patientCache,
+  readWindow,
+  uniquePrefix,
+  withoutCursor,
+} from './cache.support.js';
 
 /**
  * What the cache answers is what Cassandra answers: every first page served from Redis is compared
@@ -43,9 +51,6 @@ describe('cache consistency with Cassandra', () => {
     expect(response.status).toBe(201);
     return response.body.message as { id: string; conversationId: string };
   }
-
-  /** A page without its `cursor`: each node's own stable position (src/services/sync/), not part of the page. */
-  const withoutCursor = ({ cursor: _cursor, ...page }: Record<string, unknown>) => page;
 
   /** The page from the caching node, asserted to be a cache hit, and the page from Cassandra. */
   async function cachedAndReference(path: string, token: string) {
