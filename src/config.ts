@@ -75,6 +75,16 @@ const envSchema = z.object({
   AUTH_CHECK_CACHE_MS: integer(0, 60_000).default(5000),
 
   MESSAGE_BUCKET_MS: integer(60_000, 366 * 24 * 60 * 60 * 1000).default(10 * 24 * 60 * 60 * 1000),
+  // Sync cursors (src/services/sync/README.md): how often a node reports its position (the
+  // catch-up lag is about two of these), after how long a silent node is reaped (L; a node
+  // answers 201 only within L/2 of its last good report), and D, after which an unfinished send
+  // is aborted with a delete that beats its insert and answered 503.
+  SYNC_REPORT_INTERVAL_MS: integer(10, 10_000).default(100),
+  SYNC_NODE_TIMEOUT_MS: integer(1000, 600_000).default(10_000),
+  SEND_DEADLINE_MS: integer(100, 120_000).default(5000),
+  // Test only (refused unless NODE_ENV=test): skews this node's clock for ids, to show that a
+  // node whose clock runs behind costs delay, never a missed message.
+  SYNC_TEST_CLOCK_OFFSET_MS: z.coerce.number().int().default(0),
   GROUP_MAX_MEMBERS: integer(2, 100_000).default(1000),
   // How far before a syncCursor the inbox's changedSince still reports the caller's own changes
   // (watermark moves, joins, leaves): the longest such a write can take plus clock skew between
@@ -183,6 +193,7 @@ export interface Config {
   };
   auth: { jwtSecret: string; jwtTtlSeconds: number; refreshTtlSeconds: number; checkCacheMs: number };
   messages: { bucketMs: number };
+  sync: { reportIntervalMs: number; nodeTimeoutMs: number; sendDeadlineMs: number; testClockOffsetMs: number };
   groups: { maxMembers: number };
   /** `ownChangeMarginMs`: how far before a syncCursor the caller's own changes count (src/domain/inbox.ts). */
   inbox: { ownChangeMarginMs: number };
@@ -255,6 +266,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.JWT_TTL_SECONDS >= e.REFRESH_TOKEN_TTL_SECONDS) {
     throw new ConfigError(['JWT_TTL_SECONDS: must be less than REFRESH_TOKEN_TTL_SECONDS']);
   }
+  if (e.SYNC_TEST_CLOCK_OFFSET_MS !== 0 && e.NODE_ENV !== 'test') {
+    throw new ConfigError(['SYNC_TEST_CLOCK_OFFSET_MS: only allowed with NODE_ENV=test']);
+  }
+  // A lease (L/2) must outlast several reports, or one slow report stops every 201.
+  if (e.SYNC_NODE_TIMEOUT_MS < 4 * e.SYNC_REPORT_INTERVAL_MS) {
+    throw new ConfigError(['SYNC_NODE_TIMEOUT_MS: must be at least 4 × SYNC_REPORT_INTERVAL_MS']);
+  }
   return {
     env: e.NODE_ENV,
     nodeId: e.NODE_ID,
@@ -297,6 +315,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       checkCacheMs: e.AUTH_CHECK_CACHE_MS,
     },
     messages: { bucketMs: e.MESSAGE_BUCKET_MS },
+    sync: {
+      reportIntervalMs: e.SYNC_REPORT_INTERVAL_MS,
+      nodeTimeoutMs: e.SYNC_NODE_TIMEOUT_MS,
+      sendDeadlineMs: e.SEND_DEADLINE_MS,
+      testClockOffsetMs: e.SYNC_TEST_CLOCK_OFFSET_MS,
+    },
     groups: { maxMembers: e.GROUP_MAX_MEMBERS },
     inbox: { ownChangeMarginMs: e.INBOX_OWN_CHANGE_MARGIN_MS },
     cache: {

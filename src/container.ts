@@ -7,7 +7,6 @@ import { createCacheLayer } from './cache/layer.js';
 import { createPresenceStore } from './cache/presence.js';
 import type { Config } from './config.js';
 import { createTrustedProxies } from './domain/client-address.js';
-import { minUlidAt } from './domain/ids.js';
 import { createApp } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
 import { answerClientErrors } from './http/node-server.js';
@@ -22,9 +21,9 @@ import { createRealtime } from './realtime/index.js';
 import { createAccountService } from './services/accounts.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
-import type { StablePosition } from './services/ports.js';
 import { createPresencePolicy } from './services/presence-policy.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
+import { createSync } from './services/sync/index.js';
 import { createTokenService } from './services/tokens.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
@@ -32,8 +31,10 @@ import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
 import { createInboxRepository } from './store/inbox.js';
 import { createMessageRepository } from './store/messages.js';
+import { createPendingSendRepository } from './store/pending-sends.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createSessionRepository } from './store/sessions.js';
+import { createSyncPositionRepository } from './store/sync-positions.js';
 import { createUserRepository } from './store/users.js';
 import { createGateway } from './ws/gateway.js';
 
@@ -81,6 +82,23 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const conversations = createConversationRepository(db);
   const sessionsRepo = createSessionRepository(db);
   const inbox = createInboxRepository(db);
+
+  // Sync cursors (src/services/sync/): this node's row in sync_positions, the stable position
+  // catch-up reads stop at, and the guard every send goes through. Joined before serving.
+  const sync = createSync({
+    baseNodeId: nodeId,
+    positions: createSyncPositionRepository(db),
+    pending: createPendingSendRepository(db),
+    messages: messagesRepo,
+    idempotency,
+    timings: { reportIntervalMs: config.sync.reportIntervalMs, nodeTimeoutMs: config.sync.nodeTimeoutMs },
+    sendDeadlineMs: config.sync.sendDeadlineMs,
+    bucketMs: config.messages.bucketMs,
+    clockOffsetMs: config.sync.testClockOffsetMs,
+    logger,
+    observer: metrics,
+  });
+  await sync.start();
 
   // The Redis cache (CACHE_ENABLED): read-through windows, receipts and members whose guarantee
   // is a time bound that holds whatever Redis does (src/cache/README.md).
@@ -181,9 +199,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
       idempotency,
       conversations,
       inbox,
-      // TODO(merge): sync-cursor's `position: sync.position` replaces this.
-      position: temporaryStablePosition,
       ownChangeMarginMs: config.inbox.ownChangeMarginMs,
+      guard: sync.guard,
+      position: sync.position,
       bucketMs: config.messages.bucketMs,
       events: realtime,
       ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
@@ -274,6 +292,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       cacheCounters,
       rateLimits,
       trustedProxies,
+      sync,
     },
     /** Connects server-bound parts (WebSocket upgrade) to the listening server. */
     attach(server: Server) {
@@ -285,6 +304,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     },
     /** Last step: close clients in reverse order of creation. */
     async close() {
+      // First: sends still settling need Cassandra; then the row is marked left so S moves on.
+      await sync.stop();
       realtime.stop();
       await bus.close();
       redis.disconnect();
@@ -308,15 +329,6 @@ async function connectWithRetries<T>(name: string, connect: () => Promise<T>, co
     }
   }
 }
-
-/**
- * TODO(merge): replace with sync-cursor's StablePosition (src/services/sync/). A stand-in until
- * that lands: five seconds behind this node's clock, which holds only while every send finishes
- * within five seconds and clocks agree; the inbox's syncCursor is built on whatever this answers.
- */
-const temporaryStablePosition: StablePosition = {
-  current: async () => minUlidAt(Date.now() - 5_000),
-};
 
 /** The smallest ULID: a range from the first message on. */
 const MIN_MESSAGE_ID = '00000000000000000000000000';

@@ -39,6 +39,78 @@ export function isUlid(value: string): boolean {
   return ULID_PATTERN.test(value);
 }
 
+/**
+ * A monotonic id source whose ids can be floored (issue #13's stable position). `next()` is
+ * strictly greater than every id it returned before and than every floor it was raised to;
+ * `lowerBound()` is at most every id it will return from now on, so a node can report "I will
+ * never mint below this". Why a floor: a node whose clock runs 60 s behind would otherwise mint
+ * ids below a cursor another node already handed out, and a reader at that cursor would never
+ * see those messages. With the floor raised to the highest position any node reported, a slow
+ * clock costs nothing but ids that share one millisecond (the random part counts up).
+ */
+export function createIdSource(options: { now?: () => number } = {}) {
+  const now = options.now ?? Date.now;
+  let last = '';
+  // The wall clock can step backwards (NTP): lowerBound() must hold for ids minted after the step.
+  let clockHigh = 0;
+  const tick = () => {
+    clockHigh = Math.max(clockHigh, now());
+    return clockHigh;
+  };
+  return {
+    next(): string {
+      const candidate = encodeTime(tick()) + randomChars(16);
+      last = candidate > last ? candidate : incrementId(last);
+      return last;
+    },
+    /** Every later `next()` is greater than `id`. */
+    raiseFloor(id: string): void {
+      if (id > last) last = id;
+    },
+    /** No id returned from now on is below this (ids are greater than the last one, and not older than the clock). */
+    lowerBound(): string {
+      const clock = minUlidAt(tick());
+      return clock > last ? clock : last;
+    },
+  };
+}
+
+export type IdSource = ReturnType<typeof createIdSource>;
+
+function randomChars(count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i++) out += ENCODING.charAt(Math.floor(pooledRandom() * 32));
+  return out;
+}
+
+/** The next 26-character id in sort order (base-32 increment with carry). */
+export function incrementId(id: string): string {
+  const chars = id.split('');
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const digit = ENCODING.indexOf(chars[i] as string);
+    if (digit < 31) {
+      chars[i] = ENCODING.charAt(digit + 1);
+      return chars.join('');
+    }
+    chars[i] = '0';
+  }
+  throw new Error('id space exhausted');
+}
+
+/** The previous 26-character id in sort order: `message_id <= idBefore(x)` is `message_id < x`. */
+export function idBefore(id: string): string {
+  const chars = id.split('');
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const digit = ENCODING.indexOf(chars[i] as string);
+    if (digit > 0) {
+      chars[i] = ENCODING.charAt(digit - 1);
+      return chars.join('');
+    }
+    chars[i] = 'Z';
+  }
+  throw new Error('no id before the smallest id');
+}
+
 /** Milliseconds since the epoch encoded in a ULID. */
 export function ulidTime(id: string): number {
   return decodeTime(id);

@@ -48,6 +48,12 @@ export interface Metrics {
   pubsubResyncNoticePublished(): void;
   /** `resync` frames handed to local WebSocket connections, by reason. */
   resyncDelivered(reason: string, count: number): void;
+  /** Sync cursors (src/services/sync/): from a send's 201 until the stable position passes it. */
+  catchUpLag(seconds: number): void;
+  /** A send aborted (deadline D, lease lost, store error, or superseded by an idempotent retry). */
+  sendAborted(reason: string): void;
+  /** A node that stopped reporting was reaped by this node. */
+  nodeReaped(): void;
   /** Connects the cache layer's counters; read at every scrape. */
   useCacheCounts(source: CacheCountsSource): void;
 }
@@ -126,6 +132,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const catchUpLag = new Histogram({
+    name: 'switchboard_sync_catch_up_lag_seconds',
+    help: "From a send's 201 until this node's stable position passes its id (a cursor reader can see it)",
+    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
+    registers,
+  });
+  const sendsAborted = new Counter({
+    name: 'switchboard_sync_sends_aborted_total',
+    help: 'Sends aborted with a delete that beats their insert, by reason (deadline, lease, error, superseded)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const nodesReaped = new Counter({
+    name: 'switchboard_sync_nodes_reaped_total',
+    help: 'Nodes that stopped reporting their position and whose sends this node settled',
+    registers,
+  });
+
   let cacheSource: CacheCountsSource | undefined;
   // Counters whose value lives in the cache layer: each scrape copies the current totals in.
   const cacheCounter = (event: CacheEvent, name: string, help: string) =>
@@ -196,6 +220,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     fanoutDelivered(event, count = 1) {
       if (count > 0) fanoutDeliveries.inc({ event }, count);
+    },
+    catchUpLag(seconds) {
+      catchUpLag.observe(seconds);
+    },
+    sendAborted(reason) {
+      sendsAborted.inc({ reason });
+    },
+    nodeReaped() {
+      nodesReaped.inc();
     },
     useCacheCounts(source) {
       cacheSource = source;

@@ -12,6 +12,7 @@ import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
 import type { ConversationEvents, StablePosition } from './ports.js';
+import type { SendGuard } from './sync/index.js';
 
 export type { InboxItem, InboxPage, InboxQuery } from './messages/inbox.js';
 export { requestHash } from './messages/send.js';
@@ -31,10 +32,11 @@ export function createMessagingService(deps: {
   idempotency: IdempotencyRepository;
   conversations: ConversationRepository;
   inbox: InboxRepository;
-  /** The message stream's stable position (sync-cursor's, on merge): the inbox's syncCursor. */
-  position: StablePosition;
   /** How far before a syncCursor the caller's own changes count (INBOX_OWN_CHANGE_MARGIN_MS). */
   ownChangeMarginMs: number;
+  /** Sync cursors (src/services/sync/): the send path's guard and the stable position catch-up reads and the inbox's syncCursor stop at. */
+  guard: SendGuard;
+  position: StablePosition;
   bucketMs: number;
   events?: ConversationEvents;
   recent?: RecentMessagesCache;

@@ -170,3 +170,5 @@ export const orUnset = <T>(value: T | null | undefined): T | typeof cassandra.ty
   value == null ? cassandra.types.unset : value;
 export const fromDate = (value: unknown): number => (value instanceof Date ? value.getTime() : Number(value));
 export const optionalText = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+/** A bigint for a CQL bigint column (write timestamps in µs pass 2^53 only in the year 2255, but stay exact anyway). */
+export const toLong = (value: bigint) => cassandra.types.Long.fromString(value.toString());

@@ -13,6 +13,7 @@ const SELECT_BUCKETS_UP_TO =
 const MESSAGE_COLUMNS = 'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts';
 const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
 const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
+const DELETE_MESSAGE = 'DELETE FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
 const SELECT_ONE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?`;
 
 /** A row with the message columns (messages, message_idempotency) → the domain message. */
@@ -60,7 +61,7 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
      * Stores a message durably. The bucket index row goes first (only when this process has not
      * written it before), so a stored message is always reachable through the index.
      */
-    async insert(message: StoredMessage, bucket: Bucket): Promise<void> {
+    async insert(message: StoredMessage, bucket: Bucket, writeTs?: bigint): Promise<void> {
       const bucketKey = `${message.conversationId}|${bucket.start}`;
       if (!knownBuckets.has(bucketKey)) {
         // The write timestamp is the window length, so the longest length ever written for this
@@ -84,8 +85,20 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
           message.content,
           orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
         ],
-        { idempotent: true },
+        { idempotent: true, ...(writeTs === undefined ? {} : { timestamp: writeTs }) },
       );
+    },
+
+    /**
+     * Aborts a send for good: a delete whose write timestamp is the insert's + 1 shadows that
+     * insert on every replica, whenever it arrives (late replica, hint, a retry of the driver), so
+     * an aborted message can never surface. Idempotent: repeating it changes nothing.
+     */
+    async abort(conversationId: string, bucketStart: number, messageId: string, insertTs: bigint): Promise<void> {
+      await db.execute(DELETE_MESSAGE, [conversationId, toDate(bucketStart), messageId], {
+        idempotent: true,
+        timestamp: insertTs + 1n,
+      });
     },
 
     /**

@@ -148,44 +148,51 @@ describe('idempotent sends', () => {
     expect(retry.body.message).toEqual({ ...first.body.message, status: 'read' });
   });
 
-  /** Retries alice's send with `key` while bob is connected: answered 200 with `id`, and bob gets it live, once. */
-  async function retryReachesBob(key: string, id: string, content: string) {
-    const socket = await connectWs(server.url, bob.token);
-    try {
-      const retry = await send(alice, { receiverId: bob.id, content, clientMessageId: key });
-      expect(retry.status).toBe(200);
-      expect(retry.body.message.id).toBe(id);
-      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
-      expect(frame.data.message.content).toBe(content);
-      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
-    } finally {
-      await socket.close();
-    }
-  }
-
-  it('stores and fans out a message whose first attempt claimed the key but died before writing it', async () => {
+  it('stores and fans out, under a fresh id, a message whose first attempt claimed the key but died before writing it', async () => {
     const key = randomUUID();
     const content = `orphaned claim ${key}`;
     const id = newId();
     const target = { receiverId: bob.id };
     // What a first attempt leaves when its process dies between the claim and the message write.
-    await createIdempotencyRepository(server.container.deps.db).claim(key, requestHash(target, content, null), {
-      id,
-      conversationId: directConversationId(alice.id, bob.id),
-      senderId: alice.id,
-      receiverId: bob.id,
-      groupId: null,
-      content,
-      createdAt: ulidTime(id),
-      clientTimestamp: null,
-    });
-    await retryReachesBob(key, id, content);
+    await createIdempotencyRepository(server.container.deps.db).claim(
+      key,
+      requestHash(target, content, null),
+      {
+        id,
+        conversationId: directConversationId(alice.id, bob.id),
+        senderId: alice.id,
+        receiverId: bob.id,
+        groupId: null,
+        content,
+        createdAt: ulidTime(id),
+        clientTimestamp: null,
+      },
+      BigInt(Date.now()) * 1000n,
+    );
+    const socket = await connectWs(server.url, bob.token);
+    try {
+      const retry = await send(alice, { ...target, content, clientMessageId: key });
+      expect(retry.status).toBe(200);
+      // Never the orphaned id: it may already be below every client's sync cursor.
+      const freshId = retry.body.message.id;
+      expect(freshId > id).toBe(true);
+      const frame = await socket.waitFor('message.created', (data) => data.message.id === freshId);
+      expect(frame.data.message.content).toBe(content);
+      const history = await all(bob, `peerId=${alice.id}`);
+      expect(copies(history, content)).toBe(1);
+      const again = await send(alice, { ...target, content, clientMessageId: key });
+      expect(again.status).toBe(200);
+      expect(again.body.message.id).toBe(freshId);
+    } finally {
+      await socket.close();
+    }
   });
 
   it('publishes, on a retry, a message whose first attempt was stored but never published', async () => {
     const key = randomUUID();
     const content = `stored, unpublished ${key}`;
     const id = newId();
+    const writeTs = BigInt(Date.now()) * 1000n;
     const target = { receiverId: bob.id };
     const stored = {
       id,
@@ -198,11 +205,23 @@ describe('idempotent sends', () => {
       clientTimestamp: null,
     };
     // What a first attempt leaves when it stored the message and Redis refused the publish (or
-    // the process died before it): the claim and the message, and no event anywhere.
+    // the process died before it): the claim flipped to stored, the message, and no event anywhere.
     const { db, config } = server.container.deps;
-    await createIdempotencyRepository(db).claim(key, requestHash(target, content, null), stored);
-    await createMessageRepository(db).insert(stored, bucketForMessage(id, config.messages.bucketMs));
-    await retryReachesBob(key, id, content);
+    const claims = createIdempotencyRepository(db);
+    await claims.claim(key, requestHash(target, content, null), stored, writeTs);
+    await createMessageRepository(db).insert(stored, bucketForMessage(id, config.messages.bucketMs), writeTs);
+    await claims.markStored(alice.id, key, id);
+    const socket = await connectWs(server.url, bob.token);
+    try {
+      const retry = await send(alice, { ...target, content, clientMessageId: key });
+      expect(retry.status).toBe(200);
+      expect(retry.body.message.id).toBe(id);
+      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
+      expect(frame.data.message.content).toBe(content);
+      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
+    } finally {
+      await socket.close();
+    }
   });
 
   it('refuses keys that are empty, too long or contain spaces', async () => {

@@ -58,10 +58,12 @@ describe('migrations', () => {
       '0008_cache_fences.cql',
       '0009_sessions.cql',
       '0010_drop_cache_fences.cql',
+      '0011_sync_positions.cql',
+      '0013_idempotency_state.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13,
     ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
@@ -72,10 +74,12 @@ describe('migrations', () => {
       'groups_by_user',
       'message_idempotency',
       'messages',
+      'pending_sends',
       'receipts',
       'refresh_tokens',
       'schema_migrations',
       'sessions',
+      'sync_positions',
       'users',
       'users_by_username',
     ]);
@@ -87,7 +91,7 @@ describe('migrations', () => {
     const third = await migrate(client, options);
     expect(second.applied).toEqual([]);
     expect(third.applied).toEqual([]);
-    expect(second.skipped).toHaveLength(10);
+    expect(second.skipped).toHaveLength(12);
     expect(await schemaOf(client, keyspace)).toEqual(before);
   });
 

@@ -161,26 +161,54 @@ describe('repositories round-trip every table through prepared statements', () =
     expect(await receipts.listForConversation(conversationId)).toHaveLength(1);
   });
 
-  it('message_idempotency: the first claim wins and later claims get the stored message back', async () => {
-    const idempotency = createIdempotencyRepository(db);
+  /** A group message with fresh ids, as a claim holds it. */
+  const groupMessage = (content: string): StoredMessage => {
     const id = newId();
-    const message: StoredMessage = {
+    return {
       id,
       conversationId: newId(),
       senderId: newId(),
       receiverId: null,
       groupId: newId(),
-      content: 'once',
+      content,
       createdAt: ulidTime(id),
       clientTimestamp: 1_700_000_000_000,
     };
+  };
+
+  it('message_idempotency: the first claim wins and later claims get the stored message back', async () => {
+    const idempotency = createIdempotencyRepository(db);
+    const message = groupMessage('once');
+    const id = message.id;
     const key = `key-${id}`;
-    expect(await idempotency.claim(key, 'hash-a', message)).toEqual({ kind: 'claimed' });
-    expect(await idempotency.claim(key, 'hash-b', { ...message, id: newId(), content: 'twice' })).toEqual({
+    expect(await idempotency.claim(key, 'hash-a', message, 1234n)).toEqual({ kind: 'claimed' });
+    expect(await idempotency.claim(key, 'hash-b', { ...message, id: newId(), content: 'twice' }, 99n)).toEqual({
       kind: 'existing',
       requestHash: 'hash-a',
       message,
+      state: 'pending',
+      writeTs: 1234n,
     });
+  });
+
+  it('message_idempotency: only the attempt whose id the claim holds flips it to stored; a take-over moves it', async () => {
+    const idempotency = createIdempotencyRepository(db);
+    const message: StoredMessage = { ...groupMessage('flip'), clientTimestamp: null };
+    const id = message.id;
+    const key = `key-${id}`;
+    await idempotency.claim(key, 'hash', message, 1n);
+    const fresh = newId();
+    expect(
+      await idempotency.takeOver(message.senderId, key, { id, state: 'pending' }, { id: fresh, writeTs: 2n }),
+    ).toBe(true);
+    // The superseded attempt can no longer confirm; a second take-over from the old id loses.
+    expect(await idempotency.markStored(message.senderId, key, id)).toBe(false);
+    expect(
+      await idempotency.takeOver(message.senderId, key, { id, state: 'pending' }, { id: newId(), writeTs: 3n }),
+    ).toBe(false);
+    expect(await idempotency.markStored(message.senderId, key, fresh)).toBe(true);
+    // Asking again (a lost answer retried) still says stored.
+    expect(await idempotency.markStored(message.senderId, key, fresh)).toBe(true);
   });
 
   it('runs statements at the configured consistency (LOCAL_QUORUM by default)', async () => {

@@ -25,6 +25,11 @@ export interface TcpProxy {
    * CQL multiplexes requests by stream id, so answering frames out of order is legal.
    */
   delayCqlWriteReplies(ms: number): void;
+  /**
+   * Delays every byte sent towards the service by `ms` (order kept; 0 ends it): a slow link, so
+   * requests still arrive, only late (as a write that outlives its send deadline does).
+   */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let open = true;
   let replyDelayMs = 0;
   let writeReplyDelayMs = 0;
+  let requestDelayMs = 0;
   const server: Server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -41,7 +47,14 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     const upstream = connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    client.pipe(upstream);
+    // Requests in order, each released no earlier than its arrival plus the delay in force then.
+    let requestsReleasedAt = 0;
+    client.on('data', (chunk: Buffer) => {
+      const at = Math.max(Date.now() + requestDelayMs, requestsReleasedAt);
+      requestsReleasedAt = at;
+      if (at <= Date.now()) upstream.write(chunk);
+      else setTimeout(() => upstream.writable && upstream.write(chunk), at - Date.now());
+    });
     // Replies in order, each released no earlier than its arrival plus the delay in force then.
     let releasedAt = 0;
     let held = 0;
@@ -106,6 +119,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     delayCqlWriteReplies(ms) {
       writeReplyDelayMs = ms;
+    },
+    delay(ms) {
+      requestDelayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {

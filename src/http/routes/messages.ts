@@ -1,6 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../../domain/errors.js';
+import { isUlid } from '../../domain/ids.js';
+import { decodeCursor, encodeCursor } from '../../domain/sync-cursor.js';
 import type { MessagingService, SendTarget } from '../../services/messaging.js';
 import type { AppEnv } from '../context.js';
 import {
@@ -71,6 +73,27 @@ const SendBody = z
   .openapi('SendMessageRequest', { oneOf: [{ required: ['receiverId'] }, { required: ['groupId'] }] });
 
 /**
+ * `after`: a message id (exclusive; kept for older clients) or an opaque sync cursor from a
+ * previous response's `cursor`. A cursor that does not decode is refused: read as "from the
+ * start" it would replay a history, read as a later position it would skip messages.
+ */
+const After = z
+  .string()
+  .refine(
+    (value) => isUlid(value) || decodeCursor(value) !== undefined,
+    'must be a message id or a cursor from a previous response',
+  )
+  .openapi({
+    type: 'string',
+    pattern: '^([0-7][0-9A-HJKMNP-TV-Z]{25}|[A-Za-z0-9_-]{16,200})$',
+    description:
+      'Catch-up: a `cursor` from a previous response (opaque; every message that became visible since, oldest first, including late ones whose ids sort before messages already returned), or a message id (exclusive; no such guarantee). Not together with before.',
+  });
+
+/** The cursor as sent on the wire (opaque), from the history page's position. */
+const cursorOf = (position: string | null) => (position === null ? null : encodeCursor({ below: position }));
+
+/**
  * The rules between parameters (exactly one target, not both cursors, from ≤ to) cannot be said in
  * OpenAPI, whose parameters are each their own schema; their descriptions say them instead.
  */
@@ -97,9 +120,7 @@ const HistoryQuery = z
     before: Ulid.optional().openapi({
       description: 'Cursor (exclusive): messages older than this id, newest first. Not together with after.',
     }),
-    after: Ulid.optional().openapi({
-      description: 'Cursor (exclusive): messages newer than this id, oldest first. Not together with before.',
-    }),
+    after: After.optional(),
     from: QueryTimestamp.optional().openapi({
       description: 'Earliest createdAt (inclusive), ISO-8601 or epoch ms; not later than to',
     }),
@@ -146,11 +167,20 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
     path: '/messages',
     summary: 'A page of conversation history',
     description:
-      'Newest first; with `after`, oldest first from just after that id (catch-up). `nextCursor` goes in `before` (or `after`) for the next page and is null when no further message exists in that direction.',
+      'Newest first; with `after`, oldest first (catch-up). `nextCursor` goes in `before` (or `after`) for the next page and is null when no further message exists in that direction. `cursor` (on `after` pages and the first newest-first page, else null) is opaque: store it and pass it as `after` later to receive every message that became visible since, whatever its id; catch-up pages return only messages whose send has settled on every node, so a message appears there a fraction of a second after its 201 (src/services/sync/README.md).',
     request: { query: HistoryQuery },
     responses: {
-      200: json(z.object({ messages: z.array(MessageSchema), nextCursor: Ulid.nullable() }), 'A page'),
-      ...problems(401, 403, 404),
+      200: json(
+        z.object({
+          messages: z.array(MessageSchema),
+          nextCursor: Ulid.nullable(),
+          cursor: z.string().nullable().openapi({
+            description: 'Opaque catch-up cursor (pass as `after`); null on `before` and `to` pages',
+          }),
+        }),
+        'A page',
+      ),
+      ...problems(400, 401, 403, 404),
     },
   });
 
@@ -189,10 +219,22 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
         target,
         limit: q.limit,
         before: q.before,
-        after: q.after,
+        after:
+          q.after === undefined
+            ? undefined
+            : isUlid(q.after)
+              ? { id: q.after }
+              : { below: decodeCursor(q.after)?.below ?? '' },
         from: q.from,
         to: q.to,
       });
-      return c.json({ messages: page.messages.map(toMessageJson), nextCursor: page.nextCursor }, 200);
+      return c.json(
+        {
+          messages: page.messages.map(toMessageJson),
+          nextCursor: page.nextCursor,
+          cursor: cursorOf(page.syncPosition),
+        },
+        200,
+      );
     });
 }

@@ -1,6 +1,7 @@
-import { maxUlidAt, minUlidAt } from '../../domain/ids.js';
+import { idBefore, incrementId, maxUlidAt, minUlidAt } from '../../domain/ids.js';
 import type { StoredMessage } from '../../domain/types.js';
 import type { MessageRepository } from '../../store/messages.js';
+import type { StablePosition } from '../ports.js';
 import type { ConversationAccess } from './access.js';
 import type { HistoryPage, HistoryQuery, RecentMessagesCache } from './types.js';
 
@@ -10,10 +11,14 @@ const MAX_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ';
 /**
  * Reading a conversation's history: a page by cursor (`before` newest first, `after` oldest
  * first) and time bounds, the first page from the recent-messages cache when it can answer.
+ * Catch-up pages (`after`) return only ids below the stable position S, read before the page:
+ * below S every send has settled for good, so what the page does not return now can never
+ * appear below its cursor later (src/services/sync/README.md).
  */
 export function createHistoryService(deps: {
   access: ConversationAccess;
   messages: Pick<MessageRepository, 'page'>;
+  position: StablePosition;
   recent?: RecentMessagesCache | undefined;
 }) {
   const { access, messages } = deps;
@@ -29,21 +34,47 @@ export function createHistoryService(deps: {
             ? await requireConversation(callerId, { kind: 'group', id: target.groupId, groupId: target.groupId })
             : await conversationById(callerId, target.conversationId);
 
-      const ascending = query.after !== undefined;
+      // Before the page read: a message that settles after this read of S is above S.
+      const stable = await deps.position.current();
+      const after = query.after;
+      const ascending = after !== undefined;
       let lowId = query.from === undefined ? MIN_ID : minUlidAt(query.from);
-      let highId = query.to === undefined ? MAX_ID : maxUlidAt(query.to);
+      const requestedHigh = query.to === undefined ? MAX_ID : maxUlidAt(query.to);
+      let highId = requestedHigh;
       let exclude: string | undefined;
-      if (query.after !== undefined && query.after >= lowId) {
-        lowId = query.after;
-        exclude = query.after;
+      if (after !== undefined) {
+        if ('id' in after) {
+          if (after.id >= lowId) {
+            lowId = after.id;
+            exclude = after.id;
+          }
+        } else if (after.below > lowId) {
+          lowId = after.below;
+        }
+        const settled = idBefore(stable);
+        if (settled < highId) highId = settled;
       }
       if (query.before !== undefined && query.before <= highId) {
         highId = query.before;
         exclude = query.before;
       }
-      if (lowId > highId) return { messages: [], nextCursor: null };
 
       const isFirstPage = !ascending && query.before === undefined && query.to === undefined;
+      /** The catch-up position after this page: the caller then holds every message below it. */
+      const positionAfter = (page: StoredMessage[], hasMore: boolean): string | null => {
+        if (!ascending) return isFirstPage ? stable : null;
+        const last = page[page.length - 1];
+        let below = hasMore && last ? incrementId(last.id) : stable;
+        if (!hasMore && requestedHigh < stable) below = incrementId(requestedHigh);
+        // A cursor never moves back (another node's S may trail the one that issued it).
+        if ('below' in after && after.below > below) below = after.below;
+        return below;
+      };
+
+      if (lowId > highId) {
+        return { messages: [], nextCursor: null, syncPosition: positionAfter([], false) };
+      }
+
       const conversationId = conversation.ref.id;
       let stored: StoredMessage[];
       if (isFirstPage && deps.recent && query.limit + 1 <= deps.recent.capacity) {
@@ -71,6 +102,7 @@ export function createHistoryService(deps: {
       return {
         messages: await withStatus(conversation, page),
         nextCursor: hasMore && last ? last.id : null,
+        syncPosition: positionAfter(page, hasMore),
       };
     },
   };

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { createBoundedSet } from '../../domain/bounded-set.js';
 import { bucketForMessage } from '../../domain/buckets.js';
 import { AppError } from '../../domain/errors.js';
-import { newId, ulidTime } from '../../domain/ids.js';
+import { ulidTime } from '../../domain/ids.js';
 import type { Message, StoredMessage } from '../../domain/types.js';
 import type { ConversationRepository } from '../../store/conversations.js';
 import type { IdempotencyRepository } from '../../store/idempotency.js';
 import type { InboxRepository } from '../../store/inbox.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { ConversationEvents } from '../ports.js';
+import type { SendAttempt, SendGuard } from '../sync/index.js';
 import { type ConversationAccess, fanOutIds, MEMBERSHIP_ONLY } from './access.js';
 import type { Conversation, RecentMessagesCache, SendInput, SendTarget } from './types.js';
 
@@ -20,25 +21,28 @@ export const requestHash = (target: SendTarget, content: string, clientTimestamp
 
 /**
  * Sending a message: authorize, store in Cassandra (the only step that must succeed), then write
- * through to the cache and fan out, both best effort. Idempotent with a key.
+ * through to the cache and fan out, both best effort. Idempotent with a key. The id is minted in
+ * flight by the sync guard, which records the pending send, bounds the insert by the send deadline
+ * and aborts what cannot finish (src/services/sync/README.md).
  */
 export function createSendService(deps: {
   access: ConversationAccess;
-  messages: Pick<MessageRepository, 'insert' | 'findById'>;
+  messages: Pick<MessageRepository, 'insert' | 'findById' | 'abort'>;
   idempotency: IdempotencyRepository;
+  guard: SendGuard;
   conversations: Pick<ConversationRepository, 'addDirect'>;
   inbox: Pick<InboxRepository, 'recordMessage'>;
   bucketMs: number;
   events?: ConversationEvents | undefined;
   recent?: RecentMessagesCache | undefined;
 }) {
-  const { access, messages, idempotency } = deps;
+  const { access, messages, idempotency, guard } = deps;
   const { requireConversation, directRef, requireUserExists, withStatus } = access;
   // One-to-one conversations this process has already recorded in both users' lists.
   const recordedDirect = createBoundedSet(100_000);
   const bucketOf = (message: { id: string }) => bucketForMessage(message.id, deps.bucketMs);
 
-  async function store(message: StoredMessage): Promise<void> {
+  async function store(message: StoredMessage, writeTs: bigint): Promise<void> {
     // Before the message itself, so a stored message's conversation is always listed for both
     // users (GET /conversations); once per conversation per process, not per message.
     if (message.receiverId && !recordedDirect.has(message.conversationId)) {
@@ -48,7 +52,23 @@ export function createSendService(deps: {
     // Before the message too, so a stored message is never newer than its conversation's
     // activity row: an inbox read that sees the message also sees the conversation as changed.
     await deps.inbox.recordMessage(message);
-    await messages.insert(message, bucketOf(message));
+    await messages.insert(message, bucketOf(message), writeTs);
+  }
+
+  /** Stores under the guard (pending row, deadline, lease); `idempotencyKey` adds the claim's flip. */
+  function guardedStore(attempt: SendAttempt, message: StoredMessage, idempotencyKey?: string): Promise<void> {
+    const pending = {
+      messageId: message.id,
+      conversationId: message.conversationId,
+      bucketStart: bucketOf(message).start,
+      writeTs: attempt.writeTs,
+      senderId: message.senderId,
+      idempotencyKey: idempotencyKey ?? null,
+    };
+    const confirm = idempotencyKey
+      ? () => idempotency.markStored(message.senderId, idempotencyKey, message.id)
+      : undefined;
+    return guard.store(attempt, pending, () => store(message, attempt.writeTs), confirm);
   }
 
   /**
@@ -62,6 +82,89 @@ export function createSendService(deps: {
     ]);
   }
 
+  /**
+   * One claim per key (src/store/idempotency.ts): the first attempt stores under its id and flips
+   * the claim to stored; a retry answers 200 with a stored claim's message, or takes a pending
+   * claim over under its own fresh id (aborting the old id, never re-inserting it: that id may be
+   * below every client's cursor by now) and stores that.
+   */
+  async function sendIdempotent(
+    firstAttempt: SendAttempt,
+    message: StoredMessage,
+    key: string,
+    hash: string,
+    conversation: Conversation,
+  ): Promise<{ message: Message; created: boolean }> {
+    let attempt = firstAttempt;
+    let stored = message;
+    let claim: Awaited<ReturnType<IdempotencyRepository['claim']>>;
+    try {
+      claim = await idempotency.claim(key, hash, stored, attempt.writeTs);
+    } catch (error) {
+      // Nothing inserted under this id; a claim that did land is taken over by the next retry.
+      guard.abandon(attempt);
+      throw error;
+    }
+    if (claim.kind === 'claimed') {
+      await guardedStore(attempt, stored, key);
+      const message: Message = { ...stored, status: 'sent' };
+      await afterStored(message, conversation);
+      return { message, created: true };
+    }
+    // A pending claim younger than D may still be completed by its attempt (two identical sends
+    // at once): wait for it rather than supersede it. Older ones are taken over. A few rounds:
+    // concurrent retries may move the claim between our read and our take-over.
+    const waitUntil = Date.now() + guard.deadlineMs;
+    for (let round = 0; round < 3 && claim.kind === 'existing'; round++) {
+      if (claim.requestHash !== hash) {
+        guard.abandon(attempt);
+        throw new AppError('CONFLICT', 'This idempotency key was used for a different message');
+      }
+      const original = claim.message;
+      const legacyFound =
+        claim.state === 'legacy' && (await messages.findById(original.conversationId, original.id, bucketOf(original)));
+      if (claim.state === 'stored' || legacyFound) {
+        guard.abandon(attempt);
+        // Its first write-through and publish may never have happened (the attempt died, or
+        // Redis was away): do both again. A recipient that already has it drops it by id.
+        await afterStored({ ...original, status: 'sent' }, conversation);
+        // The original message as it stands now: its status may have moved since the first send.
+        const [message] = await withStatus(conversation, [original]);
+        return { message: message ?? { ...original, status: 'sent' }, created: false };
+      }
+      const claimedAt = claim.writeTs === null ? 0 : Number(claim.writeTs / 1000n);
+      if (claim.state === 'pending' && Date.now() - claimedAt < guard.deadlineMs && Date.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        claim = await idempotency.claim(key, hash, stored, attempt.writeTs);
+        round--;
+        continue;
+      }
+      // A fresh id now: the wait may have used up this attempt's deadline.
+      guard.abandon(attempt);
+      attempt = guard.begin();
+      stored = { ...stored, id: attempt.id, createdAt: ulidTime(attempt.id) };
+      const from = { id: original.id, state: claim.state };
+      if (await idempotency.takeOver(stored.senderId, key, from, { id: stored.id, writeTs: attempt.writeTs })) {
+        try {
+          // Legacy claims carry no timestamp: "now" beats their insert, which is older.
+          const oldTs = claim.writeTs ?? BigInt(Date.now()) * 1000n;
+          await messages.abort(original.conversationId, bucketOf(original).start, original.id, oldTs);
+        } catch (error) {
+          guard.abandon(attempt);
+          throw error;
+        }
+        await guardedStore(attempt, stored, key);
+        const message: Message = { ...stored, status: 'sent' };
+        // This retry is the one that stores it: write through and fan out as a first send would.
+        await afterStored(message, conversation);
+        return { message, created: false };
+      }
+      claim = await idempotency.claim(key, hash, stored, attempt.writeTs);
+    }
+    guard.abandon(attempt);
+    throw new AppError('UNAVAILABLE', 'Another attempt with this idempotency key is in progress; retry');
+  }
+
   return {
     async send(callerId: string, input: SendInput): Promise<{ message: Message; created: boolean }> {
       let conversation: Conversation;
@@ -73,7 +176,8 @@ export function createSendService(deps: {
         const { groupId } = input.target;
         conversation = await requireConversation(callerId, { kind: 'group', id: groupId, groupId }, MEMBERSHIP_ONLY);
       }
-      const id = newId();
+      const attempt = guard.begin();
+      const id = attempt.id;
       const stored: StoredMessage = {
         id,
         conversationId: conversation.ref.id,
@@ -84,36 +188,11 @@ export function createSendService(deps: {
         createdAt: ulidTime(id),
         clientTimestamp: input.clientTimestamp,
       };
-
       if (input.idempotencyKey) {
         const hash = requestHash(input.target, input.content, input.clientTimestamp);
-        const claim = await idempotency.claim(input.idempotencyKey, hash, stored);
-        if (claim.kind === 'existing') {
-          if (claim.requestHash !== hash) {
-            throw new AppError('CONFLICT', 'This idempotency key was used for a different message');
-          }
-          // The first attempt may have died between claim and write: make sure the message exists.
-          const existing = await messages.findById(
-            claim.message.conversationId,
-            claim.message.id,
-            bucketOf(claim.message),
-          );
-          if (!existing) {
-            // This retry is the one that stores it: write through and fan out as a first send would.
-            await store(claim.message);
-            await afterStored({ ...claim.message, status: 'sent' }, conversation);
-          } else {
-            // Its first write-through and publish may never have happened (the attempt died, or
-            // Redis was away): do both again. A recipient that already has it drops it by id.
-            await afterStored({ ...claim.message, status: 'sent' }, conversation);
-          }
-          // The original message as it stands now: its status may have moved since the first send.
-          const [message] = await withStatus(conversation, [claim.message]);
-          return { message: message ?? { ...claim.message, status: 'sent' }, created: false };
-        }
+        return sendIdempotent(attempt, stored, input.idempotencyKey, hash, conversation);
       }
-
-      await store(stored);
+      await guardedStore(attempt, stored);
       const message: Message = { ...stored, status: 'sent' };
       await afterStored(message, conversation);
       return { message, created: true };

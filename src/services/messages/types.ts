@@ -19,14 +19,22 @@ export interface HistoryQuery {
   target: HistoryTarget;
   limit: number;
   before?: string | undefined;
-  after?: string | undefined;
+  /** A message id (exclusive) or a sync cursor (the caller holds every message below its position). */
+  after?: HistoryAfter | undefined;
   from?: number | undefined;
   to?: number | undefined;
 }
 
+export type HistoryAfter = { id: string } | { below: string };
+
 export interface HistoryPage {
   messages: Message[];
   nextCursor: string | null;
+  /**
+   * Where to catch up from next (the position, see src/services/sync/): on `after` pages and the
+   * newest-first first page; null on other pages.
+   */
+  syncPosition: string | null;
 }
 
 /** A conversation the caller takes part in, with everyone in it. */
