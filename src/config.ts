@@ -76,6 +76,10 @@ const envSchema = z.object({
 
   MESSAGE_BUCKET_MS: integer(60_000, 366 * 24 * 60 * 60 * 1000).default(10 * 24 * 60 * 60 * 1000),
   GROUP_MAX_MEMBERS: integer(2, 100_000).default(1000),
+  // How far before a syncCursor the inbox's changedSince still reports the caller's own changes
+  // (watermark moves, joins, leaves): the longest such a write can take plus clock skew between
+  // nodes (src/domain/inbox.ts, changeBounds). Larger repeats more, smaller may miss one.
+  INBOX_OWN_CHANGE_MARGIN_MS: integer(0, 3_600_000).default(30_000),
   BODY_LIMIT_BYTES: integer(1024, 10 * 1024 * 1024).default(64 * 1024),
 
   CACHE_ENABLED: boolean.default(true),
@@ -180,6 +184,8 @@ export interface Config {
   auth: { jwtSecret: string; jwtTtlSeconds: number; refreshTtlSeconds: number; checkCacheMs: number };
   messages: { bucketMs: number };
   groups: { maxMembers: number };
+  /** `ownChangeMarginMs`: how far before a syncCursor the caller's own changes count (src/domain/inbox.ts). */
+  inbox: { ownChangeMarginMs: number };
   /** `stalenessMs` is T of the cache's guarantee (src/cache/README.md): entries live at most T after their fill's read. */
   cache: { enabled: boolean; recentMessages: number; stalenessMs: number };
   ws: {
@@ -292,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     messages: { bucketMs: e.MESSAGE_BUCKET_MS },
     groups: { maxMembers: e.GROUP_MAX_MEMBERS },
+    inbox: { ownChangeMarginMs: e.INBOX_OWN_CHANGE_MARGIN_MS },
     cache: {
       enabled: e.CACHE_ENABLED,
       recentMessages: e.CACHE_RECENT_MESSAGES,

@@ -7,6 +7,7 @@ import { createCacheLayer } from './cache/layer.js';
 import { createPresenceStore } from './cache/presence.js';
 import type { Config } from './config.js';
 import { createTrustedProxies } from './domain/client-address.js';
+import { minUlidAt } from './domain/ids.js';
 import { createApp } from './http/app.js';
 import { createMetricsApp } from './http/metrics-app.js';
 import { answerClientErrors } from './http/node-server.js';
@@ -21,6 +22,7 @@ import { createRealtime } from './realtime/index.js';
 import { createAccountService } from './services/accounts.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
+import type { StablePosition } from './services/ports.js';
 import { createPresencePolicy } from './services/presence-policy.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
 import { createTokenService } from './services/tokens.js';
@@ -28,6 +30,7 @@ import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
+import { createInboxRepository } from './store/inbox.js';
 import { createMessageRepository } from './store/messages.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createSessionRepository } from './store/sessions.js';
@@ -77,6 +80,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const idempotency = createIdempotencyRepository(db);
   const conversations = createConversationRepository(db);
   const sessionsRepo = createSessionRepository(db);
+  const inbox = createInboxRepository(db);
 
   // The Redis cache (CACHE_ENABLED): read-through windows, receipts and members whose guarantee
   // is a time bound that holds whatever Redis does (src/cache/README.md).
@@ -96,10 +100,9 @@ export async function createContainer(config: Config, options: { logger?: Logger
     `switchboard:${nodeId}:sub`,
     { subscriber: true },
   );
+  // A possible gap (subscriptions lost and restored, a publish given up) is logged and counted,
+  // and the affected connections are told to resync (src/realtime/gaps.ts).
   const bus = createRedisBus({ publisher: redis, subscriber, nodeId, logger, observer: metrics });
-  // A possible gap (subscriptions lost and restored): logged and counted by the bus. Telling the
-  // affected clients to resync is a later change; this is where it plugs in.
-  bus.onPossibleGap(onPossibleGap);
   const realtime = createRealtime({
     bus,
     // Presence changes are published by the Redis scripts that make them, in the bus's envelope.
@@ -158,13 +161,14 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const groups = createGroupService({
     groups: groupsRepo,
     users,
+    inbox,
     maxMembers: config.groups.maxMembers,
     listener: {
       // The members cache first (best effort, never rejects): a member told of the change by
       // real time may read at once.
-      async membershipChanged(groupId, userId, change) {
+      async membershipChanged(groupId, userId, change, outcome) {
         await caches?.members.forget(groupId);
-        await realtime.membershipChanged(groupId, userId, change);
+        await realtime.membershipChanged(groupId, userId, change, outcome);
       },
     },
   });
@@ -176,6 +180,10 @@ export async function createContainer(config: Config, options: { logger?: Logger
       users,
       idempotency,
       conversations,
+      inbox,
+      // TODO(merge): sync-cursor's `position: sync.position` replaces this.
+      position: temporaryStablePosition,
+      ownChangeMarginMs: config.inbox.ownChangeMarginMs,
       bucketMs: config.messages.bucketMs,
       events: realtime,
       ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
@@ -302,11 +310,13 @@ async function connectWithRetries<T>(name: string, connect: () => Promise<T>, co
 }
 
 /**
- * The hook for a pub/sub gap: these channels' events published while the subscriptions were
- * down may be lost. Nothing more yet (the bus has logged and counted it); clients recover with
- * their catch-up loop on their next reconnect. Telling them to resync now is a later issue.
+ * TODO(merge): replace with sync-cursor's StablePosition (src/services/sync/). A stand-in until
+ * that lands: five seconds behind this node's clock, which holds only while every send finishes
+ * within five seconds and clocks agree; the inbox's syncCursor is built on whatever this answers.
  */
-function onPossibleGap(_channels: string[], _reason: string) {}
+const temporaryStablePosition: StablePosition = {
+  current: async () => minUlidAt(Date.now() - 5_000),
+};
 
 /** The smallest ULID: a range from the first message on. */
 const MIN_MESSAGE_ID = '00000000000000000000000000';

@@ -118,7 +118,7 @@ export function createApp(deps: HttpDeps) {
   }
   api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
   api.route('/', messageRoutes({ messaging: deps.messaging, auth }));
-  api.route('/', conversationRoutes({ messaging: deps.messaging, groups: deps.groups, auth }));
+  api.route('/', conversationRoutes({ messaging: deps.messaging, auth }));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -40,6 +40,14 @@ export interface Metrics {
    * migration) and subscribed again: events published meanwhile may have been missed.
    */
   pubsubPossibleGap(reason: string): void;
+  /** A failed publish was queued for a retry (src/realtime/publisher.ts). */
+  pubsubPublishRetried(): void;
+  /** A publish was given up after its retries or because the retry queue was full; its channel is owed a resync notice. */
+  pubsubPublishGivenUp(reason: 'retries exhausted' | 'queue full'): void;
+  /** A `resync` notice was published on a channel whose publish had been given up. */
+  pubsubResyncNoticePublished(): void;
+  /** `resync` frames handed to local WebSocket connections, by reason. */
+  resyncDelivered(reason: string, count: number): void;
   /** Connects the cache layer's counters; read at every scrape. */
   useCacheCounts(source: CacheCountsSource): void;
 }
@@ -91,7 +99,29 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
 
   const pubsubGaps = new Counter({
     name: 'switchboard_pubsub_possible_gaps_total',
-    help: 'Times the pub/sub subscriptions were lost and restored (reconnect, failover, slot migration): events may have been missed',
+    help: 'Times pub/sub subscriptions were lost and restored (reconnect, failover, slot migration, failed subscribe): events may have been missed',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const publishRetries = new Counter({
+    name: 'switchboard_pubsub_publish_retries_total',
+    help: 'Failed real-time publishes queued for a retry',
+    registers,
+  });
+  const publishesGivenUp = new Counter({
+    name: 'switchboard_pubsub_publishes_given_up_total',
+    help: 'Real-time publishes given up (retries exhausted, retry queue full); their channels are told to resync',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const resyncNotices = new Counter({
+    name: 'switchboard_pubsub_resync_notices_total',
+    help: 'Resync notices published on channels whose publish was given up',
+    registers,
+  });
+  const resyncFrames = new Counter({
+    name: 'switchboard_ws_resync_frames_total',
+    help: 'resync frames sent to WebSocket connections (events may have been missed), by reason',
     labelNames: ['reason'] as const,
     registers,
   });
@@ -151,6 +181,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     pubsubPossibleGap(reason) {
       pubsubGaps.inc({ reason });
+    },
+    pubsubPublishRetried() {
+      publishRetries.inc();
+    },
+    pubsubPublishGivenUp(reason) {
+      publishesGivenUp.inc({ reason });
+    },
+    pubsubResyncNoticePublished() {
+      resyncNotices.inc();
+    },
+    resyncDelivered(reason, count) {
+      if (count > 0) resyncFrames.inc({ reason }, count);
     },
     fanoutDelivered(event, count = 1) {
       if (count > 0) fanoutDeliveries.inc({ event }, count);

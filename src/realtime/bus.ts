@@ -8,6 +8,8 @@ const RESYNC_MS = 1000;
 const GAP_SETTLE_MS = 500;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when many are synced at once. */
 const CHUNK = 1000;
+/** Gaps whose channels became live within this window are reported together (one resync per connection). */
+const REPORT_BATCH_MS = 20;
 
 export type BusHandler = (channel: string, event: RealtimeEvent, from: string) => void;
 
@@ -27,22 +29,21 @@ export interface Bus {
    * (the presence store's Lua scripts publish the transition they make).
    */
   encode(event: RealtimeEvent): string;
-  /** Starts listening to a channel; resolves once Redis confirmed it (or it failed and was logged). */
+  /**
+   * Wants a channel (idempotent) and resolves once it is live on the subscriber connection: at
+   * once when it already is. Rejects when Redis refused or did not answer (while it is away:
+   * at once); the bus keeps wanting it and subscribes again by itself, reporting a gap then.
+   */
   subscribe(channel: string): Promise<void>;
   /** Stops listening to a channel. */
   unsubscribe(channel: string): void;
   /** Sets the one handler of incoming events. */
   onEvent(handler: BusHandler): void;
   /**
-   * Sets the one handler called each time the subscriber connection is (re)established and the
-   * channels were subscribed again: whatever was published meanwhile was missed.
-   */
-  onReconnect(handler: () => void): void;
-  /**
-   * Sets the one handler called when the subscriptions were lost and restored (a reconnect; on a
-   * cluster also a failover or slot migration): events of these channels published meanwhile
-   * may have been missed. Telling the clients to resync is for its caller (not done yet: the
-   * gateway does not use it); the bus logs it and counts it.
+   * Sets the one handler told which channels may have missed events (a subscriber reconnect; on
+   * a cluster also a failover or slot migration; a SUBSCRIBE that failed), called only once
+   * those channels are live again: a client told to catch up before that would catch up, then
+   * miss again. The bus logs it and counts it; its caller tells the clients (resync).
    */
   onPossibleGap(handler: (channels: string[], reason: string) => void): void;
   /** `publish` or `spublish`: what the presence scripts must use so this bus receives it. */
@@ -97,11 +98,17 @@ export function createRedisBus(deps: {
     sharded ? subscriber.ssubscribe(...channels) : subscriber.subscribe(...channels);
   const unsubscribeCommand = (channels: string[]) =>
     sharded ? subscriber.sunsubscribe(...channels) : subscriber.unsubscribe(...channels);
-  const wanted = new Map<string, Promise<void>>();
+  const wanted = new Set<string>();
   const live = new Set<string>();
   const doubtful = new Set<string>();
+  /** The latest SUBSCRIBE sent for each channel, until it settles (callers waiting for it share it). */
+  const inFlight = new Map<string, Promise<void>>();
+  /** Channels that may have missed events, with why: reported once each is live again. */
+  const owed = new Map<string, string>();
+  /** Reason → channels live again whose gap is about to be reported. */
+  const toReport = new Map<string, string[]>();
+  let reportTimer: NodeJS.Timeout | undefined;
   let handler: BusHandler = () => {};
-  let reconnected: () => void = () => {};
   let gapHandler: (channels: string[], reason: string) => void = () => {};
   let connectedOnce = false;
   /** Cluster: a subscriber connection was lost (or a slot moved) since the last full resubscription. */
@@ -129,23 +136,75 @@ export function createRedisBus(deps: {
     }
   });
 
-  /** SUBSCRIBE; `live` follows the confirmation (replies come in command order). */
+  /**
+   * SUBSCRIBE; `live` follows the confirmation (replies come in command order). Rejects when it
+   * failed: the channel is then owed a gap report, since whoever relied on it (a member added to
+   * a group while Redis was away) hears nothing until the retry below lands.
+   */
   function sendSubscribe(channels: string[]): Promise<void> {
-    return subscribeCommand(channels).then(
+    const sent: Promise<void> = subscribeCommand(channels).then(
       () => {
         for (const channel of channels) {
+          if (inFlight.get(channel) === sent) inFlight.delete(channel);
           live.add(channel);
           doubtful.delete(channel);
+          const reason = owed.get(channel);
+          if (reason !== undefined && wanted.has(channel)) {
+            owed.delete(channel);
+            queueReport(channel, reason);
+          }
         }
       },
       (error: unknown) => {
+        for (const channel of channels) {
+          if (inFlight.get(channel) === sent) inFlight.delete(channel);
+          if (wanted.has(channel)) owe(channel, 'subscribe failed');
+        }
         markDoubtful(channels);
         // While disconnected this is expected (the 'ready' below catches up); say so only when live.
         const level = subscriber.status === 'ready' ? 'warn' : 'debug';
         logger[level]({ err: error, channels: channels.length }, 'redis subscribe failed');
         scheduleResync();
+        throw error;
       },
     );
+    for (const channel of channels) inFlight.set(channel, sent);
+    return sent;
+  }
+
+  /** Settles when the wanted channel is live: at once, with the SUBSCRIBE in flight, or with a new one. */
+  function whenLive(channel: string): Promise<void> {
+    if (live.has(channel)) return Promise.resolve();
+    return inFlight.get(channel) ?? sendSubscribe([channel]);
+  }
+
+  function owe(channel: string, reason: string) {
+    if (!owed.has(channel)) owed.set(channel, reason);
+  }
+
+  function queueReport(channel: string, reason: string) {
+    const channels = toReport.get(reason);
+    if (channels) channels.push(channel);
+    else toReport.set(reason, [channel]);
+    if (reportTimer) return;
+    reportTimer = setTimeout(() => {
+      reportTimer = undefined;
+      const batches = [...toReport];
+      toReport.clear();
+      for (const [why, batch] of batches) {
+        const still = batch.filter((name) => wanted.has(name));
+        if (still.length > 0 && !closed) possibleGap(still, why);
+      }
+    }, REPORT_BATCH_MS);
+    reportTimer.unref();
+  }
+
+  /** Every wanted channel may have missed events: SUBSCRIBE them all again and report each once live. */
+  function resubscribeAll(reason: string) {
+    for (const channel of wanted) owe(channel, reason);
+    const all = [...wanted];
+    const chunk = sharded ? 1 : CHUNK;
+    for (let i = 0; i < all.length; i += chunk) sendSubscribe(all.slice(i, i + chunk)).catch(() => {});
   }
 
   function sendUnsubscribe(channels: string[]) {
@@ -176,12 +235,12 @@ export function createRedisBus(deps: {
   /** Makes the connection's subscriptions equal the wanted channels. */
   function resync() {
     if (closed || subscriber.status !== 'ready') return;
-    const missing = [...wanted.keys()].filter((channel) => !live.has(channel));
+    const missing = [...wanted].filter((channel) => !live.has(channel));
     const extra = [...new Set([...live, ...doubtful])].filter((channel) => !wanted.has(channel));
     // On a cluster one command's channels must share a slot: one channel per command there
     // (auto-pipelining batches them per node anyway).
     const chunk = sharded ? 1 : CHUNK;
-    for (let i = 0; i < missing.length; i += chunk) void sendSubscribe(missing.slice(i, i + chunk));
+    for (let i = 0; i < missing.length; i += chunk) sendSubscribe(missing.slice(i, i + chunk)).catch(() => {});
     for (let i = 0; i < extra.length; i += chunk) sendUnsubscribe(extra.slice(i, i + chunk));
   }
 
@@ -195,40 +254,43 @@ export function createRedisBus(deps: {
     resyncTimer.unref();
   }
 
-  /** Subscriptions were lost and are back (or on their way): say so, count it, and tell the owner. */
-  function possibleGap(reason: string) {
-    const channels = [...wanted.keys()];
+  /** These channels lost events and are live again: say so, count it, and tell the owner. */
+  function possibleGap(channels: string[], reason: string) {
     logger.warn({ reason, channels: channels.length }, 'pub/sub subscriptions restored: events may have been missed');
     deps.observer?.pubsubPossibleGap(reason);
-    for (const notify of [() => gapHandler(channels, reason), reconnected]) {
-      try {
-        notify();
-      } catch (error) {
-        logger.error({ err: error }, 'pub/sub reconnect handler failed');
-      }
+    try {
+      gapHandler(channels, reason);
+    } catch (error) {
+      logger.error({ err: error }, 'pub/sub gap handler failed');
     }
   }
+
+  // The connection is gone, and with it every subscription the server held for it: nothing is
+  // live until the next 'ready' resubscribes (a connection set up meanwhile must not be told
+  // `ready`), and whatever was live is owed a gap report.
+  subscriber.on('close', () => {
+    if (sharded) return;
+    for (const channel of live) owe(channel, 'reconnect');
+    live.clear();
+    doubtful.clear();
+  });
 
   // A new connection: the server knows none of the old one's subscriptions. (On a cluster this
   // is the cluster's command connections; the sharded subscribers report through the events
   // below, and ioredis resubscribes its own list, so `live` is kept and only gaps are filled.)
   subscriber.on('ready', () => {
     if (!sharded) {
+      for (const channel of connectedOnce ? live : []) owe(channel, 'reconnect');
       live.clear();
       doubtful.clear();
+      resync();
+    } else if (connectedOnce) {
+      resubscribeAll('reconnect');
+    } else {
+      resync();
     }
-    resync();
-    if (connectedOnce) possibleGap('reconnect');
-    else if (!sharded) notifyReconnected();
     connectedOnce = true;
   });
-  function notifyReconnected() {
-    try {
-      reconnected();
-    } catch (error) {
-      logger.error({ err: error }, 'pub/sub reconnect handler failed');
-    }
-  }
   if (cluster) {
     // A shard's subscriber connection ended (its primary died, or a slot moved away from it).
     cluster.on('-node', () => {
@@ -249,10 +311,10 @@ export function createRedisBus(deps: {
         const reason = lost ?? 'subscriber connection lost';
         lost = undefined;
         if (closed) return;
-        possibleGap(reason);
-        // Belt and braces: SSUBSCRIBE every wanted channel again on its slot's current owner
-        // (harmless when ioredis already did; a duplicate SSUBSCRIBE is a no-op on the server).
-        for (const channel of wanted.keys()) void sendSubscribe([channel]);
+        // SSUBSCRIBE every wanted channel again on its slot's current owner (harmless when
+        // ioredis already did; a duplicate SSUBSCRIBE is a no-op on the server): its
+        // confirmation is what proves the channel live, and the gap is reported then.
+        resubscribeAll(reason);
       }, GAP_SETTLE_MS);
       gapTimer.unref();
     });
@@ -273,27 +335,22 @@ export function createRedisBus(deps: {
     encode,
 
     subscribe(channel) {
-      const pending = wanted.get(channel);
-      if (pending) return pending;
-      // Sent even if still live: an UNSUBSCRIBE of it may be on its way. Best effort: on
-      // failure, the resync (shortly, or on 'ready') subscribes it again.
-      const ready = sendSubscribe([channel]);
-      wanted.set(channel, ready);
-      return ready;
+      if (wanted.has(channel)) return whenLive(channel);
+      wanted.add(channel);
+      // Sent even if still live: an UNSUBSCRIBE of it may be on its way. On failure the resync
+      // (shortly, or on 'ready') subscribes it again, and reports the gap once it holds.
+      return sendSubscribe([channel]);
     },
 
     unsubscribe(channel) {
       if (!wanted.delete(channel)) return;
+      owed.delete(channel);
       // Commands on one connection run in order, so a later SUBSCRIBE of the same channel wins.
       sendUnsubscribe([channel]);
     },
 
     onEvent(next) {
       handler = next;
-    },
-
-    onReconnect(next) {
-      reconnected = next;
     },
 
     onPossibleGap(next) {
@@ -304,7 +361,9 @@ export function createRedisBus(deps: {
       closed = true;
       clearTimeout(resyncTimer);
       clearTimeout(gapTimer);
+      clearTimeout(reportTimer);
       wanted.clear();
+      owed.clear();
       live.clear();
       doubtful.clear();
       subscriber.disconnect();

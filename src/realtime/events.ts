@@ -15,12 +15,24 @@ export type ClientEvent =
   | { type: 'message.created'; data: { message: MessageJson } }
   | { type: 'message.status'; data: ReceiptJson }
   | { type: 'presence'; data: PresenceJson }
-  | { type: 'typing'; data: { conversationId: string; userId: string } };
+  | { type: 'typing'; data: { conversationId: string; userId: string } }
+  | ResyncEvent;
 
 /**
- * Node-to-node only, never sent to a client: a user joined or left a group.
- * `at` is the epoch ms of the change on the node that made it; it orders changes so a late
- * duplicate of an older one (a retried publish) cannot undo a newer one.
+ * "You may have missed events: catch up from your cursors." Sent to a connection when this node
+ * may have lost events of one of its channels (the subscriber reconnected, a slot moved, a
+ * publish was given up), and only once the channel is subscribed again; also published on a
+ * channel by a node that gave up publishing an event there, so every node's holders hear of it.
+ * `reason` is for logs and support, never for client logic.
+ */
+export type ResyncEvent = { type: 'resync'; data: { reason: string } };
+
+/**
+ * Node-to-node only, never sent to a client: a user's membership of a group changed. It is a
+ * notice, not the truth: a receiver re-reads the user's groups from Cassandra. `change` only lets
+ * a receiver stop delivery at once on a 'left' until that read answers; `at` (the publishing
+ * node's clock) is kept for nodes of the previous release and ordered nothing here: with it, a
+ * node whose clock ran 5 s fast made its "joined" win over a "left" made 3 s later elsewhere.
  */
 export type MembershipEvent = {
   type: 'membership';
@@ -54,6 +66,8 @@ export const typing = (conversationId: string, userId: string): ClientEvent => (
   type: 'typing',
   data: { conversationId, userId },
 });
+
+export const resync = (reason: string): ResyncEvent => ({ type: 'resync', data: { reason } });
 
 export const membershipChanged = (
   groupId: string,
@@ -107,6 +121,8 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
         : undefined;
     case 'typing':
       return isText(data.conversationId) && isText(data.userId) ? (value as unknown as Envelope) : undefined;
+    case 'resync':
+      return isText(data.reason) ? (value as unknown as Envelope) : undefined;
     case 'membership':
       return isText(data.groupId) &&
         isText(data.userId) &&

@@ -2,7 +2,6 @@ import { type ConversationRef, parseConversationId } from '../domain/conversatio
 import { watermarkMove } from '../domain/status.js';
 import type { Message, Receipt } from '../domain/types.js';
 import type { Logger } from '../logger.js';
-import type { Bus } from './bus.js';
 import {
   type ClientEvent,
   messageCreated,
@@ -13,6 +12,7 @@ import {
 import type { ChannelOwner, Hub } from './hub.js';
 import type { Membership } from './membership.js';
 import type { Presence } from './presence.js';
+import type { Publisher } from './publisher.js';
 
 /** Messages whose senders one group receipt looks up at most (newest first). */
 export const RECEIPT_SENDER_SCAN = 500;
@@ -68,24 +68,23 @@ const groupOwner = (id: string): ChannelOwner => ({ kind: 'group', id });
  *   lost notice is waiting for reconciliation.
  */
 export function createFanout(deps: {
-  bus: Pick<Bus, 'publish'>;
+  publisher: Publisher;
   hub: Hub;
   membership: Pick<Membership, 'mayReceive' | 'receive'>;
   presence: Pick<Presence, 'receive'>;
   senders: MessageSenders;
   logger: Logger;
   observer?: FanoutObserver | undefined;
+  /** A `resync` notice arrived on a channel: a node gave up publishing an event there. */
+  onGap(channels: string[], reason: string): void;
 }) {
-  const { bus, hub, membership, logger } = deps;
+  const { publisher, hub, membership, logger } = deps;
   /** `<recipient> <conversationId> <userId>` → the watermarks last delivered to that recipient here. */
   const lastStatus = new Map<string, Watermarks>();
 
-  async function publish(owner: ChannelOwner, event: RealtimeEvent): Promise<void> {
-    try {
-      await bus.publish(hub.channelOf(owner), event);
-    } catch (error) {
-      logger.warn({ err: error, kind: event.type }, 'real-time publish failed; clients will catch up on reconnect');
-    }
+  /** Stored facts are retried and, if given up, announced as a gap; typing is not (nothing to catch up on). */
+  function publish(owner: ChannelOwner, event: RealtimeEvent): Promise<void> {
+    return publisher.publish(hub.channelOf(owner), event, { retry: event.type !== 'typing' });
   }
 
   /** Who needs a group member's watermark move: its own devices and the senders of what it covers. */
@@ -190,6 +189,10 @@ export function createFanout(deps: {
       if (!owner) return;
       if (event.type === 'membership') {
         membership.receive(owner, event);
+        return;
+      }
+      if (event.type === 'resync') {
+        deps.onGap([channel], event.data.reason);
         return;
       }
       if (owner.kind === 'presence') {

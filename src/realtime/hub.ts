@@ -26,7 +26,6 @@ export interface RealtimeChannels {
 interface Room extends ChannelOwner {
   /** Who on this node needs the channel: user ids (user and group channels) or connection ids (presence). */
   holders: Set<string>;
-  ready: Promise<void>;
 }
 
 /**
@@ -53,13 +52,20 @@ export interface Hub {
   connections(): RealtimeConnection[];
   /** Users with a connection on this node. */
   userIds(): string[];
-  /** Adds a holder to the owner's channel; resolves once the channel is live. Idempotent per holder. */
+  /**
+   * Adds a holder to the owner's channel; resolves once the channel is live, rejects when it
+   * cannot be subscribed now (the holder stays: the bus keeps trying). Idempotent per holder.
+   */
   hold(owner: ChannelOwner, holder: string): Promise<void>;
   /** Removes a holder (idempotent); the channel is unsubscribed after the last one. */
   release(owner: ChannelOwner, holder: string): void;
   /** Who holds the owner's channel on this node (empty when nobody). */
   holders(owner: ChannelOwner): ReadonlySet<string>;
-  /** Settles when the owner's channel is live (at once when nobody holds it). */
+  /**
+   * Settles when the owner's channel is live now (at once when nobody holds it); rejects when it
+   * is not and cannot be subscribed now. Asked again each time: a channel live an hour ago may
+   * be down now (Redis restarted), and a connection told `ready` then would miss events.
+   */
   ready(owner: ChannelOwner): Promise<void>;
   /** The owner of a channel this node is subscribed to (undefined for any other). */
   ownerOf(channel: string): ChannelOwner | undefined;
@@ -113,11 +119,11 @@ export function createHub(deps: { bus: Pick<Bus, 'subscribe' | 'unsubscribe'>; c
       const channel = channelOf(owner);
       let room = rooms.get(channel);
       if (!room) {
-        room = { ...owner, holders: new Set(), ready: bus.subscribe(channel) };
+        room = { ...owner, holders: new Set() };
         rooms.set(channel, room);
       }
       room.holders.add(holder);
-      return room.ready;
+      return bus.subscribe(channel);
     },
 
     release(owner, holder) {
@@ -129,7 +135,10 @@ export function createHub(deps: { bus: Pick<Bus, 'subscribe' | 'unsubscribe'>; c
     },
 
     holders: (owner) => rooms.get(channelOf(owner))?.holders ?? NONE,
-    ready: (owner) => rooms.get(channelOf(owner))?.ready ?? Promise.resolve(),
+    ready(owner) {
+      const channel = channelOf(owner);
+      return rooms.has(channel) ? bus.subscribe(channel) : Promise.resolve();
+    },
 
     ownerOf(channel) {
       const room = rooms.get(channel);

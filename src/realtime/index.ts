@@ -1,10 +1,13 @@
 import type { PresenceRecord } from '../api-shapes/presence.js';
 import type { Logger } from '../logger.js';
 import type { Bus } from './bus.js';
+import { resync } from './events.js';
 import { createFanout, type FanoutObserver, type MessageSenders } from './fanout.js';
+import { createGaps, type GapObserver } from './gaps.js';
 import { createHub, type RealtimeChannels, type RealtimeConnection } from './hub.js';
 import { createMembership } from './membership.js';
 import { createPresence, type PresenceStore } from './presence.js';
+import { createPublisher, type PublisherObserver } from './publisher.js';
 
 export type { Bus } from './bus.js';
 export type { ClientEvent, RealtimeEvent } from './events.js';
@@ -32,16 +35,24 @@ export function createRealtime(deps: {
   refreshMs: number;
   /** How often connected users' groups are re-read to correct missed membership changes. */
   reconcileMs: number;
-  observer?: FanoutObserver;
+  observer?: FanoutObserver & GapObserver & PublisherObserver;
 }) {
   const { bus, logger } = deps;
   const hub = createHub({ bus, channels: deps.channels });
+  const publisher = createPublisher({ bus, logger, observer: deps.observer });
+  const gaps = createGaps({ hub, observer: deps.observer });
   const membership = createMembership({
     hub,
-    bus,
+    publisher,
     groups: deps.groups,
     logger,
     reconcileMs: deps.reconcileMs,
+    onJoinedLive(userId) {
+      const event = resync('joined a group');
+      const connections = hub.connectionsOf(userId);
+      for (const connection of connections) connection.deliver(event);
+      deps.observer?.resyncDelivered('joined a group', connections.size);
+    },
   });
   const presence = createPresence({
     hub,
@@ -51,23 +62,31 @@ export function createRealtime(deps: {
     observer: deps.observer,
   });
   const fanout = createFanout({
-    bus,
+    publisher,
     hub,
     membership,
     presence,
     senders: deps.senders,
     logger,
     observer: deps.observer,
+    onGap,
   });
-  /** userId → settles when the user's own and group channels are live on this node. */
-  const ready = new Map<string, Promise<void>>();
+  /** userId → settles when the user's groups are loaded on this node. */
+  const loads = new Map<string, Promise<void>>();
   let started = false;
 
+  /**
+   * These channels may have missed events and are live again (the bus says so only then), or a
+   * node gave up publishing on them: their local holders are told to resync, and their users'
+   * groups are read again (a membership notice may have been among the lost events).
+   */
+  function onGap(channels: string[], reason: string) {
+    const users = gaps.tell(channels, reason);
+    if (started && users.size > 0) void membership.reconcile(`gap: ${reason}`, users);
+  }
+
   bus.onEvent((channel, event) => fanout.receive(channel, event));
-  // Whatever was published while the subscriber was away (membership changes too) is lost.
-  bus.onReconnect(() => {
-    if (started) void membership.reconcile('subscriber reconnected');
-  });
+  bus.onPossibleGap(onGap);
 
   return {
     messageCreated: fanout.messageCreated,
@@ -75,16 +94,24 @@ export function createRealtime(deps: {
     typing: fanout.typing,
     membershipChanged: membership.membershipChanged,
 
+    /**
+     * Resolves once every channel the user needs is live on this node *now*; rejects when one
+     * cannot be subscribed (the gateway then closes instead of sending a `ready` that lies). A
+     * second connection of a user checks again rather than trusting the first one's setup: that
+     * may have been before Redis restarted.
+     */
     async register(connection: RealtimeConnection): Promise<void> {
       const { userId } = connection;
+      const own = { kind: 'user' as const, id: userId };
       if (hub.add(connection)) {
-        const own = hub.hold({ kind: 'user', id: userId }, userId);
-        ready.set(
-          userId,
-          membership.load(userId).then(() => own),
-        );
+        hub.hold(own, userId).catch(() => {}); // awaited through hub.ready below
+        loads.set(userId, membership.load(userId));
       }
-      await Promise.all([ready.get(userId), presence.online(connection)]);
+      await Promise.all([loads.get(userId), presence.online(connection)]);
+      await Promise.all([
+        hub.ready(own),
+        ...[...membership.groupsOf(userId)].map((id) => hub.ready({ kind: 'group', id })),
+      ]);
     },
 
     async unregister(connection: RealtimeConnection): Promise<void> {
@@ -92,7 +119,7 @@ export function createRealtime(deps: {
       const removed = hub.remove(connection);
       if (removed === 'unknown') return;
       if (removed === 'last') {
-        ready.delete(connection.userId);
+        loads.delete(connection.userId);
         hub.release({ kind: 'user', id: connection.userId }, connection.userId);
         membership.unload(connection.userId);
       }
@@ -116,6 +143,7 @@ export function createRealtime(deps: {
       started = false;
       presence.stop();
       membership.stop();
+      publisher.close();
     },
 
     /** Runs a membership reconciliation now (as the timer and a subscriber reconnect do). */

@@ -1,34 +1,29 @@
 import type { Logger } from '../logger.js';
-import type { Bus } from './bus.js';
 import { type MembershipEvent, membershipChanged } from './events.js';
 import type { ChannelOwner, Hub } from './hub.js';
+import type { Publisher } from './publisher.js';
 
-/** Pauses between the attempts to publish a membership change (so three attempts in all). */
-const RETRY_DELAYS_MS = [50, 200];
 /** Users whose groups one reconciliation run reads at once. */
 const RECONCILE_CONCURRENCY = 8;
 /** A reconciliation run stops after this many failed reads (Cassandra is likely away); the next one retries. */
 const RECONCILE_MAX_FAILURES = 5;
-/** How long a membership change is remembered, to ignore late duplicates of older ones (retried publishes). */
-const CHANGE_MEMORY_MS = 60_000;
 
 type Change = 'joined' | 'left';
-
-interface KnownChange {
-  change: Change;
-  /** Epoch ms of the change: the publishing node's clock for events, the read's start for reconciliations. */
-  at: number;
-  /** The order in which this node learned it; a read applies only to groups not changed since it began. */
-  seq: number;
-}
 
 interface LocalMember {
   /** Groups whose events this user gets (the hub holds their channels for them). */
   groups: Set<string>;
-  /** The latest membership change this node knows of, per group (recent ones; 'left' also stops delivery). */
-  changes: Map<string, KnownChange>;
+  /** Groups this node itself changed, with the sequence number of the change (newer than any read applied since). */
+  changes: Map<string, number>;
+  /** Groups a 'left' notice named, not yet confirmed by a read that began after it: no delivery meanwhile. */
+  suspended: Map<string, number>;
   /** True once the initial group list is applied; reconciliation leaves the user alone until then. */
   loaded: boolean;
+  /** Sequence number at which the newest read applied so far began (an older read's answer is stale). */
+  appliedRead: number;
+  /** The read of this user's groups in flight (one at a time; `again` asks for one more after it). */
+  reading: Promise<number> | undefined;
+  again: boolean;
 }
 
 /** Who belongs to which group, for the users connected to this node. */
@@ -37,56 +32,84 @@ export interface Membership {
   load(userId: string): Promise<void>;
   /** The user's last connection left: releases their group channels. */
   unload(userId: string): void;
+  /** The groups whose channels this node holds for a connected user. */
+  groupsOf(userId: string): ReadonlySet<string>;
   /**
    * Whether a group event may reach this local user. Last line of defence: whatever the
    * subscriptions say, a departure this node knows of stops delivery.
    */
   mayReceive(userId: string, groupId: string): boolean;
-  /** A change made on this node (the groups service's hook): applied here at once, then published. */
-  membershipChanged(groupId: string, userId: string, change: Change): Promise<void>;
-  /** A change announced on a channel this node listens to. */
+  /**
+   * A change made on this node (the groups service's hook), then published. `written`: the
+   * Cassandra write succeeded, so it is applied here at once; `uncertain`: the write failed or
+   * timed out and may have landed, so this node re-reads like any other.
+   */
+  membershipChanged(groupId: string, userId: string, change: Change, outcome?: 'written' | 'uncertain'): Promise<void>;
+  /** A change announced on a channel this node listens to: the user's groups are read again. */
   receive(owner: ChannelOwner, event: MembershipEvent): void;
-  /** Runs a reconciliation now (as the timer and a subscriber reconnect do). */
-  reconcile(reason: string): Promise<void>;
+  /** Runs a reconciliation now (of these users, or of everyone connected here). */
+  reconcile(reason: string, userIds?: Iterable<string>): Promise<void>;
   start(): void;
   stop(): void;
 }
 
 /**
  * Membership for real time. Pub/sub is at most once (a publish can fail, a subscriber can be
- * reconnecting or cut off for a full output buffer), so three rules, each against a real loss:
+ * reconnecting or cut off for a full output buffer), so four rules, each against a real loss:
  *
  * 1. A change is published on the user's channel *and* the group's: the user's node listens to
  *    both, so one lost publish does not leave a removed member reading the group.
- * 2. Every node re-reads its connected users' groups after each subscriber reconnect and every
+ * 2. A notice is not the truth: a node that receives one re-reads the user's groups from
+ *    Cassandra (groups_by_user, written in one batch with group_members). Ordering notices by
+ *    the publishing node's clock (as before) let a node whose clock ran 5 s fast win with its
+ *    older "joined" over a "left" made after it elsewhere: the removed member kept reading the
+ *    group until reconciliation. A read started later wins over one started earlier, whatever
+ *    order the answers come in; a 'left' notice stops delivery at once until such a read confirms.
+ * 3. Every node re-reads its connected users' groups after each gap on their channels and every
  *    `reconcileMs` (jittered): a removal whose notices were both lost (Redis restarting during
  *    the DELETE) takes effect within one interval instead of never.
- * 3. Changes are ordered by when they were made, and a read applies only to groups no change
- *    touched since the read began: otherwise a retried "joined" arriving after the "left", or a
- *    reconciliation read that started before a removal and finished after it, re-adds the member.
+ * 4. This node's own written change applies at once, and a read that began before it does not
+ *    undo it (the read may have been answered before the write).
  */
 export function createMembership(deps: {
   hub: Hub;
-  bus: Pick<Bus, 'publish'>;
+  publisher: Publisher;
   groups: { listGroupIdsOfUser(userId: string): Promise<string[]> };
   logger: Logger;
   /** How often connected users' groups are re-read to correct missed membership changes. */
   reconcileMs: number;
+  /**
+   * A user already connected here joined a group, and its channel is now live: messages sent
+   * to the group before that reached nobody here (and the client does not know the group yet).
+   */
+  onJoinedLive(userId: string, groupId: string): void;
 }): Membership {
-  const { hub, bus, logger } = deps;
+  const { hub, publisher, logger } = deps;
   const members = new Map<string, LocalMember>();
-  let changeSeq = 0;
+  let seq = 0;
   let started = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-  let again = false;
+  /** Users asked for while a run was going ('all' for everyone): one more run follows. */
+  let again: Set<string> | 'all' | undefined;
 
   const groupOwner = (groupId: string): ChannelOwner => ({ kind: 'group', id: groupId });
 
   function join(userId: string, member: LocalMember, groupId: string) {
     if (member.groups.has(groupId)) return;
     member.groups.add(groupId);
-    void hub.hold(groupOwner(groupId), userId);
+    // A failed SUBSCRIBE is retried by the bus, which reports the gap (resync) once it holds.
+    const live = hub.hold(groupOwner(groupId), userId);
+    if (!member.loaded) {
+      live.catch(() => {}); // the initial load waits for it and tells `ready` or closes
+      return;
+    }
+    live.then(
+      () => {
+        if (members.get(userId) === member && member.groups.has(groupId)) deps.onJoinedLive(userId, groupId);
+      },
+      () => {},
+    );
   }
 
   function leave(userId: string, member: LocalMember, groupId: string) {
@@ -94,57 +117,74 @@ export function createMembership(deps: {
     hub.release(groupOwner(groupId), userId);
   }
 
-  /** A change from an event (this node's own, or from either channel); older news is ignored. */
-  function apply(userId: string, groupId: string, change: Change, at: number) {
-    const member = members.get(userId);
-    if (!member) return;
-    const known = member.changes.get(groupId);
-    if (known && known.at > at) return;
-    member.changes.set(groupId, { change, at, seq: ++changeSeq });
-    if (change === 'joined') join(userId, member, groupId);
-    else leave(userId, member, groupId);
-  }
-
   /**
-   * Makes the user's groups those of a fresh read (started at `readAt`, when `changeSeq` was
-   * `readSeq`), except groups whose change arrived after the read began: that news is newer
-   * than, or as new as, what the read saw. Returns how many groups it joined or left.
+   * Makes the user's groups those of a read that began at `readSeq`, unless a newer read already
+   * applied, and except groups this node changed after the read began. Returns how many groups
+   * it joined or left.
    */
-  function applyList(userId: string, member: LocalMember, groupIds: string[], readSeq: number, readAt: number) {
+  function applyList(userId: string, member: LocalMember, groupIds: string[], readSeq: number) {
+    if (readSeq < member.appliedRead) return 0;
+    member.appliedRead = readSeq;
     const listed = new Set(groupIds);
-    const changedSince = (groupId: string) => (member.changes.get(groupId)?.seq ?? 0) > readSeq;
+    const changedSince = (groupId: string) => (member.changes.get(groupId) ?? 0) > readSeq;
     let corrected = 0;
     for (const groupId of listed) {
       if (member.groups.has(groupId) || changedSince(groupId)) continue;
-      member.changes.set(groupId, { change: 'joined', at: readAt, seq: ++changeSeq });
       join(userId, member, groupId);
       corrected++;
     }
     for (const groupId of [...member.groups]) {
       if (listed.has(groupId) || changedSince(groupId)) continue;
-      member.changes.set(groupId, { change: 'left', at: readAt, seq: ++changeSeq });
       leave(userId, member, groupId);
       corrected++;
     }
-    for (const [groupId, known] of member.changes) {
-      if (known.at < readAt - CHANGE_MEMORY_MS) member.changes.delete(groupId);
-    }
+    for (const [groupId, at] of member.suspended) if (at < readSeq) member.suspended.delete(groupId);
+    for (const [groupId, at] of member.changes) if (at < readSeq) member.changes.delete(groupId);
     return corrected;
+  }
+
+  /** Reads the user's groups again (one read at a time per user; asked during one, one more follows it). */
+  function read(userId: string, member: LocalMember): Promise<number> {
+    if (member.reading) {
+      member.again = true;
+      return member.reading;
+    }
+    const reading = (async () => {
+      let corrected = 0;
+      do {
+        member.again = false;
+        const readSeq = ++seq;
+        const groupIds = await deps.groups.listGroupIdsOfUser(userId);
+        if (members.get(userId) !== member) return corrected; // everyone left while reading
+        corrected += applyList(userId, member, groupIds, readSeq);
+      } while (member.again);
+      return corrected;
+    })().finally(() => {
+      member.reading = undefined;
+    });
+    member.reading = reading;
+    return reading;
   }
 
   /** Re-reads one connected user's groups; resolves how many subscriptions it corrected. */
   async function reconcileUser(userId: string): Promise<number> {
     const member = members.get(userId);
     if (!member?.loaded) return 0;
-    const readSeq = changeSeq;
-    const readAt = Date.now();
-    const groupIds = await deps.groups.listGroupIdsOfUser(userId);
-    if (members.get(userId) !== member) return 0;
-    return applyList(userId, member, groupIds, readSeq, readAt);
+    return read(userId, member);
   }
 
-  async function reconcileAll(reason: string) {
-    const userIds = [...members.keys()];
+  /** A notice or an uncertain change: re-read the user's groups (a 'left' stops delivery until then). */
+  function reread(userId: string, groupId: string, change: Change) {
+    const member = members.get(userId);
+    if (!member) return;
+    if (change === 'left' && member.groups.has(groupId)) member.suspended.set(groupId, ++seq);
+    read(userId, member).catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not re-read a user’s groups after a membership notice; reconciliation will');
+    });
+  }
+
+  async function reconcileAll(reason: string, only: Set<string> | 'all') {
+    const userIds = only === 'all' ? [...members.keys()] : [...only].filter((id) => members.has(id));
     let next = 0;
     let corrected = 0;
     let failures = 0;
@@ -173,17 +213,18 @@ export function createMembership(deps: {
   }
 
   /** One run at a time; a request during a run starts another right after it. */
-  function reconcile(reason: string): Promise<void> {
+  function reconcile(reason: string, userIds?: Iterable<string>): Promise<void> {
+    const wanted: Set<string> | 'all' = userIds ? new Set(userIds) : 'all';
     if (running) {
-      again = true;
+      if (wanted === 'all' || again === 'all') again = 'all';
+      else again = new Set([...(again ?? []), ...wanted]);
       return running;
     }
-    running = reconcileAll(reason).finally(() => {
+    running = reconcileAll(reason, wanted).finally(() => {
       running = undefined;
-      if (again && started) {
-        again = false;
-        void reconcile('requested during a run');
-      }
+      const next = again;
+      again = undefined;
+      if (next && started) void reconcile('requested during a run', next === 'all' ? undefined : next);
     });
     return running;
   }
@@ -199,35 +240,20 @@ export function createMembership(deps: {
     timer.unref();
   }
 
-  /** Publishes with a few retries: a lost membership change would otherwise wait for reconciliation. */
-  async function publishWithRetries(channel: ChannelOwner, event: MembershipEvent): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await bus.publish(hub.channelOf(channel), event);
-        return;
-      } catch (error) {
-        const pause = RETRY_DELAYS_MS[attempt];
-        if (pause === undefined) {
-          logger.warn(
-            { err: error, kind: event.type, attempts: attempt + 1 },
-            'real-time publish failed; membership reconciliation will correct subscriptions',
-          );
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
-    }
-  }
-
   return {
     async load(userId) {
-      const member: LocalMember = { groups: new Set(), changes: new Map(), loaded: false };
+      const member: LocalMember = {
+        groups: new Set(),
+        changes: new Map(),
+        suspended: new Map(),
+        loaded: false,
+        appliedRead: 0,
+        reading: undefined,
+        again: false,
+      };
       members.set(userId, member);
-      const readSeq = changeSeq;
-      const readAt = Date.now();
-      const groupIds = await deps.groups.listGroupIdsOfUser(userId);
+      await read(userId, member);
       if (members.get(userId) !== member) return; // everyone left while loading
-      applyList(userId, member, groupIds, readSeq, readAt);
       member.loaded = true;
       await Promise.all([...member.groups].map((groupId) => hub.ready(groupOwner(groupId))));
     },
@@ -239,29 +265,39 @@ export function createMembership(deps: {
       for (const groupId of member.groups) hub.release(groupOwner(groupId), userId);
     },
 
+    groupsOf: (userId) => members.get(userId)?.groups ?? new Set(),
+
     mayReceive(userId, groupId) {
       const member = members.get(userId);
-      return (member?.groups.has(groupId) ?? false) && member?.changes.get(groupId)?.change !== 'left';
+      return (member?.groups.has(groupId) ?? false) && !member?.suspended.has(groupId);
     },
 
-    async membershipChanged(groupId, userId, change) {
-      const at = Date.now();
-      // This node follows at once; the user's node learns it from either channel (rule 1).
-      apply(userId, groupId, change, at);
-      const event = membershipChanged(groupId, userId, change, at);
+    async membershipChanged(groupId, userId, change, outcome = 'written') {
+      const member = members.get(userId);
+      if (member && outcome === 'written') {
+        // This node follows at once (rule 4); the user's node learns it from either channel (rule 1).
+        member.changes.set(groupId, ++seq);
+        member.suspended.delete(groupId);
+        if (change === 'joined') join(userId, member, groupId);
+        else leave(userId, member, groupId);
+      } else if (member) {
+        reread(userId, groupId, change);
+      }
+      // `at` only for nodes of the previous release, which order by it; nodes of this one re-read.
+      const event = membershipChanged(groupId, userId, change, Date.now());
       await Promise.all([
-        publishWithRetries({ kind: 'user', id: userId }, event),
-        publishWithRetries(groupOwner(groupId), event),
+        publisher.publish(hub.channelOf({ kind: 'user', id: userId }), event, { retry: true }),
+        publisher.publish(hub.channelOf(groupOwner(groupId)), event, { retry: true }),
       ]);
     },
 
     receive(owner, event) {
-      const { groupId, userId, change, at } = event.data;
+      const { groupId, userId, change } = event.data;
       // A user channel speaks only for its user, a group channel only for its group.
       if (owner.kind === 'user' && userId !== owner.id) return;
       if (owner.kind === 'group' && groupId !== owner.id) return;
       if (owner.kind === 'presence') return;
-      apply(userId, groupId, change, at);
+      reread(userId, groupId, change);
     },
 
     reconcile,

@@ -158,7 +158,12 @@ export function createPresence(deps: {
         mine.add(userId);
         subscriptions.push(hub.hold(owner(userId), connection.id));
       }
-      await Promise.all(subscriptions);
+      try {
+        await Promise.all(subscriptions);
+      } catch (error) {
+        // The watches stay (the bus keeps subscribing); a resync follows once they hold.
+        throw new AppError('UNAVAILABLE', 'Presence is unavailable right now; try again', { cause: error });
+      }
       if (fresh.length === 0) return;
       const eventsBeforeRead = events;
       let current: PresenceRecord[];

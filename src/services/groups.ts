@@ -3,10 +3,34 @@ import { AppError } from '../domain/errors.js';
 import { newId, ulidTime } from '../domain/ids.js';
 import type { Group, GroupMember } from '../domain/types.js';
 import type { GroupRecord, GroupRepository } from '../store/groups.js';
+import type { InboxRepository } from '../store/inbox.js';
 import type { UserRepository } from '../store/users.js';
-import type { MembershipListener } from './ports.js';
+import type { MembershipListener, MembershipOutcome } from './ports.js';
 
 const LOOKUP_CONCURRENCY = 16;
+/** Pauses before retrying a membership write that timed out (the batch is idempotent at its timestamp). */
+const WRITE_RETRY_DELAYS_MS = [100, 400];
+
+let lastTimestamp = 0n;
+/** A write timestamp in microseconds, strictly increasing in this process (two changes in one ms stay ordered). */
+function writeTimestamp(): bigint {
+  const now = BigInt(Date.now()) * 1000n;
+  lastTimestamp = now > lastTimestamp ? now : lastTimestamp + 1n;
+  return lastTimestamp;
+}
+
+/** Runs an idempotent write, again after a timeout or an unavailable store (the last failure is thrown). */
+async function withRetries(write: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      const pause = WRITE_RETRY_DELAYS_MS[attempt];
+      if (pause === undefined || !(error instanceof AppError) || error.code !== 'UNAVAILABLE') throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
 
 export type { MembershipListener } from './ports.js';
 
@@ -14,6 +38,11 @@ export type { MembershipListener } from './ports.js';
 export function createGroupService(deps: {
   groups: GroupRepository;
   users: UserRepository;
+  /**
+   * Joins and leaves are the member's inbox changes (changedSince reports a joined group and a
+   * left one). A group's first members need none: the group's id, minted at creation, is theirs.
+   */
+  inbox: Pick<InboxRepository, 'recordChange'>;
   maxMembers: number;
   listener?: MembershipListener;
 }) {
@@ -37,8 +66,31 @@ export function createGroupService(deps: {
     return { group, member };
   }
 
-  async function notify(groupId: string, userId: string, change: 'joined' | 'left') {
-    await deps.listener?.membershipChanged(groupId, userId, change).catch(() => {});
+  async function notify(groupId: string, userId: string, change: 'joined' | 'left', outcome: MembershipOutcome) {
+    await deps.listener?.membershipChanged(groupId, userId, change, outcome).catch(() => {});
+  }
+
+  /**
+   * Writes a membership change (retried after a timeout) and tells the listener whatever
+   * happened: `written`, or `uncertain` when the write failed, since a write that timed out may
+   * still land (and did, in a measured run, a second after its 503). Telling only on success
+   * left such a member subscribed to nothing, or a removed one still reading the group, until
+   * reconciliation; told "uncertain", every node re-reads Cassandra and follows what landed.
+   */
+  async function writeMembership(
+    changes: Array<{ groupId: string; userId: string }>,
+    change: 'joined' | 'left',
+    write: () => Promise<void>,
+  ) {
+    let outcome: MembershipOutcome = 'written';
+    try {
+      await withRetries(write);
+    } catch (error) {
+      outcome = 'uncertain';
+      throw error;
+    } finally {
+      await Promise.all(changes.map(({ groupId, userId }) => notify(groupId, userId, change, outcome)));
+    }
   }
 
   return {
@@ -60,13 +112,12 @@ export function createGroupService(deps: {
         { groupId: group.id, userId: callerId, role: 'owner', joinedAt: now },
         ...others.map((userId): GroupMember => ({ groupId: group.id, userId, role: 'member', joinedAt: now })),
       ];
-      // A logged batch of many rows is heavy; write large groups in chunks (the group row first).
+      // A logged batch of many rows is heavy; write large groups in chunks (the group row in each).
       const CHUNK = 100;
-      await groups.create(group, members.slice(0, CHUNK));
-      for (let i = CHUNK; i < members.length; i += CHUNK) {
-        await groups.create(group, members.slice(i, i + CHUNK));
+      for (let i = 0; i < members.length; i += CHUNK) {
+        const chunk = members.slice(i, i + CHUNK);
+        await writeMembership(chunk, 'joined', () => groups.create(group, chunk));
       }
-      await Promise.all(members.map((member) => notify(group.id, member.userId, 'joined')));
       return { ...group, memberCount: members.length };
     },
 
@@ -102,9 +153,16 @@ export function createGroupService(deps: {
       if ((await groups.countMembers(groupId)) >= deps.maxMembers) {
         throw new AppError('CONFLICT', `The group already has the maximum of ${deps.maxMembers} members`);
       }
+      // Read, then write: not a lightweight transaction, so that the member and their
+      // groups_by_user row go in one batch (store/groups.ts). Two owners adding one user at the
+      // same instant both get 201, for the same outcome.
+      if (await groups.findMember(groupId, userId)) throw new AppError('CONFLICT', 'That user is already a member');
       const member: GroupMember = { groupId, userId, role: 'member', joinedAt: Date.now() };
-      if (!(await groups.addMember(member))) throw new AppError('CONFLICT', 'That user is already a member');
-      await notify(groupId, userId, 'joined');
+      // Before the membership, as every inbox change: a join that lands is then never missing
+      // from changedSince (a refused one costs a conversation reported as changed for nothing).
+      await deps.inbox.recordChange(userId, groupId, newId());
+      const timestamp = writeTimestamp();
+      await writeMembership([{ groupId, userId }], 'joined', () => groups.addMember(member, timestamp));
       return member;
     },
 
@@ -120,8 +178,9 @@ export function createGroupService(deps: {
       if (!(await groups.findMember(groupId, userId))) {
         throw new AppError('NOT_FOUND', `User ${userId} is not a member of this group`);
       }
-      await groups.removeMember(groupId, userId);
-      await notify(groupId, userId, 'left');
+      await deps.inbox.recordChange(userId, groupId, newId());
+      const timestamp = writeTimestamp();
+      await writeMembership([{ groupId, userId }], 'left', () => groups.removeMember(groupId, userId, timestamp));
     },
   };
 }

@@ -1,23 +1,27 @@
 import type { ConversationRepository } from '../store/conversations.js';
 import type { GroupRepository } from '../store/groups.js';
 import type { IdempotencyRepository } from '../store/idempotency.js';
+import type { InboxRepository } from '../store/inbox.js';
 import type { MessageRepository } from '../store/messages.js';
 import type { ReceiptRepository } from '../store/receipts.js';
 import type { UserRepository } from '../store/users.js';
 import { createConversationAccess } from './messages/access.js';
 import { createHistoryService } from './messages/history.js';
+import { createInboxService } from './messages/inbox.js';
 import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
-import type { ConversationEvents } from './ports.js';
+import type { ConversationEvents, StablePosition } from './ports.js';
 
+export type { InboxItem, InboxPage, InboxQuery } from './messages/inbox.js';
 export { requestHash } from './messages/send.js';
 export type * from './messages/types.js';
 
 /**
- * Messaging: sending (messages/send.ts), reading history (messages/history.ts) and moving
- * delivery/read watermarks (messages/receipts.ts), over one conversation-access part
- * (messages/access.ts). The edges see one service; each use case lives in its own module.
+ * Messaging: sending (messages/send.ts), reading history (messages/history.ts), moving
+ * delivery/read watermarks (messages/receipts.ts) and the inbox (messages/inbox.ts), over one
+ * conversation-access part (messages/access.ts). The edges see one service; each use case lives
+ * in its own module.
  */
 export function createMessagingService(deps: {
   messages: MessageRepository;
@@ -26,6 +30,11 @@ export function createMessagingService(deps: {
   users: UserRepository;
   idempotency: IdempotencyRepository;
   conversations: ConversationRepository;
+  inbox: InboxRepository;
+  /** The message stream's stable position (sync-cursor's, on merge): the inbox's syncCursor. */
+  position: StablePosition;
+  /** How far before a syncCursor the caller's own changes count (INBOX_OWN_CHANGE_MARGIN_MS). */
+  ownChangeMarginMs: number;
   bucketMs: number;
   events?: ConversationEvents;
   recent?: RecentMessagesCache;
@@ -36,14 +45,14 @@ export function createMessagingService(deps: {
   const sending = createSendService({ ...deps, access });
   const history = createHistoryService({ ...deps, access });
   const receipts = createReceiptService({ ...deps, access });
+  const inbox = createInboxService({ ...deps, access });
   return {
     conversationById: access.conversationById,
     send: sending.send,
     history: history.history,
     updateReceipt: receipts.updateReceipt,
     listReceipts: receipts.listReceipts,
-    /** The caller's one-to-one conversations (groups are listed by the group service). */
-    listDirectConversations: (callerId: string) => deps.conversations.listDirect(callerId),
+    inbox: inbox.inbox,
   };
 }
 

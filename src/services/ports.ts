@@ -28,9 +28,20 @@ export interface ConversationEvents {
   receiptUpdated(change: ReceiptChange, participantIds: readonly string[]): Promise<void>;
 }
 
-/** Told when membership changes, so real-time subscriptions and caches can follow. */
+/** `written`: the Cassandra write succeeded; `uncertain`: it failed or timed out and may have landed. */
+export type MembershipOutcome = 'written' | 'uncertain';
+
+/**
+ * Told when membership changes, so real-time subscriptions and caches can follow; told after a
+ * failed write too (`uncertain`), so that what landed anyway is still followed.
+ */
 export interface MembershipListener {
-  membershipChanged(groupId: string, userId: string, change: 'joined' | 'left'): Promise<void>;
+  membershipChanged(
+    groupId: string,
+    userId: string,
+    change: 'joined' | 'left',
+    outcome: MembershipOutcome,
+  ): Promise<void>;
 }
 
 /** Reads presence for the HTTP API. */

@@ -151,6 +151,9 @@ export function createDb(client: CassandraClient, hooks: { observe?: QueryObserv
               prepare: true,
               logged: options.logged ?? true,
               ...(options.idempotent === undefined ? {} : { isIdempotent: options.idempotent }),
+              ...(options.timestamp === undefined
+                ? {}
+                : { timestamp: cassandra.types.Long.fromString(options.timestamp.toString()) }),
             }),
         );
       } catch (error) {

@@ -4,8 +4,6 @@ import { type Db, fromDate, type Row, toDate } from './client.js';
 const INSERT_GROUP = 'INSERT INTO groups (group_id, name, owner_id, created_at) VALUES (?, ?, ?, ?)';
 const SELECT_GROUP = 'SELECT group_id, name, owner_id, created_at FROM groups WHERE group_id = ?';
 const INSERT_MEMBER = 'INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)';
-const INSERT_MEMBER_IF_ABSENT =
-  'INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) IF NOT EXISTS';
 const INSERT_GROUP_OF_USER = 'INSERT INTO groups_by_user (user_id, group_id, role, joined_at) VALUES (?, ?, ?, ?)';
 const SELECT_MEMBERS = 'SELECT group_id, user_id, role, joined_at FROM group_members WHERE group_id = ?';
 const SELECT_MEMBER = 'SELECT group_id, user_id, role, joined_at FROM group_members WHERE group_id = ? AND user_id = ?';
@@ -68,28 +66,27 @@ export function createGroupRepository(db: Db) {
       return Number(row?.n ?? 0);
     },
 
-    /** Adds a member unless already there (lightweight transaction); false when already a member. */
-    async addMember(member: GroupMember): Promise<boolean> {
-      const result = await db.execute(INSERT_MEMBER_IF_ABSENT, [
-        member.groupId,
-        member.userId,
-        member.role,
-        toDate(member.joinedAt),
-      ]);
-      if (!result.wasApplied()) return false;
-      await db.execute(INSERT_GROUP_OF_USER, [member.userId, member.groupId, member.role, toDate(member.joinedAt)], {
-        idempotent: true,
-      });
-      return true;
+    /**
+     * Writes a member and their groups_by_user row in one logged batch at `timestamp`
+     * (microseconds): both land or neither, so a group is never missing from a member's list.
+     * Before, a lightweight transaction on group_members was followed by a separate insert into
+     * groups_by_user: a transaction that timed out but landed (or a node dying in between) left a
+     * member whose groups never listed the group, and whose sockets never got its messages. The
+     * fixed timestamp makes a retry after a timeout a true no-op: it cannot undo a removal made
+     * after the first attempt. The caller checks membership first (see services/groups.ts).
+     */
+    async addMember(member: GroupMember, timestamp: bigint): Promise<void> {
+      await db.batch(memberWrites(member), { logged: true, idempotent: true, timestamp });
     },
 
-    async removeMember(groupId: string, userId: string): Promise<void> {
+    /** Removes a member and their groups_by_user row in one logged batch at `timestamp` (as addMember). */
+    async removeMember(groupId: string, userId: string, timestamp: bigint): Promise<void> {
       await db.batch(
         [
           { query: DELETE_MEMBER, params: [groupId, userId] },
           { query: DELETE_GROUP_OF_USER, params: [userId, groupId] },
         ],
-        { logged: true, idempotent: true },
+        { logged: true, idempotent: true, timestamp },
       );
     },
 

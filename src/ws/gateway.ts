@@ -333,10 +333,14 @@ export function createGateway(deps: {
       }
     }
 
+    // `ready` promises that anything newer reaches the client live, so it is sent only once the
+    // user's channels hold. When they cannot be made (Redis away, the groups unreadable) the
+    // client gets 1011 and reconnects with backoff: a `ready` over a failed SUBSCRIBE told a
+    // client it was live while nothing would ever reach it, and it had no reason to catch up.
     try {
       await realtime.register(connection);
     } catch (error) {
-      logger.error({ err: error, userId }, 'websocket setup failed');
+      logger.warn({ err: error, userId }, 'websocket setup failed: subscriptions could not be made');
       connection.close(CLOSE_CODES.INTERNAL_ERROR, 'setup failed; reconnect');
       return;
     }

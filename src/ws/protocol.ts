@@ -3,6 +3,7 @@ import { CONVERSATION_ID_PATTERN } from '../domain/conversations.js';
 import { AppError, type ErrorCode, type ValidationIssue } from '../domain/errors.js';
 import { ULID_PATTERN } from '../domain/ids.js';
 import { parseStrictJson, strictJsonDetail } from '../domain/strict-json.js';
+import type { ResyncEvent } from '../realtime/events.js';
 
 /**
  * The WebSocket protocol: every frame is a JSON text frame `{ "type": …, "data": … }`. Inbound
@@ -23,7 +24,10 @@ export const CLOSE_CODES = {
   POLICY_VIOLATION: 1008,
   /** A frame was larger than the limit (64 KiB by default). Reconnect; do not resend it. */
   MESSAGE_TOO_BIG: 1009,
-  /** The server could not set the connection up: reconnect with backoff. */
+  /**
+   * The server could not set the connection up (e.g. its subscriptions could not be made while
+   * Redis is away; `ready` is never sent then): reconnect with backoff.
+   */
   INTERNAL_ERROR: 1011,
   /** The client read too slowly and its send buffer passed the limit: reconnect and catch up. */
   SLOW_CONSUMER: 4000,
@@ -145,7 +149,13 @@ export type ServerFrame =
       type: 'error';
       data: { code: ErrorCode; detail: string; issues?: ValidationIssue[]; id?: string; retryAfterMs?: number };
     }
-  | { type: 'pong'; data: unknown };
+  | { type: 'pong'; data: unknown }
+  /**
+   * Events may have been missed (see src/ws/README.md, "resync"): catch up from the inbox's
+   * `changedSince` and each changed conversation's `after=` cursor. The frame is the real-time
+   * event of that name (src/realtime/events.ts), sent as is.
+   */
+  | ResyncEvent;
 
 export const encodeFrame = (frame: ServerFrame) => JSON.stringify(frame);
 

@@ -32,9 +32,9 @@ describe('GET /conversations', () => {
     expect(sent.status).toBe(201);
     const conversationId = sent.body.message.conversationId;
     const entry = { id: conversationId, kind: 'direct', groupId: null, name: null };
-    expect(await list(alice)).toEqual([{ ...entry, peerId: bob.id }]);
+    expect(await list(alice)).toEqual([expect.objectContaining({ ...entry, peerId: bob.id })]);
     // Bob learns of a conversation someone else started: what a reconnecting client catches up on.
-    expect(await list(bob)).toEqual([{ ...entry, peerId: alice.id }]);
+    expect(await list(bob)).toEqual([expect.objectContaining({ ...entry, peerId: alice.id })]);
     expect(await list(carol)).toEqual([]);
     await api.post('/api/v1/messages', { receiverId: alice.id, content: 'hi alice' }, bob.token);
     expect(await list(alice)).toHaveLength(1);
@@ -43,7 +43,7 @@ describe('GET /conversations', () => {
   it('lists the groups the caller belongs to, and drops one the caller left', async () => {
     const created = await api.post('/api/v1/groups', { name: 'Inbox crew', memberIds: [carol.id] }, alice.token);
     const groupId = created.body.group.id;
-    const entry = { id: groupId, kind: 'group', peerId: null, groupId, name: 'Inbox crew' };
+    const entry = expect.objectContaining({ id: groupId, kind: 'group', peerId: null, groupId, name: 'Inbox crew' });
     expect(await list(carol)).toContainEqual(entry);
     expect(await list(bob)).not.toContainEqual(entry);
     expect((await api.delete(`/api/v1/groups/${groupId}/members/${carol.id}`, carol.token)).status).toBe(204);

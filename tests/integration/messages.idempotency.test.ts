@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucketForMessage } from '../../src/domain/buckets.js';
 import { directConversationId } from '../../src/domain/conversations.js';
 import { newId, ulidTime } from '../../src/domain/ids.js';
 import { requestHash } from '../../src/services/messaging.js';
 import { createIdempotencyRepository } from '../../src/store/idempotency.js';
+import { createMessageRepository } from '../../src/store/messages.js';
 import { type ApiClient, apiClient, expectProblem, registerUser, type TestUser } from '../support/api.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { connectWs } from '../support/ws-client.js';
@@ -146,6 +148,21 @@ describe('idempotent sends', () => {
     expect(retry.body.message).toEqual({ ...first.body.message, status: 'read' });
   });
 
+  /** Retries alice's send with `key` while bob is connected: answered 200 with `id`, and bob gets it live, once. */
+  async function retryReachesBob(key: string, id: string, content: string) {
+    const socket = await connectWs(server.url, bob.token);
+    try {
+      const retry = await send(alice, { receiverId: bob.id, content, clientMessageId: key });
+      expect(retry.status).toBe(200);
+      expect(retry.body.message.id).toBe(id);
+      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
+      expect(frame.data.message.content).toBe(content);
+      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
+    } finally {
+      await socket.close();
+    }
+  }
+
   it('stores and fans out a message whose first attempt claimed the key but died before writing it', async () => {
     const key = randomUUID();
     const content = `orphaned claim ${key}`;
@@ -162,17 +179,30 @@ describe('idempotent sends', () => {
       createdAt: ulidTime(id),
       clientTimestamp: null,
     });
-    const socket = await connectWs(server.url, bob.token);
-    try {
-      const retry = await send(alice, { ...target, content, clientMessageId: key });
-      expect(retry.status).toBe(200);
-      expect(retry.body.message.id).toBe(id);
-      const frame = await socket.waitFor('message.created', (data) => data.message.id === id);
-      expect(frame.data.message.content).toBe(content);
-      expect(copies(await all(bob, `peerId=${alice.id}`), content)).toBe(1);
-    } finally {
-      await socket.close();
-    }
+    await retryReachesBob(key, id, content);
+  });
+
+  it('publishes, on a retry, a message whose first attempt was stored but never published', async () => {
+    const key = randomUUID();
+    const content = `stored, unpublished ${key}`;
+    const id = newId();
+    const target = { receiverId: bob.id };
+    const stored = {
+      id,
+      conversationId: directConversationId(alice.id, bob.id),
+      senderId: alice.id,
+      receiverId: bob.id,
+      groupId: null,
+      content,
+      createdAt: ulidTime(id),
+      clientTimestamp: null,
+    };
+    // What a first attempt leaves when it stored the message and Redis refused the publish (or
+    // the process died before it): the claim and the message, and no event anywhere.
+    const { db, config } = server.container.deps;
+    await createIdempotencyRepository(db).claim(key, requestHash(target, content, null), stored);
+    await createMessageRepository(db).insert(stored, bucketForMessage(id, config.messages.bucketMs));
+    await retryReachesBob(key, id, content);
   });
 
   it('refuses keys that are empty, too long or contain spaces', async () => {

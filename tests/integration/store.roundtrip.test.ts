@@ -61,11 +61,13 @@ describe('repositories round-trip every table through prepared statements', () =
       ].sort(),
     );
     const lateMember = { groupId: group.id, userId: late, role: 'member' as const, joinedAt: 1_700_000_001_000 };
-    expect(await groups.addMember(lateMember)).toBe(true);
-    expect(await groups.addMember(lateMember)).toBe(false);
+    const addedAt = BigInt(Date.now()) * 1000n;
+    await groups.addMember(lateMember, addedAt);
     expect(await groups.findMember(group.id, late)).toEqual(lateMember);
     expect(await groups.listGroupIdsOfUser(late)).toEqual([group.id]);
-    await groups.removeMember(group.id, late);
+    await groups.removeMember(group.id, late, addedAt + 1n);
+    // A retry of the add at its own timestamp (after a timeout) cannot undo the later removal.
+    await groups.addMember(lateMember, addedAt);
     expect(await groups.findMember(group.id, late)).toBeUndefined();
     expect(await groups.listGroupIdsOfUser(late)).toEqual([]);
   });

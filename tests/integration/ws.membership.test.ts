@@ -109,7 +109,7 @@ describe('group membership of connected users', () => {
     expect(await groupMessageReaches(apiB, owner, groupId, [staysOnA, ownerOnB], removedOnA, removed)).toBe(true);
 
     // Removed behind the services' back: no membership event is published at all.
-    await groupsRepo.removeMember(groupId, removed.id);
+    await groupsRepo.removeMember(groupId, removed.id, BigInt(Date.now()) * 1000n);
 
     // Bounded: a healthy node reconciles within one interval (jittered); this allows many.
     const deadline = Date.now() + RECONCILE_MS * 25;
@@ -137,7 +137,7 @@ describe('group membership of connected users', () => {
 
     // The removal is stored, and its notice reaches the group channel only (the one on the
     // user's channel is lost): exactly the envelope another node publishes there.
-    await groupsRepo.removeMember(groupId, removed.id);
+    await groupsRepo.removeMember(groupId, removed.id, BigInt(Date.now()) * 1000n);
     await publishAsNode(
       redis,
       `sb:v1:ch:group:{${groupId}}`,

@@ -13,12 +13,26 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts connections again. */
   restore(): void;
+  /**
+   * Holds every byte the service sends back for `ms` (0: none) on every connection, in order:
+   * requests reach the service at once and are executed, their answers come late. So a client
+   * timeout shorter than `ms` makes a write that times out *and* lands.
+   */
+  delayReplies(ms: number): void;
+  /**
+   * In front of Cassandra: holds for `ms` (0: none) only the answers to writes (CQL v4 RESULT
+   * frames of kind Void), so reads stay fast while a write times out at the client and lands.
+   * CQL multiplexes requests by stream id, so answering frames out of order is legal.
+   */
+  delayCqlWriteReplies(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
+  let replyDelayMs = 0;
+  let writeReplyDelayMs = 0;
   const server: Server = createServer((client) => {
     if (!open) {
       client.destroy();
@@ -27,7 +41,44 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     const upstream = connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    // Replies in order, each released no earlier than its arrival plus the delay in force then.
+    let releasedAt = 0;
+    let held = 0;
+    let pending = Buffer.alloc(0);
+    /** Splits CQL v4 frames (9-byte header, length at offset 5) and holds write answers. */
+    function forwardCql(chunk: Buffer) {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 9) {
+        const total = 9 + pending.readUInt32BE(5);
+        if (pending.length < total) return;
+        const frame = pending.subarray(0, total);
+        pending = pending.subarray(total);
+        const isWriteResult = frame[4] === 0x08 && frame.length >= 13 && frame.readInt32BE(9) === 1;
+        if (isWriteResult) setTimeout(() => client.writable && client.write(frame), writeReplyDelayMs);
+        else client.write(frame);
+      }
+    }
+    upstream.on('data', (chunk: Buffer) => {
+      if (writeReplyDelayMs > 0 || pending.length > 0) {
+        forwardCql(chunk);
+        return;
+      }
+      const at = Math.max(Date.now() + replyDelayMs, releasedAt);
+      releasedAt = at;
+      if (held === 0 && at <= Date.now()) {
+        client.write(chunk);
+        return;
+      }
+      held++;
+      setTimeout(
+        () => {
+          held--;
+          if (client.writable) client.write(chunk);
+        },
+        Math.max(0, at - Date.now()),
+      );
+    });
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -49,6 +100,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     restore() {
       open = true;
+    },
+    delayReplies(ms) {
+      replyDelayMs = ms;
+    },
+    delayCqlWriteReplies(ms) {
+      writeReplyDelayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {

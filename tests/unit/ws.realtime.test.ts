@@ -46,8 +46,10 @@ function setUp(options: { senders?: MessageSenders } = {}) {
   const refs = new Set<string>();
   const published: Array<{ channel: string; event: RealtimeEvent }> = [];
   let failures = 0;
+  /** Channels whose SUBSCRIBE the fake refuses (Redis away for them). */
+  const refused = new Set<string>();
   let handler: BusHandler = () => {};
-  let reconnected = () => {};
+  let gapHandler: (channels: string[], reason: string) => void = () => {};
   const bus: Bus = {
     nodeId: 'unit',
     async publish(channel, event) {
@@ -60,6 +62,7 @@ function setUp(options: { senders?: MessageSenders } = {}) {
     encode: (event) => JSON.stringify({ node: 'unit', event }),
     async subscribe(channel) {
       refs.add(channel);
+      if (refused.has(channel)) throw new Error('Connection is closed.');
     },
     unsubscribe(channel) {
       refs.delete(channel);
@@ -67,10 +70,9 @@ function setUp(options: { senders?: MessageSenders } = {}) {
     onEvent(next) {
       handler = next;
     },
-    onReconnect(next) {
-      reconnected = next;
+    onPossibleGap(next) {
+      gapHandler = next;
     },
-    onPossibleGap() {},
     publishCommand: 'publish',
     async close() {},
   };
@@ -163,11 +165,21 @@ function setUp(options: { senders?: MessageSenders } = {}) {
     failNextPublishes(count: number) {
       failures = count;
     },
-    reconnect: () => reconnected(),
+    refused,
+    /** The bus reports these channels live again after a possible gap. */
+    gap: (gapChannels: string[], reason = 'reconnect') => gapHandler(gapChannels, reason),
   };
 }
 
 const types = (events: ClientEvent[]) => events.map((event) => event.type);
+
+async function eventually(check: () => boolean, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 let service: Realtime | undefined;
 afterEach(() => service?.stop());
@@ -179,6 +191,8 @@ describe('membership changes', () => {
     const [groupId, userId] = [newId(), newId()];
     t.failNextPublishes(3);
     await t.realtime.membershipChanged(groupId, userId, 'left');
+    // The first attempts failed; the retries (100 ms, then 400 ms later) land in the background.
+    await eventually(() => t.published.length === 2);
     expect(t.published.map((entry) => entry.channel).sort()).toEqual(
       [channels.groupChannel(groupId), channels.userChannel(userId)].sort(),
     );
@@ -198,22 +212,28 @@ describe('membership changes', () => {
     expect(types(goneSocket.events)).toEqual([]);
     expect(types(staysSocket.events)).toEqual(['message.created']);
     expect(t.refs.has(channels.groupChannel(groupId))).toBe(true);
+    // The notice made the node read the user's groups again; that read decides.
+    t.answerRead(gone, []);
+    await t.flush();
+    expect(t.reads).toEqual([]);
   });
 
-  it('ignores a late duplicate of an older join after a removal', async () => {
+  it('follows what Cassandra says, not the notices’ clocks: a "joined" stamped before a "left" still re-adds a re-added member', async () => {
     const t = setUp();
     service = t.realtime;
     const [groupId, userId] = [newId(), newId()];
     const socket = await t.connect(userId, [groupId]);
-    const now = Date.now();
-    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', now - 10));
-    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'left', now));
-    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', now - 10));
+    // The removal came from a node whose clock runs 10 s fast, the re-add from one 10 s slow.
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'left', Date.now() + 10_000));
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', Date.now() - 10_000));
+    // The first re-read answers while the user was out; the one after the second notice, back in.
+    t.answerRead(userId, []);
+    await t.flush();
     expect(t.refs.has(channels.groupChannel(groupId))).toBe(false);
-    // A newer join (re-added) is applied.
-    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'joined', now + 10));
+    t.answerRead(userId, [groupId]);
+    await t.flush();
     t.deliver(channels.groupChannel(groupId), t.groupMessage(groupId));
-    expect(types(socket.events)).toEqual(['message.created']);
+    expect(types(socket.events)).toEqual(['resync', 'message.created']);
   });
 
   it('leaves a group the user’s groups no longer list when reconciling, and joins one they newly list', async () => {
@@ -229,23 +249,35 @@ describe('membership changes', () => {
     expect(t.refs.has(channels.groupChannel(newGroup))).toBe(true);
   });
 
-  it('does not undo a change that arrived while the reconciliation read was in flight', async () => {
+  it('does not undo its own change with a reconciliation read that began before it', async () => {
     const t = setUp();
     service = t.realtime;
-    const [leftGroup, joinedGroup, userId] = [newId(), newId(), newId()];
+    const [leftGroup, userId] = [newId(), newId()];
     const socket = await t.connect(userId, [leftGroup]);
     const run = t.realtime.reconcileMemberships();
     await t.flush();
-    // Meanwhile: removed from one group, added to another; the read began before both.
-    const at = Date.now() + 1;
-    t.deliver(channels.groupChannel(leftGroup), t.membership(leftGroup, userId, 'left', at));
-    t.deliver(channels.userChannel(userId), t.membership(joinedGroup, userId, 'joined', at));
+    // Meanwhile this node removes the user (written in Cassandra); the read was answered before.
+    await t.realtime.membershipChanged(leftGroup, userId, 'left', 'written');
     t.answerRead(userId, [leftGroup]);
     await run;
     expect(t.refs.has(channels.groupChannel(leftGroup))).toBe(false);
-    expect(t.refs.has(channels.groupChannel(joinedGroup))).toBe(true);
-    t.deliver(channels.groupChannel(joinedGroup), t.groupMessage(joinedGroup));
-    expect(types(socket.events)).toEqual(['message.created']);
+    t.deliver(channels.groupChannel(leftGroup), t.groupMessage(leftGroup));
+    expect(types(socket.events)).toEqual([]);
+  });
+
+  it('re-reads instead of applying its own change when the write may not have landed', async () => {
+    const t = setUp();
+    service = t.realtime;
+    const [groupId, userId] = [newId(), newId()];
+    const socket = await t.connect(userId, []);
+    await t.realtime.membershipChanged(groupId, userId, 'joined', 'uncertain');
+    expect(t.refs.has(channels.groupChannel(groupId))).toBe(false);
+    // It landed: the read lists the group, the channel is held, and the client is told to catch up.
+    t.answerRead(userId, [groupId]);
+    await t.flush();
+    await t.flush();
+    expect(t.refs.has(channels.groupChannel(groupId))).toBe(true);
+    expect(types(socket.events)).toEqual(['resync']);
   });
 
   it('does not re-join a group whose removal arrived while the initial group list was loading', async () => {
@@ -255,23 +287,77 @@ describe('membership changes', () => {
     const connection: RealtimeConnection = { id: newId(), userId, deliver: () => {} };
     const registered = t.realtime.register(connection);
     await t.flush();
-    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'left', Date.now() + 1));
+    t.deliver(channels.userChannel(userId), t.membership(groupId, userId, 'left', Date.now()));
+    // The first read was answered before the removal; the notice asks for one more.
     t.answerRead(userId, [groupId]);
+    await t.flush();
+    t.answerRead(userId, []);
     await registered;
     expect(t.refs.has(channels.groupChannel(groupId))).toBe(false);
   });
+});
 
-  it('reconciles every connected user when the subscriber reconnects', async () => {
+describe('gaps', () => {
+  it('tells only the connections holding the channels that had a gap to resync, and re-reads their users’ groups', async () => {
     const t = setUp();
     service = t.realtime;
-    const [a, b] = [newId(), newId()];
-    await t.connect(a, []);
-    await t.connect(b, []);
-    t.reconnect();
+    const [groupId, a, b, c] = [newId(), newId(), newId(), newId()];
+    const aSocket = await t.connect(a, []);
+    const bSocket = await t.connect(b, [groupId]);
+    const cSocket = await t.connect(c, []);
+    t.gap([channels.userChannel(a), channels.groupChannel(groupId)]);
+    expect(aSocket.events).toEqual([{ type: 'resync', data: { reason: 'reconnect' } }]);
+    expect(bSocket.events).toEqual([{ type: 'resync', data: { reason: 'reconnect' } }]);
+    expect(cSocket.events).toEqual([]);
     await t.flush();
     expect(t.reads.map((read) => read.userId).sort()).toEqual([a, b].sort());
     t.answerRead(a, []);
-    t.answerRead(b, []);
+    t.answerRead(b, [groupId]);
+  });
+
+  it('hands a resync notice published on a group channel to each local member once', async () => {
+    const t = setUp();
+    service = t.realtime;
+    const [groupId, a, b] = [newId(), newId(), newId()];
+    const aSocket = await t.connect(a, [groupId]);
+    const bSocket = await t.connect(b, [groupId]);
+    t.deliver(channels.groupChannel(groupId), { type: 'resync', data: { reason: 'publish failed' } });
+    expect(types(aSocket.events)).toEqual(['resync']);
+    expect(types(bSocket.events)).toEqual(['resync']);
+  });
+
+  it('refuses to register a connection whose channels cannot be subscribed (no ready that lies)', async () => {
+    const t = setUp();
+    service = t.realtime;
+    const userId = newId();
+    t.refused.add(channels.userChannel(userId));
+    const connection: RealtimeConnection = { id: newId(), userId, deliver: () => {} };
+    const registered = t.realtime.register(connection);
+    await t.flush();
+    t.answerRead(userId, []);
+    await expect(registered).rejects.toThrow('Connection is closed.');
+  });
+
+  it('refuses a second connection of a user while their channel is down, though the first was set up', async () => {
+    const t = setUp();
+    service = t.realtime;
+    const userId = newId();
+    await t.connect(userId, []);
+    t.refused.add(channels.userChannel(userId));
+    const second: RealtimeConnection = { id: newId(), userId, deliver: () => {} };
+    await expect(t.realtime.register(second)).rejects.toThrow('Connection is closed.');
+  });
+
+  it('tells nobody anything in a quiet run', async () => {
+    const t = setUp();
+    service = t.realtime;
+    const [groupId, a, b] = [newId(), newId(), newId()];
+    const aSocket = await t.connect(a, [groupId]);
+    const bSocket = await t.connect(b, [groupId]);
+    t.deliver(channels.groupChannel(groupId), t.groupMessage(groupId));
+    await t.flush();
+    expect(types(aSocket.events)).toEqual(['message.created']);
+    expect(types(bSocket.events)).toEqual(['message.created']);
   });
 });
 

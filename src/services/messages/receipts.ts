@@ -1,6 +1,8 @@
 import { bucketForMessage } from '../../domain/buckets.js';
 import { AppError } from '../../domain/errors.js';
+import { newId } from '../../domain/ids.js';
 import type { Receipt } from '../../domain/types.js';
+import type { InboxRepository } from '../../store/inbox.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { ReceiptRepository } from '../../store/receipts.js';
 import type { ConversationEvents } from '../ports.js';
@@ -15,6 +17,7 @@ export function createReceiptService(deps: {
   access: ConversationAccess;
   messages: Pick<MessageRepository, 'findById'>;
   receipts: Pick<ReceiptRepository, 'find' | 'advance'>;
+  inbox: Pick<InboxRepository, 'recordChange'>;
   bucketMs: number;
   events?: ConversationEvents | undefined;
   receiptsCache?: ReceiptsCache | undefined;
@@ -37,6 +40,10 @@ export function createReceiptService(deps: {
         deps.events && conversation.ref.kind === 'group'
           ? await receipts.find(conversation.ref.id, callerId).catch(() => undefined)
           : undefined;
+      // The caller's inbox change first (their other devices learn of it through changedSince):
+      // were it written after, a move that landed and a change write that failed would leave
+      // those devices with a stale unread count until the conversation's next message.
+      await deps.inbox.recordChange(callerId, conversation.ref.id, newId());
       await receipts.advance(conversation.ref.id, callerId, input.messageId, input.status);
       await deps.receiptsCache?.advance(conversation.ref.id, callerId, input.messageId, input.status);
       const receipt = await receipts.find(conversation.ref.id, callerId);

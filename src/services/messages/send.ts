@@ -6,6 +6,7 @@ import { newId, ulidTime } from '../../domain/ids.js';
 import type { Message, StoredMessage } from '../../domain/types.js';
 import type { ConversationRepository } from '../../store/conversations.js';
 import type { IdempotencyRepository } from '../../store/idempotency.js';
+import type { InboxRepository } from '../../store/inbox.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { ConversationEvents } from '../ports.js';
 import { type ConversationAccess, fanOutIds, MEMBERSHIP_ONLY } from './access.js';
@@ -26,6 +27,7 @@ export function createSendService(deps: {
   messages: Pick<MessageRepository, 'insert' | 'findById'>;
   idempotency: IdempotencyRepository;
   conversations: Pick<ConversationRepository, 'addDirect'>;
+  inbox: Pick<InboxRepository, 'recordMessage'>;
   bucketMs: number;
   events?: ConversationEvents | undefined;
   recent?: RecentMessagesCache | undefined;
@@ -43,6 +45,9 @@ export function createSendService(deps: {
       await deps.conversations.addDirect(message.conversationId, message.senderId, message.receiverId);
       recordedDirect.add(message.conversationId);
     }
+    // Before the message too, so a stored message is never newer than its conversation's
+    // activity row: an inbox read that sees the message also sees the conversation as changed.
+    await deps.inbox.recordMessage(message);
     await messages.insert(message, bucketOf(message));
   }
 
@@ -98,8 +103,9 @@ export function createSendService(deps: {
             await store(claim.message);
             await afterStored({ ...claim.message, status: 'sent' }, conversation);
           } else {
-            // Its first write-through may never have happened (the attempt died or Redis was away).
-            await deps.recent?.append(claim.message);
+            // Its first write-through and publish may never have happened (the attempt died, or
+            // Redis was away): do both again. A recipient that already has it drops it by id.
+            await afterStored({ ...claim.message, status: 'sent' }, conversation);
           }
           // The original message as it stands now: its status may have moved since the first send.
           const [message] = await withStatus(conversation, [claim.message]);

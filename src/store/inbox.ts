@@ -1,0 +1,71 @@
+import { ulidWriteTimestampMicros } from '../domain/ids.js';
+import type { Db } from './client.js';
+
+const SET_ACTIVITY = 'UPDATE conversation_activity SET last_message_id = ? WHERE conversation_id = ?';
+const SELECT_ACTIVITY = 'SELECT last_message_id FROM conversation_activity WHERE conversation_id = ?';
+const SET_CHANGE = 'UPDATE inbox_changes_by_user SET changed_at = ? WHERE user_id = ? AND conversation_id = ?';
+const SELECT_CHANGES = 'SELECT conversation_id, changed_at FROM inbox_changes_by_user WHERE user_id = ?';
+
+/**
+ * Activity reads run this many at a time: a user in thousands of conversations must not take
+ * every connection of the driver's pool (the same bound as the group lookups of groups.ts).
+ */
+const ACTIVITY_READ_CONCURRENCY = 32;
+
+/**
+ * The inbox's two tables (cql/0012_inbox.cql): each conversation's newest message id, and each
+ * user's own changes (watermark moves, joins, leaves) per conversation. Both are written with a
+ * write timestamp derived from the id they store (ulidWriteTimestampMicros), so the highest id
+ * wins whatever order concurrent writes land in: no read before write, no lightweight transaction.
+ */
+export function createInboxRepository(db: Db) {
+  return {
+    /**
+     * Records a message as its conversation's newest activity (idempotent). Called before the
+     * message is inserted, so a stored message is never newer than its conversation's row.
+     */
+    async recordMessage(message: { id: string; conversationId: string }): Promise<void> {
+      await db.execute(SET_ACTIVITY, [message.id, message.conversationId], {
+        idempotent: true,
+        timestamp: ulidWriteTimestampMicros(message.id),
+      });
+    },
+
+    /**
+     * The newest message id of each conversation that has one. One point read per conversation,
+     * in parallel, rather than `IN (…)` on the partition key: token-aware routing sends each read
+     * straight to a replica, where one IN over hundreds of partitions makes a single coordinator
+     * fan out to every replica and hold all the rows until the slowest answers.
+     */
+    async lastMessageIds(conversationIds: readonly string[]): Promise<Map<string, string>> {
+      const found = new Map<string, string>();
+      for (let i = 0; i < conversationIds.length; i += ACTIVITY_READ_CONCURRENCY) {
+        const chunk = conversationIds.slice(i, i + ACTIVITY_READ_CONCURRENCY);
+        const rows = await Promise.all(
+          chunk.map((id) => db.execute(SELECT_ACTIVITY, [id], { idempotent: true }).then((result) => result.first())),
+        );
+        rows.forEach((row, index) => {
+          const id = chunk[index];
+          if (row?.last_message_id && id) found.set(id, row.last_message_id as string);
+        });
+      }
+      return found;
+    },
+
+    /** Records the user's own change in a conversation at `position` (a fresh ULID); the highest wins. */
+    async recordChange(userId: string, conversationId: string, position: string): Promise<void> {
+      await db.execute(SET_CHANGE, [position, userId, conversationId], {
+        idempotent: true,
+        timestamp: ulidWriteTimestampMicros(position),
+      });
+    },
+
+    /** The user's own last change per conversation (conversation id → position). */
+    async changesOf(userId: string): Promise<Map<string, string>> {
+      const rows = await db.all(SELECT_CHANGES, [userId]);
+      return new Map(rows.map((row) => [row.conversation_id as string, row.changed_at as string]));
+    },
+  };
+}
+
+export type InboxRepository = ReturnType<typeof createInboxRepository>;
