@@ -119,7 +119,7 @@ describe('sync under faults (randomized, seeded)', () => {
     let sendAttempts = 0;
     let retries = 0;
     async function sendUntilAcknowledged(sender: TestUser, target: object, key: string) {
-      for (let attempt = 0; ; attempt++) {
+      for (;;) {
         sendAttempts++;
         const node = pick(nodes());
         const answer = await call(node, 'POST', '/api/v1/messages', sender.token, {
