@@ -42,7 +42,7 @@ export function createGroupService(deps: {
    * Joins and leaves are the member's inbox changes (changedSince reports a joined group and a
    * left one). A group's first members need none: the group's id, minted at creation, is theirs.
    */
-  inbox: Pick<InboxRepository, 'recordChange'>;
+  inbox: Pick<InboxRepository, 'changeStatement'>;
   maxMembers: number;
   listener?: MembershipListener;
 }) {
@@ -158,11 +158,13 @@ export function createGroupService(deps: {
       // same instant both get 201, for the same outcome.
       if (await groups.findMember(groupId, userId)) throw new AppError('CONFLICT', 'That user is already a member');
       const member: GroupMember = { groupId, userId, role: 'member', joinedAt: Date.now() };
-      // Before the membership, as every inbox change: a join that lands is then never missing
-      // from changedSince (a refused one costs a conversation reported as changed for nothing).
-      await deps.inbox.recordChange(userId, groupId, newId());
+      // The member's inbox change goes in the membership's own logged batch: a join that lands is
+      // then never missing from changedSince, and a join that never lands reports nothing. (A
+      // separate write first made a timed-out change row fail the whole request before the
+      // membership was even tried.)
+      const change = [deps.inbox.changeStatement(userId, groupId, newId())];
       const timestamp = writeTimestamp();
-      await writeMembership([{ groupId, userId }], 'joined', () => groups.addMember(member, timestamp));
+      await writeMembership([{ groupId, userId }], 'joined', () => groups.addMember(member, timestamp, change));
       return member;
     },
 
@@ -178,9 +180,11 @@ export function createGroupService(deps: {
       if (!(await groups.findMember(groupId, userId))) {
         throw new AppError('NOT_FOUND', `User ${userId} is not a member of this group`);
       }
-      await deps.inbox.recordChange(userId, groupId, newId());
+      const change = [deps.inbox.changeStatement(userId, groupId, newId())];
       const timestamp = writeTimestamp();
-      await writeMembership([{ groupId, userId }], 'left', () => groups.removeMember(groupId, userId, timestamp));
+      await writeMembership([{ groupId, userId }], 'left', () =>
+        groups.removeMember(groupId, userId, timestamp, change),
+      );
     },
   };
 }

@@ -9,9 +9,15 @@ export type Row = cassandra.types.Row;
 export interface Db {
   readonly client: CassandraClient;
   execute(query: string, params: unknown[], options?: QueryOptions): Promise<cassandra.types.ResultSet>;
-  batch(queries: Array<{ query: string; params: unknown[] }>, options?: QueryOptions): Promise<void>;
+  batch(queries: Statement[], options?: QueryOptions): Promise<void>;
   /** Every row of an idempotent query, fetched page by page (never cut off at one page). */
   all(query: string, params: unknown[], options?: { fetchSize?: number }): Promise<Row[]>;
+}
+
+/** One statement of a batch: a CQL constant and its bound parameters. */
+export interface Statement {
+  query: string;
+  params: unknown[];
 }
 
 export interface QueryOptions {

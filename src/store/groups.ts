@@ -1,5 +1,5 @@
 import type { GroupMember, MemberRole } from '../domain/types.js';
-import { type Db, fromDate, type Row, toDate } from './client.js';
+import { type Db, fromDate, type Row, type Statement, toDate } from './client.js';
 
 const INSERT_GROUP = 'INSERT INTO groups (group_id, name, owner_id, created_at) VALUES (?, ?, ?, ?)';
 const SELECT_GROUP = 'SELECT group_id, name, owner_id, created_at FROM groups WHERE group_id = ?';
@@ -74,17 +74,20 @@ export function createGroupRepository(db: Db) {
      * member whose groups never listed the group, and whose sockets never got its messages. The
      * fixed timestamp makes a retry after a timeout a true no-op: it cannot undo a removal made
      * after the first attempt. The caller checks membership first (see services/groups.ts).
+     * `alongside`: other denormalized rows of the same change (the member's inbox change), in the
+     * same batch, so they too land exactly when the membership does.
      */
-    async addMember(member: GroupMember, timestamp: bigint): Promise<void> {
-      await db.batch(memberWrites(member), { logged: true, idempotent: true, timestamp });
+    async addMember(member: GroupMember, timestamp: bigint, alongside: Statement[] = []): Promise<void> {
+      await db.batch([...memberWrites(member), ...alongside], { logged: true, idempotent: true, timestamp });
     },
 
     /** Removes a member and their groups_by_user row in one logged batch at `timestamp` (as addMember). */
-    async removeMember(groupId: string, userId: string, timestamp: bigint): Promise<void> {
+    async removeMember(groupId: string, userId: string, timestamp: bigint, alongside: Statement[] = []): Promise<void> {
       await db.batch(
         [
           { query: DELETE_MEMBER, params: [groupId, userId] },
           { query: DELETE_GROUP_OF_USER, params: [userId, groupId] },
+          ...alongside,
         ],
         { logged: true, idempotent: true, timestamp },
       );

@@ -1,5 +1,5 @@
 import { ulidWriteTimestampMicros } from '../domain/ids.js';
-import type { Db } from './client.js';
+import type { Db, Statement } from './client.js';
 
 const SET_ACTIVITY = 'UPDATE conversation_activity SET last_message_id = ? WHERE conversation_id = ?';
 const SELECT_ACTIVITY = 'SELECT last_message_id FROM conversation_activity WHERE conversation_id = ?';
@@ -58,6 +58,17 @@ export function createInboxRepository(db: Db) {
         idempotent: true,
         timestamp: ulidWriteTimestampMicros(position),
       });
+    },
+
+    /**
+     * The same change as a statement, for a logged batch that makes it land with the write it
+     * describes (a join or a leave: store/groups.ts). It takes the batch's write timestamp, so
+     * among changes of one user and group the later write wins, not the higher position; both are
+     * recent either way, and changedSince counts own changes from INBOX_OWN_CHANGE_MARGIN_MS
+     * before its cursor.
+     */
+    changeStatement(userId: string, conversationId: string, position: string): Statement {
+      return { query: SET_CHANGE, params: [position, userId, conversationId] };
     },
 
     /** The user's own last change per conversation (conversation id → position). */
