@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
 import { TEST_REDIS_CLUSTER } from '../support/env.js';
 import { type RedisClusterChild, startRedisCluster } from '../support/redis-cluster.js';
-import { type ServerProcess, startServerProcess } from '../support/server.js';
+import { metricTotal, type ServerProcess, startServerProcess } from '../support/server.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
 /**
@@ -68,12 +68,7 @@ describe.runIf(TEST_REDIS_CLUSTER)('Redis Cluster failover', () => {
     expect(await cluster.primaryOf(`sb:v1:ch:user:{${bob.id}}`)).not.toBe(primary);
 
     // Node B says so (once its sharded subscribers have settled): a possible gap, logged and counted.
-    const gaps = async () => {
-      const metrics = await (await fetch(`${nodeB.metricsUrl}/metrics`)).text();
-      return [...metrics.matchAll(/^switchboard_pubsub_possible_gaps_total\{[^}]*\} (\d+)/gm)]
-        .map((match) => Number(match[1]))
-        .reduce((sum, count) => sum + count, 0);
-    };
+    const gaps = () => metricTotal(nodeB.metricsUrl, 'switchboard_pubsub_possible_gaps_total');
     await eventually(async () => ((await gaps()) > 0 ? true : undefined));
     expect(nodeB.output()).toContain('events may have been missed');
     console.info(`failover: live delivery back ${recoveredMs} ms after SIGKILL (${attempts} sends, all 201)`);
