@@ -32,7 +32,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
           // cores in CI: the 100 ms default command timeout then fires on presence scripts (which
           // only recover at their TTL), and the presence-order test failed once in eight runs. The
           // tests are about cluster semantics, not about that contention.
-          REDIS_COMMAND_TIMEOUT_MS: '1000',
+          REDIS_COMMAND_TIMEOUT_MS: process.env.REDIS_COMMAND_TIMEOUT_MS ?? '1000',
         }
       : {}),
     JWT_SECRET: TEST_JWT_SECRET,
