@@ -20,7 +20,6 @@ import { createKeys } from '../../src/cache/keys.js';
 import { type ApiNode, connectRedis, ensureServices, resetKeyspace, startApiNode } from './lib/stack.js';
 import { round, summarize } from './lib/stats.js';
 
-
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '5000' },

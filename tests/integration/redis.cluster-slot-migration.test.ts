@@ -3,7 +3,7 @@ import { type ApiClient, apiClient, registerUser } from '../support/api.js';
 import { TEST_REDIS_CLUSTER } from '../support/env.js';
 import { type RedisClusterChild, startRedisCluster } from '../support/redis-cluster.js';
 import { metricTotal, type ServerProcess, startServerProcess } from '../support/server.js';
-import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
+import { connectWs, eventually, sendUntilLive, type TestSocket } from '../support/ws-client.js';
 
 /**
  * A slot migration under a node (what `redis-cli --cluster reshard` or a rebalance does): the
@@ -48,20 +48,12 @@ describe.runIf(TEST_REDIS_CLUSTER)('Redis Cluster slot migration', () => {
       connectWs(node.url, carol.token),
     ]);
     sockets.push(bobSocket, carolSocket);
-    const send = async (content: string) => {
-      const sent = await api.post('/api/v1/messages', { receiverId: bob.id, content }, alice.token);
-      expect(sent.status).toBe(201);
-      return sent.body.message.id as string;
-    };
-    const live = (id: string, timeoutMs: number) =>
-      bobSocket
-        .waitFor('message.created', (data) => data.message.id === id, timeoutMs)
-        .then(() => true)
-        .catch(() => false);
     const subscribersOn = (address: string) => cluster.shardSubscribers(address, bobChannel);
     const slotMovedGaps = () => metricTotal(node.metricsUrl, 'switchboard_pubsub_possible_gaps_total', 'slot moved');
 
-    expect(await live(await send('before'), 5000)).toBe(true);
+    const before = await api.post('/api/v1/messages', { receiverId: bob.id, content: 'before' }, alice.token);
+    expect(before.status).toBe(201);
+    await bobSocket.waitFor('message.created', (data) => data.message.id === before.body.message.id, 5000);
     expect(await metricTotal(node.metricsUrl, 'switchboard_pubsub_possible_gaps_total')).toBe(0);
 
     const slot = Number(await cluster.admin.cluster('KEYSLOT', bobChannel));
@@ -78,12 +70,10 @@ describe.runIf(TEST_REDIS_CLUSTER)('Redis Cluster slot migration', () => {
       expect(await cluster.primaryOf(bobChannel)).toBe(to);
 
       // Sends never fail because of Redis; delivery resumes once the node subscribed on the new owner.
-      let delivered = false;
-      let attempts = 0;
-      while (!delivered && Date.now() - movedAt < 20_000) {
-        attempts++;
-        delivered = await live(await send(`after ${round}.${attempts}`), 300);
-      }
+      const { delivered, attempts } = await sendUntilLive(api, alice, bob, bobSocket, {
+        withinMs: 20_000,
+        label: `after move ${round + 1}`,
+      });
       if (!delivered) console.error(`the node's log:\n${node.output().slice(-6000)}`);
       expect(delivered).toBe(true);
       const recoveredMs = Date.now() - movedAt;
