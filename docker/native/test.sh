@@ -38,7 +38,7 @@ say "tests (vitest: unit + integration)"
 npx vitest run --config tests/vitest.config.ts "${reporters[@]}" --outputFile.json="$results/single-redis.json" "$@"
 
 # The Redis-facing suites once more against a Redis Cluster (3 primaries, 3 replicas; sharded
-# pub/sub), plus the cluster failover test. Skipped with a file filter or SKIP_REDIS_CLUSTER=1.
+# pub/sub), plus the cluster failover and slot-migration tests. Skipped with a file filter or SKIP_REDIS_CLUSTER=1.
 # Suites on a private single redis-server (outages, proxies) stay single-topology.
 CLUSTER_SUITES=(
   tests/integration/cache.consistency.test.ts tests/integration/cache.window.test.ts
@@ -48,6 +48,7 @@ CLUSTER_SUITES=(
   tests/integration/ws.fanout.test.ts tests/integration/ws.channels.test.ts
   tests/integration/ws.membership.test.ts tests/integration/receipts.fanout.test.ts
   tests/integration/security.rate-limits.test.ts tests/integration/redis.cluster-failover.test.ts
+  tests/integration/redis.cluster-slot-migration.test.ts
 )
 if [ "$#" = 0 ] && [ -z "${SKIP_REDIS_CLUSTER:-}" ]; then
   if ! bash docker/native/stack.sh status redis-cluster >/dev/null 2>&1; then

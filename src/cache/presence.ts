@@ -35,10 +35,14 @@ import { type Keys, LAST_SEEN_TTL_SECONDS } from './keys.js';
  *   2 TTLs, or another script purged the lapsed entry) is announced only if no offline at or
  *   after its expiry was recorded (`seen` < expiry): so a close racing a sweep announces once
  *   (the one that removed it from the set), and a dead node's user is still announced.
- * - A close whose claim fails (Redis away) also fails its script: the entry lapses and the user
- *   reads offline; a sweep announces it once Redis answers. The only things the split can lose
- *   are announcements, never the per-user state: online/offline stays one atomic transition per
- *   user, and every read checks expiries.
+ * - A close whose claim fails still runs its script, unclaimed (see `remove`): a claim that timed
+ *   out has usually run, and giving up there left a phantom connection nobody could sweep. When
+ *   Redis is really away the script fails too: the entry lapses and the user reads offline; a
+ *   sweep announces it once Redis answers. When only the index's primary is away (a cluster) the
+ *   script announces the offline and a later sweep may announce it once more: a duplicate
+ *   offline, never a lost one. The only things the split can lose are announcements, never the
+ *   per-user state: online/offline stays one atomic transition per user, and every read checks
+ *   expiries.
  */
 
 /**
@@ -154,10 +158,30 @@ export function createPresenceStore(deps: {
       return before === 0;
     },
 
-    /** Forgets a closed connection. Resolves true when it was the user's last one (now offline, and announced). */
+    /**
+     * Forgets a closed connection. Resolves true when it was the user's last one (now offline,
+     * and announced).
+     *
+     * A claim that fails does not stop the script. A timeout says nothing about whether the ZREM
+     * ran, and under load it usually did, late: the close used to end there, so the connection
+     * stayed in the user's set until its expiry (the TTL, 60 s) with its index entry gone, and no
+     * sweeper could ever claim it: a user who closed their last tab read as online for a minute
+     * and their watchers were never told they left (tests/integration/presence.ordering.test.ts
+     * failed so on a loaded cluster at a 100 ms command timeout). Unclaimed ('0'), the script
+     * still removes the connection it finds and announces the offline if it was the last; one
+     * another caller already removed is announced by that caller. The ZREM is then sent again
+     * (idempotent), so an entry the first one never reached cannot be swept and announced twice.
+     */
     async remove(userId: string, connectionId: string, now = Date.now()): Promise<boolean> {
-      const claimed = (await redis.zrem(keys.presenceIndex(nodeId), member(userId, connectionId))) === 1;
-      return remove(userId, connectionId, claimed, now, now);
+      const index = keys.presenceIndex(nodeId);
+      const entry = member(userId, connectionId);
+      const claim = await redis.zrem(index, entry).then(
+        (removed) => (removed === 1 ? 'claimed' : 'not claimed'),
+        () => 'unknown' as const,
+      );
+      const offline = await remove(userId, connectionId, claim === 'claimed', now, now);
+      if (claim === 'unknown') await redis.zrem(index, entry).catch(() => {});
+      return offline;
     },
 
     /**

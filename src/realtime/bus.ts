@@ -1,11 +1,10 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { watchClusterSubscriptions } from './bus-cluster.js';
 import { decodeEnvelope, type Envelope, type RealtimeEvent } from './events.js';
 
 /** How long after a failed SUBSCRIBE/UNSUBSCRIBE on a live connection the channels are synced again. */
 const RESYNC_MS = 1000;
-/** Cluster: how long the sharded subscribers must stay settled before a gap is reported. */
-const GAP_SETTLE_MS = 500;
 /** Channels per SUBSCRIBE/UNSUBSCRIBE command when many are synced at once. */
 const CHUNK = 1000;
 /** Gaps whose channels became live within this window are reported together (one resync per connection). */
@@ -87,7 +86,7 @@ export function createRedisBus(deps: {
    * The subscriber is an ioredis Cluster with `shardedSubscribers`: one connection per primary.
    * ioredis keeps its own list of sharded channels (a SUNSUBSCRIBE leaves it before it is sent,
    * so a refused one does not come back) and resubscribes them on the new primary after a
-   * failover or slot migration; the bus only notices it (`subscribersReady`) as a possible gap.
+   * failover or slot migration; bus-cluster.ts tells which channels that left with a possible gap.
    * On one Redis: classic SUBSCRIBE/PUBLISH as before (NUMSUB, PSUBSCRIBE tools keep working).
    */
   const sharded = deps.subscriber instanceof Cluster;
@@ -111,9 +110,6 @@ export function createRedisBus(deps: {
   let handler: BusHandler = () => {};
   let gapHandler: (channels: string[], reason: string) => void = () => {};
   let connectedOnce = false;
-  /** Cluster: a subscriber connection was lost (or a slot moved) since the last full resubscription. */
-  let lost: string | undefined;
-  let gapTimer: NodeJS.Timeout | undefined;
   let resyncTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -291,34 +287,25 @@ export function createRedisBus(deps: {
     }
     connectedOnce = true;
   });
-  if (cluster) {
-    // A shard's subscriber connection ended (its primary died, or a slot moved away from it).
-    cluster.on('-node', () => {
-      lost ??= 'subscriber connection lost';
-    });
-    cluster.on('nodeError', (error: Error) => {
-      // A SUNSUBSCRIBE pushed by the server (its slot migrated) reaches ioredis as an unexpected reply.
-      if (/sunsubscribe/i.test(error.message)) lost ??= 'slot moved';
-    });
-    // ioredis resubscribed every sharded channel after a topology change (failover, migration).
-    // While a dead primary is still in the slot map ioredis retries it many times a second
-    // (each a '-node' and a reset): report once, when the resets have stopped for GAP_SETTLE_MS.
-    cluster.on('subscribersReady', () => {
-      if (!lost) return;
-      clearTimeout(gapTimer);
-      gapTimer = setTimeout(() => {
-        gapTimer = undefined;
-        const reason = lost ?? 'subscriber connection lost';
-        lost = undefined;
-        if (closed) return;
-        // SSUBSCRIBE every wanted channel again on its slot's current owner (harmless when
-        // ioredis already did; a duplicate SSUBSCRIBE is a no-op on the server): its
-        // confirmation is what proves the channel live, and the gap is reported then.
-        resubscribeAll(reason);
-      }, GAP_SETTLE_MS);
-      gapTimer.unref();
-    });
-  }
+  // Cluster: a failover or slot migration moved channels to another primary, or a subscriber
+  // connection was replaced; ioredis has subscribed them on their slot's owner again (bus-cluster.ts).
+  // SSUBSCRIBE them once more on their slot's current owner (harmless when ioredis already did; a
+  // duplicate SSUBSCRIBE is a no-op on the server): its confirmation proves the channel live, and
+  // the gap is reported then, so a client told to resync cannot miss what follows.
+  const clusterWatch = cluster
+    ? watchClusterSubscriptions({
+        cluster,
+        logger,
+        wanted: () => wanted.values(),
+        onGap(channels, reason) {
+          for (const channel of channels) {
+            if (!wanted.has(channel)) continue;
+            owe(channel, reason);
+            sendSubscribe([channel]).catch(() => {});
+          }
+        },
+      })
+    : undefined;
   if (subscriber.status === 'wait') subscriber.connect().catch(() => {});
 
   const encode = (event: RealtimeEvent) => JSON.stringify({ node: nodeId, event } satisfies Envelope);
@@ -337,6 +324,7 @@ export function createRedisBus(deps: {
     subscribe(channel) {
       if (wanted.has(channel)) return whenLive(channel);
       wanted.add(channel);
+      clusterWatch?.track(channel);
       // Sent even if still live: an UNSUBSCRIBE of it may be on its way. On failure the resync
       // (shortly, or on 'ready') subscribes it again, and reports the gap once it holds.
       return sendSubscribe([channel]);
@@ -345,6 +333,7 @@ export function createRedisBus(deps: {
     unsubscribe(channel) {
       if (!wanted.delete(channel)) return;
       owed.delete(channel);
+      clusterWatch?.untrack(channel);
       // Commands on one connection run in order, so a later SUBSCRIBE of the same channel wins.
       sendUnsubscribe([channel]);
     },
@@ -360,8 +349,8 @@ export function createRedisBus(deps: {
     async close() {
       closed = true;
       clearTimeout(resyncTimer);
-      clearTimeout(gapTimer);
       clearTimeout(reportTimer);
+      clusterWatch?.close();
       wanted.clear();
       owed.clear();
       live.clear();

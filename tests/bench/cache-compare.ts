@@ -3,20 +3,22 @@
  * this machine, plus the Redis memory a warm conversation costs (MEMORY USAGE on the real keys).
  *
  *   node --import tsx tests/bench/cache-compare.ts [--requests 5000] [--concurrency 16] [--rounds 2]
+ *     [--keyspace <an already migrated keyspace, used as is>] [--prefix <Redis key prefix>]
  *
- * Two API processes on 127.0.0.1 share one freshly migrated keyspace (switchboard_bench_cache):
+ * Two API processes on 127.0.0.1 share one freshly migrated keyspace (switchboard_bench_cache,
+ * dropped and re-created; or `--keyspace`, e.g. another checkout's migrated keyspace):
  * one with the cache, one without. Conversations are seeded through the caching node, every first
  * page is read once there (the window fills), then each node serves the same fixed number of
  * first-page requests at a fixed concurrency, in alternating rounds. Numbers, not assertions.
+ *
+ * The file runs unchanged in a checkout of 15f37f0 (before the #12 rebuild: copy it there), so
+ * before/after figures come from one measurement (tests/bench/README.md, "Warm vs cold first page").
  */
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { createKeys } from '../../src/cache/keys.js';
 import { type ApiNode, connectRedis, ensureServices, resetKeyspace, startApiNode } from './lib/stack.js';
 import { round, summarize } from './lib/stats.js';
-
-const KEYSPACE = 'switchboard_bench_cache';
-const PREFIX = 'sbbenchcache';
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +27,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     conversations: { type: 'string', default: '20' },
     messages: { type: 'string', default: '60' },
+    keyspace: { type: 'string' },
+    prefix: { type: 'string', default: 'sbbenchcache' },
   },
 });
+const KEYSPACE = values.keyspace ?? 'switchboard_bench_cache';
+const PREFIX = values.prefix;
 const REQUESTS = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 const ROUNDS = Number(values.rounds);
@@ -159,14 +165,16 @@ async function measure(node: ApiNode, label: string, readers: Reader[]): Promise
 }
 
 async function cacheHits(node: ApiNode): Promise<number> {
-  const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
+  // Before the metrics listener had its own port (15f37f0), /metrics was on the API port.
+  const metricsUrl = (node as { metricsUrl?: string }).metricsUrl ?? node.url;
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const match = /^switchboard_cache_hits_total\{cache="recent"\} (\d+)/m.exec(text);
   return match ? Number(match[1]) : Number.NaN;
 }
 
 async function main() {
   ensureServices();
-  await resetKeyspace(KEYSPACE);
+  if (values.keyspace === undefined) await resetKeyspace(KEYSPACE);
   const redis = connectRedis();
   // A fresh start for this bench's keys (its own prefix; nobody else's keys are touched).
   for await (const found of redis.scanStream({ match: `${PREFIX}:*`, count: 1000 })) {

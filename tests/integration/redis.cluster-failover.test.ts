@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
 import { TEST_REDIS_CLUSTER } from '../support/env.js';
 import { type RedisClusterChild, startRedisCluster } from '../support/redis-cluster.js';
-import { type ServerProcess, startServerProcess } from '../support/server.js';
-import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
+import { metricTotal, type ServerProcess, startServerProcess } from '../support/server.js';
+import { connectWs, eventually, sendUntilLive, type TestSocket } from '../support/ws-client.js';
 
 /**
  * A Redis Cluster failover under two nodes: the primary of a user's channel slot is killed
@@ -36,18 +36,9 @@ describe.runIf(TEST_REDIS_CLUSTER)('Redis Cluster failover', () => {
     const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
     const bobOnB = await connectWs(nodeB.url, bob.token);
     sockets.push(bobOnB);
-    const send = async (content: string) => {
-      const sent = await api.post('/api/v1/messages', { receiverId: bob.id, content }, alice.token);
-      expect(sent.status).toBe(201);
-      return sent.body.message.id as string;
-    };
-    const live = (id: string, timeoutMs: number) =>
-      bobOnB
-        .waitFor('message.created', (data) => data.message.id === id, timeoutMs)
-        .then(() => true)
-        .catch(() => false);
-
-    expect(await live(await send('before'), 5000)).toBe(true);
+    const sent = await api.post('/api/v1/messages', { receiverId: bob.id, content: 'before' }, alice.token);
+    expect(sent.status).toBe(201);
+    await bobOnB.waitFor('message.created', (data) => data.message.id === sent.body.message.id, 5000);
 
     const primary = await cluster.primaryOf(`sb:v1:ch:user:{${bob.id}}`);
     await cluster.kill(primary);
@@ -55,12 +46,7 @@ describe.runIf(TEST_REDIS_CLUSTER)('Redis Cluster failover', () => {
 
     // Sends never fail because of Redis; delivery resumes once the replica is promoted and the
     // node's subscriber found it (bounded: cluster-node-timeout 1 s, then ioredis's refresh).
-    let delivered = false;
-    let attempts = 0;
-    while (!delivered && Date.now() - killedAt < 30_000) {
-      attempts++;
-      delivered = await live(await send(`after ${attempts}`), 300);
-    }
+    const { delivered, attempts } = await sendUntilLive(api, alice, bob, bobOnB, { withinMs: 30_000 });
     if (!delivered) console.error(`node B's log:\n${nodeB.output().slice(-6000)}`);
     expect(delivered).toBe(true);
     const recoveredMs = Date.now() - killedAt;
@@ -68,12 +54,7 @@ describe.runIf(TEST_REDIS_CLUSTER)('Redis Cluster failover', () => {
     expect(await cluster.primaryOf(`sb:v1:ch:user:{${bob.id}}`)).not.toBe(primary);
 
     // Node B says so (once its sharded subscribers have settled): a possible gap, logged and counted.
-    const gaps = async () => {
-      const metrics = await (await fetch(`${nodeB.metricsUrl}/metrics`)).text();
-      return [...metrics.matchAll(/^switchboard_pubsub_possible_gaps_total\{[^}]*\} (\d+)/gm)]
-        .map((match) => Number(match[1]))
-        .reduce((sum, count) => sum + count, 0);
-    };
+    const gaps = () => metricTotal(nodeB.metricsUrl, 'switchboard_pubsub_possible_gaps_total');
     await eventually(async () => ((await gaps()) > 0 ? true : undefined));
     expect(nodeB.output()).toContain('events may have been missed');
     console.info(`failover: live delivery back ${recoveredMs} ms after SIGKILL (${attempts} sends, all 201)`);

@@ -17,6 +17,17 @@ export interface RedisClusterChild {
   admin: Cluster;
   /** The primary (`127.0.0.1:<port>`) that holds a key's or channel's slot now. */
   primaryOf(keyOrChannel: string): Promise<string>;
+  /** The primaries (`127.0.0.1:<port>`) alive now. */
+  primaries(): Promise<string[]>;
+  /**
+   * Moves one slot and its keys from the primary that holds it to `to`, the way an operator's
+   * `redis-cli --cluster reshard` does: SETSLOT IMPORTING on the target, MIGRATING on the
+   * source, MIGRATE of its keys, then SETSLOT NODE on the target, the source and every other
+   * primary. The source then pushes SUNSUBSCRIBE to its subscribers of that slot's channels.
+   */
+  migrateSlot(slot: number, to: string): Promise<void>;
+  /** How many connections hold a sharded subscription to the channel on this primary (PUBSUB SHARDNUMSUB). */
+  shardSubscribers(address: string, channel: string): Promise<number>;
   /** SIGKILLs the node on this port. */
   kill(address: string): Promise<void>;
   close(): Promise<void>;
@@ -75,30 +86,67 @@ export async function startRedisCluster(options: { nodeTimeoutMs?: number } = {}
   admin.on('error', () => {});
   await new Promise((resolve) => admin.once('ready', resolve));
 
-  async function primaryOf(keyOrChannel: string) {
-    const slot = Number(await admin.cluster('KEYSLOT', keyOrChannel));
+  const portOf = (address: string) => Number(address.split(':')[1]);
+  /** This node's own line of CLUSTER NODES: `<id> <addr> myself,master - … <slot ranges…>`. */
+  const myself = async (port: number) =>
+    (await cli(port, 'cluster', 'nodes')).stdout.split('\n').find((line) => line.includes('myself')) ?? '';
+
+  async function primaries() {
+    const found: string[] = [];
     for (const port of dataPorts) {
       const node = children.get(port);
       if (!node || node.exitCode !== null || node.signalCode !== null) continue;
-      // Ask each live primary whether it serves the slot (its own line of CLUSTER NODES).
       const role = (await cli(port, 'role').catch(() => ({ stdout: '' }))).stdout.split('\n')[0]?.trim();
-      if (role !== 'master') continue;
-      const { stdout: nodes } = await cli(port, 'cluster', 'nodes');
-      const me = nodes.split('\n').find((line) => line.includes('myself'));
-      const ranges = me?.split(' ').slice(8) ?? [];
+      if (role === 'master') found.push(`127.0.0.1:${port}`);
+    }
+    return found;
+  }
+
+  /** The live primary that serves a slot number now (it lists the slot in its own CLUSTER NODES line). */
+  async function slotOwner(slot: number) {
+    for (const address of await primaries()) {
+      const ranges = (await myself(portOf(address))).split(' ').slice(8);
       const owns = ranges.some((range) => {
         const [low, high = low] = range.split('-').map(Number) as [number, number?];
         return slot >= low && slot <= (high as number);
       });
-      if (owns) return `127.0.0.1:${port}`;
+      if (owns) return address;
     }
     throw new Error(`no live primary holds slot ${slot}`);
+  }
+
+  const primaryOf = async (keyOrChannel: string) => slotOwner(Number(await admin.cluster('KEYSLOT', keyOrChannel)));
+
+  async function migrateSlot(slot: number, to: string) {
+    const from = portOf(await slotOwner(slot));
+    const target = portOf(to);
+    if (from === target) return;
+    const idOf = async (port: number) => (await myself(port)).split(' ')[0] ?? '';
+    const [fromId, targetId] = await Promise.all([idOf(from), idOf(target)]);
+    await cli(target, 'cluster', 'setslot', String(slot), 'importing', fromId);
+    await cli(from, 'cluster', 'setslot', String(slot), 'migrating', targetId);
+    for (;;) {
+      const listed = await cli(from, 'cluster', 'getkeysinslot', String(slot), '100');
+      const keys = listed.stdout.split('\n').filter(Boolean);
+      if (keys.length === 0) break;
+      await cli(from, 'migrate', '127.0.0.1', String(target), '', '0', '5000', 'keys', ...keys);
+    }
+    // The target first (it must own the slot before anyone is sent there), then the source, then the rest.
+    const others = (await primaries()).map(portOf).filter((port) => port !== from && port !== target);
+    for (const port of [target, from, ...others]) await cli(port, 'cluster', 'setslot', String(slot), 'node', targetId);
   }
 
   return {
     nodes: addresses.join(','),
     admin,
     primaryOf,
+    primaries,
+    migrateSlot,
+    async shardSubscribers(address, channel) {
+      // redis-cli prints the reply's two elements on two lines: the channel, then its count.
+      const { stdout } = await cli(portOf(address), 'pubsub', 'shardnumsub', channel);
+      return Number(stdout.trim().split('\n')[1]);
+    },
     async kill(address) {
       const port = Number(address.split(':')[1]);
       const child = children.get(port);

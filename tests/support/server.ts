@@ -127,3 +127,15 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A metric's value on a node's metrics listener, summed over its label sets, or only those whose
+ * labels include `labelValue` (0 when absent).
+ */
+export async function metricTotal(metricsUrl: string, name: string, labelValue?: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  return [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'gm'))]
+    .filter((match) => labelValue === undefined || (match[1] ?? '').includes(`"${labelValue}"`))
+    .map((match) => Number(match[2]))
+    .reduce((sum, value) => sum + value, 0);
+}

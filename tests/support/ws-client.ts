@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import type { ApiClient, TestUser } from './api.js';
 
 /** A frame as the server sends it. */
 export type Frame = { type: string; data: any };
@@ -128,4 +129,33 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/**
+ * After a Redis fault: sends one-to-one messages from `sender` to `receiver` (each must be
+ * stored: 201, or it throws) until one reaches `socket` live within `perSendMs`, or `withinMs`
+ * has passed. Resolves whether one arrived and how many sends it took.
+ */
+export async function sendUntilLive(
+  api: ApiClient,
+  sender: TestUser,
+  receiver: TestUser,
+  socket: TestSocket,
+  options: { withinMs: number; perSendMs?: number; label?: string },
+): Promise<{ delivered: boolean; attempts: number }> {
+  const started = Date.now();
+  let attempts = 0;
+  while (Date.now() - started < options.withinMs) {
+    attempts++;
+    const content = `${options.label ?? 'after'} ${attempts}`;
+    const sent = await api.post('/api/v1/messages', { receiverId: receiver.id, content }, sender.token);
+    if (sent.status !== 201) throw new Error(`send ${attempts} answered ${sent.status}: ${JSON.stringify(sent.body)}`);
+    const id = sent.body.message.id as string;
+    const arrived = await socket
+      .waitFor('message.created', (data) => data.message.id === id, options.perSendMs ?? 300)
+      .then(() => true)
+      .catch(() => false);
+    if (arrived) return { delivered: true, attempts };
+  }
+  return { delivered: false, attempts };
 }
