@@ -42,7 +42,7 @@ export function createSendService(deps: {
   const recordedDirect = createBoundedSet(100_000);
   const bucketOf = (message: { id: string }) => bucketForMessage(message.id, deps.bucketMs);
 
-  async function store(message: StoredMessage, writeTs: bigint): Promise<void> {
+  async function store(message: StoredMessage, writeTs: bigint, activity: Promise<void>): Promise<void> {
     // Before the message itself, so a stored message's conversation is always listed for both
     // users (GET /conversations); once per conversation per process, not per message.
     if (message.receiverId && !recordedDirect.has(message.conversationId)) {
@@ -51,7 +51,8 @@ export function createSendService(deps: {
     }
     // Before the message too, so a stored message is never newer than its conversation's
     // activity row: an inbox read that sees the message also sees the conversation as changed.
-    await deps.inbox.recordMessage(message);
+    // (Written alongside the pending row, see guardedStore: one round trip, not two.)
+    await activity;
     await messages.insert(message, bucketOf(message), writeTs);
   }
 
@@ -68,7 +69,11 @@ export function createSendService(deps: {
     const confirm = idempotencyKey
       ? () => idempotency.markStored(message.senderId, idempotencyKey, message.id)
       : undefined;
-    return guard.store(attempt, pending, () => store(message, attempt.writeTs), confirm);
+    // The activity row does not depend on the pending row (a conversation reported as changed
+    // for a send that then failed costs a client one extra pull), so both go at once.
+    const activity = deps.inbox.recordMessage(message);
+    activity.catch(() => {}); // awaited by store(); a failure there aborts the send
+    return guard.store(attempt, pending, () => store(message, attempt.writeTs, activity), confirm);
   }
 
   /**

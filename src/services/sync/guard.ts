@@ -97,7 +97,7 @@ export function createSendGuard(deps: {
       attempt: SendAttempt,
       send: PendingSend,
       insert: () => Promise<void>,
-      confirm: () => Promise<boolean> = async () => true,
+      confirm?: () => Promise<boolean>,
     ): Promise<void> {
       try {
         await deps.pending.record(attempt.incarnation, send);
@@ -131,6 +131,12 @@ export function createSendGuard(deps: {
         inserting.catch(() => {});
       }
       if (reason === undefined) {
+        if (!confirm) {
+          // Nothing to confirm (no idempotency claim): stored under the lease and in time.
+          inFlight.settle(attempt.id);
+          deps.onAcknowledged?.(attempt.id);
+          return;
+        }
         // The confirmation decides; when it cannot be had in time the id stays in flight until
         // it can (a lost LWT answer may still have applied: aborting then would delete a message
         // the claim calls stored).
