@@ -148,6 +148,18 @@ describe('idempotent sends', () => {
     expect(retry.body.message).toEqual({ ...first.body.message, status: 'read' });
   });
 
+  /** A message from alice to bob as the store holds it, for leaving what a dead first attempt leaves. */
+  const aliceToBob = (id: string, content: string) => ({
+    id,
+    conversationId: directConversationId(alice.id, bob.id),
+    senderId: alice.id,
+    receiverId: bob.id,
+    groupId: null,
+    content,
+    createdAt: ulidTime(id),
+    clientTimestamp: null,
+  });
+
   it('stores and fans out, under a fresh id, a message whose first attempt claimed the key but died before writing it', async () => {
     const key = randomUUID();
     const content = `orphaned claim ${key}`;
@@ -157,16 +169,7 @@ describe('idempotent sends', () => {
     await createIdempotencyRepository(server.container.deps.db).claim(
       key,
       requestHash(target, content, null),
-      {
-        id,
-        conversationId: directConversationId(alice.id, bob.id),
-        senderId: alice.id,
-        receiverId: bob.id,
-        groupId: null,
-        content,
-        createdAt: ulidTime(id),
-        clientTimestamp: null,
-      },
+      aliceToBob(id, content),
       BigInt(Date.now()) * 1000n,
     );
     const socket = await connectWs(server.url, bob.token);
@@ -194,16 +197,7 @@ describe('idempotent sends', () => {
     const id = newId();
     const writeTs = BigInt(Date.now()) * 1000n;
     const target = { receiverId: bob.id };
-    const stored = {
-      id,
-      conversationId: directConversationId(alice.id, bob.id),
-      senderId: alice.id,
-      receiverId: bob.id,
-      groupId: null,
-      content,
-      createdAt: ulidTime(id),
-      clientTimestamp: null,
-    };
+    const stored = aliceToBob(id, content);
     // What a first attempt leaves when it stored the message and Redis refused the publish (or
     // the process died before it): the claim flipped to stored, the message, and no event anywhere.
     const { db, config } = server.container.deps;
