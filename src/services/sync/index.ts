@@ -1,17 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createIdSource } from '../../domain/ids.js';
-import type { Logger } from '../../logger.js';
-import type { IdempotencyRepository } from '../../store/idempotency.js';
-import type { MessageRepository } from '../../store/messages.js';
-import type { PendingSendRepository } from '../../store/pending-sends.js';
-import type { SyncPositionRepository } from '../../store/sync-positions.js';
 import type { StablePosition } from '../ports.js';
 import { type AbortReason, createSendGuard } from './guard.js';
 import { createInFlight } from './in-flight.js';
 import { createLagTracker } from './lag.js';
-import { createSyncNode, type SyncTimings } from './node.js';
-import { createReaper } from './reaper.js';
+import { createSyncNode } from './node.js';
+import { createReaper, type SyncStores } from './reaper.js';
 
 export type { AbortReason, SendAttempt, SendGuard } from './guard.js';
 
@@ -26,35 +21,22 @@ export interface SyncObserver {
  * beside this file states the guarantee and the argument). One per container: its own id
  * source, in-flight set and node row.
  */
-export function createSync(deps: {
-  baseNodeId: string;
-  positions: SyncPositionRepository;
-  pending: PendingSendRepository;
-  messages: Pick<MessageRepository, 'findById' | 'abort'>;
-  idempotency: Pick<IdempotencyRepository, 'markStored'>;
-  timings: SyncTimings;
-  sendDeadlineMs: number;
-  bucketMs: number;
-  /** Test-only skew of this node's wall clock (SYNC_TEST_CLOCK_OFFSET_MS). */
-  clockOffsetMs: number;
-  logger: Logger;
-  observer?: SyncObserver;
-}) {
+export function createSync(
+  deps: SyncStores & {
+    baseNodeId: string;
+    /** Test-only skew of this node's wall clock (SYNC_TEST_CLOCK_OFFSET_MS). */
+    clockOffsetMs: number;
+    observer?: SyncObserver;
+  },
+) {
   const wallClock = () => Date.now() + deps.clockOffsetMs;
   const monotonic = () => performance.now();
   const ids = createIdSource({ now: wallClock });
   const inFlight = createInFlight(ids);
   const lag = createLagTracker((seconds) => deps.observer?.catchUpLag(seconds));
   const reaper = createReaper({
+    ...deps,
     selfId: () => node.nodeId,
-    positions: deps.positions,
-    pending: deps.pending,
-    messages: deps.messages,
-    idempotency: deps.idempotency,
-    timings: deps.timings,
-    sendDeadlineMs: deps.sendDeadlineMs,
-    bucketMs: deps.bucketMs,
-    logger: deps.logger,
     now: wallClock,
     sleep: (ms) => sleep(ms),
     onReaped: () => deps.observer?.nodeReaped(),

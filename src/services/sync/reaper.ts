@@ -6,16 +6,8 @@ import type { PendingSend, PendingSendRepository } from '../../store/pending-sen
 import type { NodePositionRow, SyncPositionRepository } from '../../store/sync-positions.js';
 import type { SyncTimings } from './node.js';
 
-/**
- * Settles the sends of a node that stopped reporting, then marks its row settled so S moves on.
- * Claim (LWT, one reaper at a time), wait L/2 so every lease the node may still hold has run out
- * (after that it confirms nothing and inserts nothing), read its pending sends from its last
- * position on, and for each: found at quorum → keep (an idempotent claim is flipped to stored, or
- * the message is aborted when a retry already took the claim over); missing → abort with the
- * delete that beats the insert, so a write still travelling can never surface.
- */
-export function createReaper(deps: {
-  selfId: () => string;
+/** The stores and settings the sync parts share (createSync takes them and passes them on). */
+export interface SyncStores {
   positions: SyncPositionRepository;
   pending: PendingSendRepository;
   messages: Pick<MessageRepository, 'findById' | 'abort'>;
@@ -24,10 +16,24 @@ export function createReaper(deps: {
   sendDeadlineMs: number;
   bucketMs: number;
   logger: Logger;
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  onReaped?: () => void;
-}) {
+}
+
+/**
+ * Settles the sends of a node that stopped reporting, then marks its row settled so S moves on.
+ * Claim (LWT, one reaper at a time), wait L/2 so every lease the node may still hold has run out
+ * (after that it confirms nothing and inserts nothing), read its pending sends from its last
+ * position on, and for each: found at quorum → keep (an idempotent claim is flipped to stored, or
+ * the message is aborted when a retry already took the claim over); missing → abort with the
+ * delete that beats the insert, so a write still travelling can never surface.
+ */
+export function createReaper(
+  deps: SyncStores & {
+    selfId: () => string;
+    now: () => number;
+    sleep: (ms: number) => Promise<void>;
+    onReaped?: () => void;
+  },
+) {
   const busy = new Set<string>();
 
   async function settle(send: PendingSend): Promise<void> {
