@@ -8,6 +8,7 @@ import { createMessageRepository } from '../../src/store/messages.js';
 import { createPendingSendRepository } from '../../src/store/pending-sends.js';
 import { type ApiClient, apiClient, expectProblem, registerUser, type TestUser } from '../support/api.js';
 import { type ServerProcess, startServer, startServerProcess, type TestServer } from '../support/server.js';
+import { CATCH_UP_WITHIN_MS } from '../support/sync.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 interface Page {
@@ -39,7 +40,7 @@ function cursorReader(api: ApiClient, user: TestUser, peerId: string, start: str
       }
     },
     /** Polls until `ids` were all received (bounded). */
-    async until(ids: string[], timeoutMs = 15_000): Promise<void> {
+    async until(ids: string[], timeoutMs = CATCH_UP_WITHIN_MS): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       while (!ids.every((id) => received.includes(id))) {
         if (Date.now() > deadline) throw new Error(`not received within ${timeoutMs} ms: ${ids.join(',')}`);

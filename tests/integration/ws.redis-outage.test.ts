@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
 import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
+import { CATCH_UP_WITHIN_MS } from '../support/sync.js';
 import { connectWs, eventually, type TestSocket } from '../support/ws-client.js';
 
 /** Two nodes on a private redis-server that the test kills and restarts (empty) under them. */
@@ -38,13 +39,13 @@ describe('real-time fan-out through a Redis outage', () => {
     const during = await api.post('/api/v1/messages', { receiverId: bob.id, content: 'during' }, alice.token);
     expect(during.status).toBe(201);
     // The WebSocket connections survive the outage; the missed message is in history for catch-up
-    // (once the stable position passes it, a fraction of a second after its 201).
+    // (once the stable position passes it: see CATCH_UP_WITHIN_MS).
     const caughtUp = await eventually(async () => {
       const history = await api.get(`/api/v1/messages?peerId=${alice.id}&after=${before.body.message.id}`, bob.token);
       return history.body.messages.length > 0
         ? history.body.messages.map((message: { id: string }) => message.id)
         : undefined;
-    }, 10_000);
+    }, CATCH_UP_WITHIN_MS);
     expect(caughtUp).toEqual([during.body.message.id]);
 
     await redis.start();
