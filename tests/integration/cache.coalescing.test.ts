@@ -1,15 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
+import { recordCassandraCalls } from '../support/cassandra-calls.js';
 import { startServer, type TestServer } from '../support/server.js';
-import {
-  countCassandraCalls,
-  dropPrefix,
-  inspector,
-  isMessagePageRead,
-  patientCache,
-  sendDirect,
-  uniquePrefix,
-} from './cache.support.js';
+import { dropPrefix, inspector, isMessagePageRead, patientCache, sendDirect, uniquePrefix } from './cache.support.js';
 
 /** Concurrent misses of one key on a node share one load (request coalescing). */
 describe('cache request coalescing', () => {
@@ -38,8 +31,8 @@ describe('cache request coalescing', () => {
     const conversationId = (await api.get(path, bob.token)).body.messages[0].conversationId as string;
     await redis.del(`${prefix}:v1:recent:{${conversationId}}`, `${prefix}:v1:receipts:{${conversationId}}`);
 
-    const pages = countCassandraCalls(server.container, isMessagePageRead);
-    const receipts = countCassandraCalls(server.container, (query) => query.includes('FROM receipts'));
+    const pages = recordCassandraCalls(server.container, isMessagePageRead);
+    const receipts = recordCassandraCalls(server.container, (query) => query.includes('FROM receipts'));
     try {
       const responses = await Promise.all(Array.from({ length: 20 }, () => api.get(path, bob.token)));
       for (const response of responses) {

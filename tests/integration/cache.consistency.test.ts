@@ -1,15 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
+import { recordCassandraCalls } from '../support/cassandra-calls.js';
 import { startServer, type TestServer } from '../support/server.js';
-import {
-  countCassandraCalls,
-  dropPrefix,
-  inspector,
-  patientCache,
-  readWindow,
-  uniquePrefix,
-  withoutCursor,
-} from './cache.support.js';
+import { dropPrefix, inspector, patientCache, readWindow, uniquePrefix, withoutCursor } from './cache.support.js';
 
 /**
  * What the cache answers is what Cassandra answers: every first page served from Redis is compared
@@ -175,7 +168,7 @@ describe('cache consistency with Cassandra', () => {
     for (const path of paths) expect((await api.get(path, alice.token)).status).toBe(200); // warm up
     // Every query but the sync reporter's (this node's position row, written and read every
     // SYNC_REPORT_INTERVAL_MS whatever the requests): it once landed inside the window and counted.
-    const calls = countCassandraCalls(cached.container, (query) => !query.includes('sync_positions'));
+    const calls = recordCassandraCalls(cached.container, (query) => !query.includes('sync_positions'));
     try {
       for (const path of paths) {
         const response = await api.get(path, alice.token);

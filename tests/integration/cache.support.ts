@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { CacheCounters } from '../../src/cache/counters.js';
-import type { Container } from '../../src/container.js';
 import type { ApiClient, TestUser } from '../support/api.js';
 import { type TestRedis, testRedis } from '../support/redis.js';
 
 /**
  * Helpers of the cache integration tests: a private redis-server child (never the shared one),
- * a TCP proxy that can cut a node off from Redis while Redis keeps its data, a counter of real
- * Cassandra calls, and direct reads of the cache keys.
+ * a TCP proxy that can cut a node off from Redis while Redis keeps its data, and direct reads of
+ * the cache keys (real Cassandra calls are counted with tests/support/cassandra-calls.ts).
  */
 
 /** A key prefix of its own, so a test's cache keys are not shared with other tests. */
@@ -46,37 +45,6 @@ export async function dropPrefix(redis: TestRedis, prefix: string): Promise<void
       await Promise.all((keys as string[]).map((key) => redis.unlink(key)));
     }
   }
-}
-
-/**
- * Counts the statements a container really sends to Cassandra, by wrapping its driver client's
- * methods (the calls still go to Cassandra).
- */
-export function countCassandraCalls(container: Container, only?: (query: string) => boolean) {
-  const client = container.deps.cassandra as unknown as Record<string, (...args: unknown[]) => unknown>;
-  let calls = 0;
-  const names = ['execute', 'batch', 'eachRow', 'stream'] as const;
-  const originals = new Map<string, (...args: unknown[]) => unknown>();
-  for (const name of names) {
-    const original = client[name];
-    if (typeof original !== 'function') continue;
-    originals.set(name, original);
-    client[name] = function (this: unknown, ...args: unknown[]) {
-      if (!only || (typeof args[0] === 'string' && only(args[0]))) calls++;
-      return original.apply(this, args);
-    };
-  }
-  return {
-    get calls() {
-      return calls;
-    },
-    reset() {
-      calls = 0;
-    },
-    restore() {
-      for (const [name, original] of originals) client[name] = original;
-    },
-  };
 }
 
 /** The message ids of a conversation's cached window, newest first, whether it is filled and complete. */
