@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { buildAsyncApiDocument } from './asyncapi.js';
 import { connectRedis, createRedisClient, redisAnswers } from './cache/client.js';
 import { createCacheCounters } from './cache/counters.js';
 import { createKeys } from './cache/keys.js';
@@ -253,6 +254,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
 
   const app = createApp({
     logger,
+    asyncApiDocument: buildAsyncApiDocument(),
     tokens,
     accounts,
     groups,

@@ -43,6 +43,8 @@ export interface HttpDeps {
   presence?: PresenceReader;
   /** Who may read whose presence (PRESENCE_VISIBILITY); without it, everyone's. */
   presencePolicy?: Pick<PresencePolicy, 'assertVisible' | 'visibleTo'>;
+  /** The WebSocket protocol's AsyncAPI document, served at /api/v1/asyncapi.json. */
+  asyncApiDocument?: object;
   /** Rate limits (absent when RATE_LIMIT_ENABLED=false: no limiter runs, no RateLimit headers). */
   rateLimits?: { limits: RateLimits; trustedProxies: TrustedProxies };
 }
@@ -57,6 +59,7 @@ export const PUBLIC_API_ROUTES = [
   'POST /api/v1/auth/refresh',
   'POST /api/v1/auth/logout',
   'GET /api/v1/openapi.json',
+  'GET /api/v1/asyncapi.json',
 ] as const;
 
 /** Builds the HTTP application. No I/O here: every dependency comes in. */
@@ -125,10 +128,14 @@ export function createApp(deps: HttpDeps) {
       title: 'Switchboard API',
       version: '1.0.0',
       description:
-        'Messaging backend: accounts, groups, messages, delivery status. Errors are application/problem+json.',
+        'Messaging backend: accounts, groups, messages, delivery status. Errors are application/problem+json. ' +
+        'The WebSocket protocol (/ws) is described by the AsyncAPI 3.0 document at [/api/v1/asyncapi.json](/api/v1/asyncapi.json).',
     },
     servers: [{ url: '/api/v1' }],
   });
+  // The WebSocket protocol (src/asyncapi.ts): built once by the container.
+  const asyncApi = deps.asyncApiDocument;
+  if (asyncApi) api.get('/asyncapi.json', (c) => c.json(asyncApi));
 
   app.route('/', healthRoutes(deps.health));
   app.route('/api/v1', api);

@@ -87,7 +87,7 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
 
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 
-export const CLIENT_FRAME_TYPES = ['ack', 'read', 'typing', 'presence.subscribe', 'presence.unsubscribe', 'ping'];
+export const CLIENT_FRAME_TYPES: readonly string[] = ClientFrameSchema.options.map((option) => option.shape.type.value);
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; error: AppError; id: string | undefined };
 
