@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, registerUser, type TestUser } from '../support/api.js';
 import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { type ServerProcess, startServerProcess } from '../support/server.js';
+import { CATCH_UP_WITHIN_MS } from '../support/sync.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { connectWs, type TestSocket } from '../support/ws-client.js';
 
@@ -28,7 +29,8 @@ import { connectWs, type TestSocket } from '../support/ws-client.js';
 
 const SEED = Number(process.env.SYNC_TEST_SEED ?? 20261201);
 const RUN_MS = 28_000;
-const SETTLE_MS = 30_000;
+/** As long as a node killed by another test file can hold the stable position back. */
+const SETTLE_MS = CATCH_UP_WITHIN_MS;
 /** The send deadline of the nodes under test, short so the slowed link exceeds it. */
 const SEND_DEADLINE_MS = 1_500;
 /** How late node B's Cassandra answers come while its link is slowed: within, then past the send deadline. */

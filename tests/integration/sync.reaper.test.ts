@@ -49,7 +49,7 @@ describe('a node killed with SIGKILL mid-send', () => {
     // A message sent after the kill is below S only once the dead node's row is settled.
     const after = await api.post('/api/v1/messages', { receiverId: bob.id, content: 'after the kill' }, alice.token);
     expect(after.status).toBe(201);
-    await settledPast(survivor.container, after.body.message.id, 30_000);
+    await settledPast(survivor.container, after.body.message.id);
 
     const contents = async () => {
       const page = await api.get(`/api/v1/messages?peerId=${alice.id}&limit=100`, bob.token);
