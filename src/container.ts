@@ -35,6 +35,7 @@ import { createPendingSendRepository } from './store/pending-sends.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createSessionRepository } from './store/sessions.js';
 import { createSyncPositionRepository } from './store/sync-positions.js';
+import { createThreadRepository, messageRows } from './store/threads.js';
 import { createUserRepository } from './store/users.js';
 import { createGateway } from './ws/gateway.js';
 
@@ -77,6 +78,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const users = createUserRepository(db);
   const groupsRepo = createGroupRepository(db);
   const messagesRepo = createMessageRepository(db);
+  const threadsRepo = createThreadRepository(db);
   const receiptsRepo = createReceiptRepository(db);
   const idempotency = createIdempotencyRepository(db);
   const conversations = createConversationRepository(db);
@@ -89,7 +91,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     baseNodeId: nodeId,
     positions: createSyncPositionRepository(db),
     pending: createPendingSendRepository(db),
-    messages: messagesRepo,
+    // A thread reply's row is in thread_messages: the guard and reaper abort it there.
+    messages: messageRows(messagesRepo, threadsRepo),
     idempotency,
     timings: { reportIntervalMs: config.sync.reportIntervalMs, nodeTimeoutMs: config.sync.nodeTimeoutMs },
     sendDeadlineMs: config.sync.sendDeadlineMs,
@@ -193,6 +196,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const messaging = instrumentMessaging(
     createMessagingService({
       messages: messagesRepo,
+      threads: threadsRepo,
       receipts: receiptsRepo,
       groups: groupsRepo,
       users,

@@ -24,6 +24,8 @@ export interface ConversationEvents {
    * (a group message is one publish on the group's channel, whatever its size).
    */
   messageCreated(message: Message, participantIds: readonly string[]): Promise<void>;
+  /** A stored message changed (a thread root's summary); published as `message.created` is. */
+  messageUpdated(message: Message, participantIds: readonly string[]): Promise<void>;
   /** A participant's watermark moved. `participantIds` as for messageCreated. */
   receiptUpdated(change: ReceiptChange, participantIds: readonly string[]): Promise<void>;
 }
