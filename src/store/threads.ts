@@ -152,22 +152,23 @@ export function createThreadRepository(db: Db, options: { knownBucketCapacity?: 
     },
 
     /**
-     * Writes a root's summary. The count with the count as write timestamp (the highest wins,
-     * domain/threads.ts says why that is exact), the last reply with its id's time (the newest
-     * wins): no read before write, no lightweight transaction, any order of concurrent writers.
+     * A root's reply count, written with the count as write timestamp: the highest wins
+     * (domain/threads.ts says why that is exact). No read before write, no lightweight
+     * transaction, any order of concurrent writers.
      */
-    async writeSummary(conversationId: string, rootId: string, replyCount: number, lastReplyId: string): Promise<void> {
-      const key = [conversationId, toDate(threadWindowOf(rootId)), rootId];
-      await Promise.all([
-        db.execute(SET_REPLY_COUNT, [replyCount, ...key], {
-          idempotent: true,
-          timestamp: replyCountWriteTimestamp(replyCount),
-        }),
-        db.execute(SET_LAST_REPLY, [lastReplyId, ...key], {
-          idempotent: true,
-          timestamp: ulidWriteTimestampMicros(lastReplyId),
-        }),
-      ]);
+    async writeReplyCount(conversationId: string, rootId: string, replyCount: number): Promise<void> {
+      await db.execute(SET_REPLY_COUNT, [replyCount, conversationId, toDate(threadWindowOf(rootId)), rootId], {
+        idempotent: true,
+        timestamp: replyCountWriteTimestamp(replyCount),
+      });
+    },
+
+    /** A root's newest reply, written with the reply id's time: the newest wins, in any order. */
+    async writeLastReply(conversationId: string, rootId: string, replyId: string): Promise<void> {
+      await db.execute(SET_LAST_REPLY, [replyId, conversationId, toDate(threadWindowOf(rootId)), rootId], {
+        idempotent: true,
+        timestamp: ulidWriteTimestampMicros(replyId),
+      });
     },
 
     /**

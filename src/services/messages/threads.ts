@@ -7,6 +7,7 @@ import type { ConversationEvents, StablePosition } from '../ports.js';
 import { type ConversationAccess, fanOutIds } from './access.js';
 import { type CursorQuery, cursorPage } from './paging.js';
 import type { ThreadSummaries } from './thread-summaries.js';
+import { createTrailingRuns } from './trailing-runs.js';
 import type { Conversation } from './types.js';
 
 export interface ThreadQuery extends CursorQuery {
@@ -41,13 +42,18 @@ export interface ReplyTargets {
 export function createThreadService(deps: {
   access: Pick<ConversationAccess, 'conversationById' | 'withStatus'>;
   messages: Pick<MessageRepository, 'findById'>;
-  threads: Pick<ThreadRepository, 'findById' | 'page' | 'countReplies' | 'writeSummary' | 'rootOf'>;
+  threads: Pick<
+    ThreadRepository,
+    'findById' | 'page' | 'countReplies' | 'writeReplyCount' | 'writeLastReply' | 'rootOf'
+  >;
   summaries: ThreadSummaries;
   position: StablePosition;
   bucketMs: number;
   events?: ConversationEvents | undefined;
 }) {
   const { messages, threads } = deps;
+  /** Per root: recounts coalesced so that each reply is counted by one that started after it landed. */
+  const recounts = createTrailingRuns<void>();
   const bucketOf = (id: string) => bucketForMessage(id, deps.bucketMs);
   const mainMessage = (conversationId: string, id: string) => messages.findById(conversationId, id, bucketOf(id));
 
@@ -106,8 +112,11 @@ export function createThreadService(deps: {
     async rootChanged(conversation: Conversation, root: StoredMessage, reply: StoredMessage): Promise<void> {
       const conversationId = conversation.ref.id;
       try {
-        const replyCount = await threads.countReplies(conversationId, root.id);
-        await threads.writeSummary(conversationId, root.id, Math.max(replyCount, 1), reply.id);
+        const recount = recounts(`${conversationId} ${root.id}`, async () => {
+          const replyCount = await threads.countReplies(conversationId, root.id);
+          await threads.writeReplyCount(conversationId, root.id, replyCount);
+        });
+        await Promise.all([recount, threads.writeLastReply(conversationId, root.id, reply.id)]);
         // merge: record in the change stream (mutations branch), so a reconnecting client's
         // after= page of the main history returns the root in `updates` with its new summary.
         // Read back: concurrent replies may have written a higher count than this recount saw.
