@@ -208,7 +208,14 @@ export async function createContainer(config: Config, options: { logger?: Logger
       position: sync.position,
       bucketMs: config.messages.bucketMs,
       events: realtime,
-      ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
+      ...(caches
+        ? {
+            recent: caches.recent,
+            receiptsCache: caches.receipts,
+            membersCache: caches.members,
+            threadsCache: caches.threads,
+          }
+        : {}),
     }),
     metrics,
   );

@@ -14,7 +14,7 @@ import { createSendService } from './messages/send.js';
 import { createThreadSummaries } from './messages/thread-summaries.js';
 import { createThreadService } from './messages/threads.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
-import type { ConversationEvents, StablePosition } from './ports.js';
+import type { ConversationEvents, StablePosition, ThreadSummariesCache } from './ports.js';
 import type { SendGuard } from './sync/index.js';
 
 export type { InboxItem, InboxPage, InboxQuery } from './messages/inbox.js';
@@ -48,6 +48,7 @@ export function createMessagingService(deps: {
   recent?: RecentMessagesCache;
   receiptsCache?: ReceiptsCache;
   membersCache?: MembersCache;
+  threadsCache?: ThreadSummariesCache;
 }) {
   const access = createConversationAccess(deps);
   const summaries = createThreadSummaries(deps);

@@ -4,7 +4,7 @@ import { ulidTime, ulidWriteTimestampMicros } from '../domain/ids.js';
 import { replyCountWriteTimestamp, threadWindowOf } from '../domain/threads.js';
 import type { StoredMessage, ThreadSummary } from '../domain/types.js';
 import { findInBuckets, type IdRange, walkBuckets } from './bucket-walk.js';
-import { type Db, fromDate, orUnset, toDate } from './client.js';
+import { type Db, fromDate, orUnset, type Row, toDate } from './client.js';
 import { toMessage } from './messages.js';
 
 const REPLY_COLUMNS =
@@ -27,6 +27,8 @@ const SET_LAST_REPLY =
   'UPDATE thread_summaries SET last_reply_id = ? WHERE conversation_id = ? AND time_window = ? AND root_id = ?';
 const SELECT_SUMMARIES =
   'SELECT root_id, reply_count, last_reply_id FROM thread_summaries WHERE conversation_id = ? AND time_window = ? AND root_id IN ?';
+const SELECT_WINDOW_SUMMARIES =
+  'SELECT root_id, reply_count, last_reply_id FROM thread_summaries WHERE conversation_id = ? AND time_window = ?';
 const INSERT_REPLY_ROOT =
   'INSERT INTO thread_reply_roots (conversation_id, time_window, message_id, root_id) VALUES (?, ?, ?, ?)';
 const SELECT_REPLY_ROOT =
@@ -187,17 +189,18 @@ export function createThreadRepository(db: Db, options: { knownBucketCapacity?: 
           const result = await db.execute(SELECT_SUMMARIES, [conversationId, toDate(window), ids], {
             idempotent: true,
           });
-          for (const row of result.rows) {
-            if (typeof row.last_reply_id !== 'string' || row.reply_count == null) continue;
-            found.set(row.root_id, {
-              replyCount: Number(row.reply_count),
-              lastReplyId: row.last_reply_id,
-              lastReplyAt: ulidTime(row.last_reply_id),
-            });
-          }
+          collectSummaries(result.rows, found);
         }),
       );
       return found;
+    },
+
+    /**
+     * Every root's summary in one window of the conversation (the whole partition: one row per
+     * root with replies in those 10 days), what the summaries cache fills a window with.
+     */
+    async summariesInWindow(conversationId: string, window: number): Promise<Map<string, ThreadSummary>> {
+      return collectSummaries(await db.all(SELECT_WINDOW_SUMMARIES, [conversationId, toDate(window)]), new Map());
     },
 
     /** Records which thread a reply is in; written before the reply itself. */
@@ -223,6 +226,19 @@ export function createThreadRepository(db: Db, options: { knownBucketCapacity?: 
 }
 
 export type ThreadRepository = ReturnType<typeof createThreadRepository>;
+
+/** Summary rows → root id → summary (rows from before a count or last reply was written are skipped). */
+function collectSummaries(rows: Row[], into: Map<string, ThreadSummary>): Map<string, ThreadSummary> {
+  for (const row of rows) {
+    if (typeof row.last_reply_id !== 'string' || row.reply_count == null) continue;
+    into.set(row.root_id, {
+      replyCount: Number(row.reply_count),
+      lastReplyId: row.last_reply_id,
+      lastReplyAt: ulidTime(row.last_reply_id),
+    });
+  }
+  return into;
+}
 
 /**
  * Where a message's row lives: `rootId` null → messages, else that thread's replies. The sync

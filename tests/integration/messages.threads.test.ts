@@ -123,6 +123,17 @@ describe('thread replies', () => {
     expect(typeof page.cursor).toBe('string');
   });
 
+  it('show a new reply on a cached first page within the cache bound T, without a Cassandra read of the page', async () => {
+    const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
+    const root = await sent(alice, { receiverId: bob.id, content: 'cached root' });
+    const firstPage = () => api.get(`/api/v1/messages?peerId=${alice.id}`, bob.token);
+    expect((await firstPage()).body.messages[0].thread).toBeNull(); // fills the window and the summaries
+    const reply = await sent(bob, { receiverId: alice.id, content: 'reply', threadId: root.id });
+    const staleness = server.container.deps.config.cache.stalenessMs;
+    await new Promise((resolve) => setTimeout(resolve, staleness + 100));
+    expect((await firstPage()).body.messages[0].thread).toMatchObject({ replyCount: 1, lastReplyId: reply.id });
+  });
+
   it('count every reply when many arrive at once, and name the newest as the last', async () => {
     const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
     const root = await sent(alice, { receiverId: bob.id, content: 'vote now' });

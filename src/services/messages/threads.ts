@@ -123,6 +123,7 @@ export function createThreadService(deps: {
         const [updated] = await deps.summaries.attach(
           conversationId,
           await deps.access.withStatus(conversation, [root]),
+          { fresh: true },
         );
         if (updated) await deps.events?.messageUpdated(updated, fanOutIds(conversation)).catch(() => {});
       } catch {
@@ -145,7 +146,8 @@ export function createThreadService(deps: {
         threads.page({ conversationId, rootId: root.id, ...range }),
       );
       const [withRoot, ...replies] = await deps.access.withStatus(conversation, [root, ...page]);
-      const [summarized] = withRoot ? await deps.summaries.attach(conversationId, [withRoot]) : [];
+      // Fresh, not cached: a client catching up on the thread sees the summary its page matches.
+      const [summarized] = withRoot ? await deps.summaries.attach(conversationId, [withRoot], { fresh: true }) : [];
       if (!summarized) throw new AppError('INTERNAL', 'The root vanished while reading its thread');
       return {
         root: summarized,
