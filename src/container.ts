@@ -36,6 +36,7 @@ import { createPendingSendRepository } from './store/pending-sends.js';
 import { createReceiptRepository } from './store/receipts.js';
 import { createSessionRepository } from './store/sessions.js';
 import { createSyncPositionRepository } from './store/sync-positions.js';
+import { createThreadRepository, messageRows } from './store/threads.js';
 import { createUserRepository } from './store/users.js';
 import { createGateway } from './ws/gateway.js';
 
@@ -78,6 +79,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const users = createUserRepository(db);
   const groupsRepo = createGroupRepository(db);
   const messagesRepo = createMessageRepository(db);
+  const threadsRepo = createThreadRepository(db);
   const receiptsRepo = createReceiptRepository(db);
   const idempotency = createIdempotencyRepository(db);
   const conversations = createConversationRepository(db);
@@ -90,7 +92,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     baseNodeId: nodeId,
     positions: createSyncPositionRepository(db),
     pending: createPendingSendRepository(db),
-    messages: messagesRepo,
+    // A thread reply's row is in thread_messages: the guard and reaper abort it there.
+    messages: messageRows(messagesRepo, threadsRepo),
     idempotency,
     timings: { reportIntervalMs: config.sync.reportIntervalMs, nodeTimeoutMs: config.sync.nodeTimeoutMs },
     sendDeadlineMs: config.sync.sendDeadlineMs,
@@ -194,6 +197,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const messaging = instrumentMessaging(
     createMessagingService({
       messages: messagesRepo,
+      threads: threadsRepo,
       receipts: receiptsRepo,
       groups: groupsRepo,
       users,
@@ -205,7 +209,14 @@ export async function createContainer(config: Config, options: { logger?: Logger
       position: sync.position,
       bucketMs: config.messages.bucketMs,
       events: realtime,
-      ...(caches ? { recent: caches.recent, receiptsCache: caches.receipts, membersCache: caches.members } : {}),
+      ...(caches
+        ? {
+            recent: caches.recent,
+            receiptsCache: caches.receipts,
+            membersCache: caches.members,
+            threadsCache: caches.threads,
+          }
+        : {}),
     }),
     metrics,
   );

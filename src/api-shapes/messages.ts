@@ -1,4 +1,4 @@
-import type { Message, Receipt } from '../domain/types.js';
+import type { Message, Receipt, ThreadSummary } from '../domain/types.js';
 
 /**
  * The JSON shapes of messages and receipts, exactly as GET /api/v1/messages and the receipts
@@ -8,11 +8,27 @@ import type { Message, Receipt } from '../domain/types.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A message as clients see it: the stored fields, with times as ISO-8601 strings. */
-export type MessageJson = Omit<Message, 'createdAt' | 'clientTimestamp'> & {
+/** A thread root's summary as clients see it. */
+export interface ThreadSummaryJson {
+  replyCount: number;
+  lastReplyAt: string;
+  lastReplyId: string;
+}
+
+/** A message as clients see it: the stored fields, with times as ISO-8601 strings; `thread` always present. */
+export type MessageJson = Omit<Message, 'createdAt' | 'clientTimestamp' | 'replyToId' | 'threadId' | 'thread'> & {
   createdAt: string;
   clientTimestamp: string | null;
+  replyToId: string | null;
+  threadId: string | null;
+  thread: ThreadSummaryJson | null;
 };
+
+const toThreadJson = (thread: ThreadSummary): ThreadSummaryJson => ({
+  replyCount: thread.replyCount,
+  lastReplyAt: iso(thread.lastReplyAt),
+  lastReplyId: thread.lastReplyId,
+});
 
 export const toMessageJson = (message: Message): MessageJson => ({
   id: message.id,
@@ -24,6 +40,9 @@ export const toMessageJson = (message: Message): MessageJson => ({
   createdAt: iso(message.createdAt),
   clientTimestamp: message.clientTimestamp == null ? null : iso(message.clientTimestamp),
   status: message.status,
+  replyToId: message.replyToId ?? null,
+  threadId: message.threadId ?? null,
+  thread: message.thread ? toThreadJson(message.thread) : null,
 });
 
 /** A participant's watermarks: everything up to `deliveredUpTo` / `readUpTo` (message ids) is delivered / read. */

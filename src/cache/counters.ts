@@ -2,7 +2,7 @@
  * Cache counters: plain in-process totals, no metrics library. The metrics layer reads them at
  * scrape time (`entries()`); tests read them directly (`get`).
  */
-export const CACHE_NAMES = ['recent', 'receipts', 'members'] as const;
+export const CACHE_NAMES = ['recent', 'receipts', 'members', 'threads'] as const;
 export type CacheName = (typeof CACHE_NAMES)[number];
 
 /**

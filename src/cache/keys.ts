@@ -16,6 +16,11 @@ export function createKeys(prefix: string) {
     recentMessages: (conversationId: string) => `${base}:recent:{${conversationId}}`,
     /** Watermarks of a conversation (hash: `u:<userId>` → `<delivered>|<read>`, `~p` pending, `~f` filled). */
     receipts: (conversationId: string) => `${base}:receipts:{${conversationId}}`,
+    /**
+     * Thread summaries of a conversation's fixed window (domain/threads.ts), the receipts' layout:
+     * hash `u:<rootId>` → `<reply count, 10 digits>|<lastReplyId>`, `~p`, `~f`.
+     */
+    threadSummaries: (conversationId: string, window: number) => `${base}:threads:{${conversationId}}:${window}`,
     /** User ids of a group's members (string: JSON array). */
     groupMembers: (groupId: string) => `${base}:members:{${groupId}}`,
     /** Live connections of a user (sorted set: connection id → expiry ms); online while one is unexpired. */

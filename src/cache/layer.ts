@@ -6,6 +6,7 @@ import { createMembersCache } from './members-cache.js';
 import { createReceiptsCache } from './receipts-cache.js';
 import { createRecentMessagesCache } from './recent-messages.js';
 import { defineCacheScripts } from './scripts.js';
+import { createThreadSummariesCache } from './thread-summaries-cache.js';
 
 /**
  * The whole Redis cache of one node: the recent-messages windows, the receipts and the group
@@ -27,6 +28,7 @@ export function createCacheLayer(options: {
     recent: createRecentMessagesCache({ ...shared, size: options.config.recentMessages }),
     receipts: createReceiptsCache(shared),
     members: createMembersCache({ ...shared, redis }),
+    threads: createThreadSummariesCache(shared),
   };
 }
 

@@ -38,19 +38,30 @@ export function storedText(text: string): string {
  */
 export function encodeEntry(message: StoredMessage): string {
   const fields = [message.senderId, message.receiverId, message.groupId, storedText(message.content)];
-  return `${message.id}${JSON.stringify([...fields, message.clientTimestamp])}`;
+  // replyToId only when set: an entry without one stays byte-identical to what earlier releases
+  // wrote for the same message, so a re-added entry is still a no-op. Thread replies (threadId)
+  // never enter the window: it is the main history's.
+  const reply = message.replyToId ? [message.replyToId] : [];
+  return `${message.id}${JSON.stringify([...fields, message.clientTimestamp, ...reply])}`;
 }
 
 export function decodeEntry(conversationId: string, entry: string): StoredMessage {
   const id = entry.slice(0, ULID_LENGTH);
-  const [senderId, receiverId, groupId, content, clientTimestamp] = JSON.parse(entry.slice(ULID_LENGTH)) as [
-    string,
-    string | null,
-    string | null,
-    string,
-    number | null,
-  ];
-  return { id, conversationId, senderId, receiverId, groupId, content, createdAt: ulidTime(id), clientTimestamp };
+  const [senderId, receiverId, groupId, content, clientTimestamp, replyToId = null] = JSON.parse(
+    entry.slice(ULID_LENGTH),
+  ) as [string, string | null, string | null, string, number | null, string?];
+  return {
+    id,
+    conversationId,
+    senderId,
+    receiverId,
+    groupId,
+    content,
+    createdAt: ulidTime(id),
+    clientTimestamp,
+    // Unset rather than null when absent, as for a message built before replies existed.
+    ...(replyToId === null ? {} : { replyToId }),
+  };
 }
 
 export function createRecentMessagesCache(options: {

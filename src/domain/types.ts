@@ -36,10 +36,27 @@ export interface StoredMessage {
   content: string;
   createdAt: number;
   clientTimestamp: number | null;
+  /**
+   * The message this one answers (same conversation, same timeline: main history or the same
+   * thread). Optional so fixtures and rows of earlier releases need not spell it: unset = null.
+   */
+  replyToId?: string | null;
+  /** The root of the thread this message is a reply in; unset or null for main-history messages. */
+  threadId?: string | null;
+}
+
+/** A thread root's replies at a glance (src/services/messages/threads.ts). */
+export interface ThreadSummary {
+  replyCount: number;
+  /** Epoch ms: the time inside lastReplyId. */
+  lastReplyAt: number;
+  lastReplyId: string;
 }
 
 export interface Message extends StoredMessage {
   status: MessageStatus;
+  /** The thread under this message, when it has replies; unset or null when it has none. */
+  thread?: ThreadSummary | null;
 }
 
 /** A participant's position in a conversation: everything up to these ids is delivered / read. */

@@ -27,6 +27,7 @@ import { groupRoutes } from './routes/groups.js';
 import { type HealthChecks, healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { presenceRoutes } from './routes/presence.js';
+import { threadRoutes } from './routes/threads.js';
 import { hookOptions } from './validation.js';
 
 export interface HttpDeps {
@@ -122,6 +123,7 @@ export function createApp(deps: HttpDeps) {
   api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
   api.route('/', messageRoutes({ messaging: deps.messaging, auth }));
   api.route('/', conversationRoutes({ messaging: deps.messaging, auth }));
+  api.route('/', threadRoutes({ messaging: deps.messaging, auth }));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

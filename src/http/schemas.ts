@@ -208,6 +208,14 @@ export const toMemberJson = (member: GroupMember) => ({
   joinedAt: iso(member.joinedAt),
 });
 
+export const ThreadSummarySchema = z
+  .object({
+    replyCount: z.number().int().min(1).openapi({ description: 'Replies in the thread' }),
+    lastReplyAt: z.string().openapi({ format: 'date-time', description: 'When the newest reply was sent' }),
+    lastReplyId: Ulid.openapi({ description: 'The newest reply' }),
+  })
+  .openapi('ThreadSummary');
+
 export const MessageSchema = z
   .object({
     id: Ulid,
@@ -219,6 +227,17 @@ export const MessageSchema = z
     createdAt: z.string().openapi({ format: 'date-time' }),
     clientTimestamp: z.string().nullable().openapi({ format: 'date-time' }),
     status: z.enum(['sent', 'delivered', 'read']),
+    replyToId: Ulid.nullable().openapi({
+      description:
+        'The message this one answers (of the same timeline: main history, or the same thread); null when none',
+    }),
+    threadId: Ulid.nullable().openapi({
+      description: 'The root of the thread this message is a reply in; null for main-history messages',
+    }),
+    thread: ThreadSummarySchema.nullable().openapi({
+      description:
+        "A thread root's replies at a glance; null when the message has no thread replies (and on thread replies)",
+    }),
   })
   .openapi('Message');
 

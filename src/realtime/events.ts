@@ -13,6 +13,8 @@ import type { Message, Receipt } from '../domain/types.js';
  */
 export type ClientEvent =
   | { type: 'message.created'; data: { message: MessageJson } }
+  /** A message already delivered changed (a thread root's summary; edits in the mutations branch). */
+  | { type: 'message.updated'; data: { message: MessageJson } }
   | { type: 'message.status'; data: ReceiptJson }
   | { type: 'presence'; data: PresenceJson }
   | { type: 'typing'; data: { conversationId: string; userId: string } }
@@ -49,6 +51,11 @@ export interface Envelope {
 
 export const messageCreated = (message: Message): ClientEvent => ({
   type: 'message.created',
+  data: { message: toMessageJson(message) },
+});
+
+export const messageUpdated = (message: Message): ClientEvent => ({
+  type: 'message.updated',
   data: { message: toMessageJson(message) },
 });
 
@@ -107,6 +114,7 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
   if (!isObject(data)) return undefined;
   switch (type) {
     case 'message.created':
+    case 'message.updated':
       return isObject(data.message) && isText(data.message.id) ? (value as unknown as Envelope) : undefined;
     case 'message.status':
       return isText(data.conversationId) &&

@@ -6,6 +6,7 @@ import {
   type ClientEvent,
   messageCreated,
   messageStatus,
+  messageUpdated,
   type RealtimeEvent,
   typing as typingEvent,
 } from './events.js';
@@ -128,6 +129,15 @@ export function createFanout(deps: {
     return merged;
   }
 
+  /** A message event goes where its message did: the group's channel, or each participant's. */
+  async function publishMessageEvent(message: Message, event: ClientEvent, participantIds: readonly string[]) {
+    if (message.groupId) {
+      await publish(groupOwner(message.groupId), event);
+      return;
+    }
+    await Promise.all(participantIds.map((id) => publish(userOwner(id), event)));
+  }
+
   /** Hands an event to every local connection of these users; returns how many got it. */
   function deliver(userIds: Iterable<string>, event: ClientEvent, options: { exclude?: string; groupId?: string }) {
     let count = 0;
@@ -155,12 +165,11 @@ export function createFanout(deps: {
 
   return {
     async messageCreated(message: Message, participantIds: readonly string[]) {
-      const event = messageCreated(message);
-      if (message.groupId) {
-        await publish(groupOwner(message.groupId), event);
-        return;
-      }
-      await Promise.all(participantIds.map((id) => publish(userOwner(id), event)));
+      await publishMessageEvent(message, messageCreated(message), participantIds);
+    },
+
+    async messageUpdated(message: Message, participantIds: readonly string[]) {
+      await publishMessageEvent(message, messageUpdated(message), participantIds);
     },
 
     async receiptUpdated(change: { before: Receipt | undefined; after: Receipt }, participantIds: readonly string[]) {
@@ -204,6 +213,7 @@ export function createFanout(deps: {
       const group = owner.kind === 'group' ? { groupId: owner.id } : {};
       switch (event.type) {
         case 'message.created':
+        case 'message.updated':
           deliver(recipients, event, group);
           return;
         case 'message.status':

@@ -90,6 +90,7 @@ export function createRealtime(deps: {
 
   return {
     messageCreated: fanout.messageCreated,
+    messageUpdated: fanout.messageUpdated,
     receiptUpdated: fanout.receiptUpdated,
     typing: fanout.typing,
     membershipChanged: membership.membershipChanged,

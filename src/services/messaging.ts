@@ -4,28 +4,34 @@ import type { IdempotencyRepository } from '../store/idempotency.js';
 import type { InboxRepository } from '../store/inbox.js';
 import type { MessageRepository } from '../store/messages.js';
 import type { ReceiptRepository } from '../store/receipts.js';
+import { messageRows, type ThreadRepository } from '../store/threads.js';
 import type { UserRepository } from '../store/users.js';
 import { createConversationAccess } from './messages/access.js';
 import { createHistoryService } from './messages/history.js';
 import { createInboxService } from './messages/inbox.js';
 import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
+import { createThreadSummaries } from './messages/thread-summaries.js';
+import { createThreadService } from './messages/threads.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
-import type { ConversationEvents, StablePosition } from './ports.js';
+import type { ConversationEvents, StablePosition, ThreadSummariesCache } from './ports.js';
 import type { SendGuard } from './sync/index.js';
 
 export type { InboxItem, InboxPage, InboxQuery } from './messages/inbox.js';
 export { requestHash } from './messages/send.js';
+export type { ThreadPage, ThreadQuery } from './messages/threads.js';
 export type * from './messages/types.js';
 
 /**
- * Messaging: sending (messages/send.ts), reading history (messages/history.ts), moving
+ * Messaging: sending (messages/send.ts), reading history (messages/history.ts), replies and
+ * threads (messages/threads.ts), moving
  * delivery/read watermarks (messages/receipts.ts) and the inbox (messages/inbox.ts), over one
  * conversation-access part (messages/access.ts). The edges see one service; each use case lives
  * in its own module.
  */
 export function createMessagingService(deps: {
   messages: MessageRepository;
+  threads: ThreadRepository;
   receipts: ReceiptRepository;
   groups: GroupRepository;
   users: UserRepository;
@@ -42,16 +48,21 @@ export function createMessagingService(deps: {
   recent?: RecentMessagesCache;
   receiptsCache?: ReceiptsCache;
   membersCache?: MembersCache;
+  threadsCache?: ThreadSummariesCache;
 }) {
   const access = createConversationAccess(deps);
-  const sending = createSendService({ ...deps, access });
-  const history = createHistoryService({ ...deps, access });
+  const summaries = createThreadSummaries(deps);
+  const replies = createThreadService({ ...deps, access, summaries });
+  const rows = messageRows(deps.messages, deps.threads);
+  const sending = createSendService({ ...deps, access, replies, summaries, rows });
+  const history = createHistoryService({ ...deps, access, summaries });
   const receipts = createReceiptService({ ...deps, access });
-  const inbox = createInboxService({ ...deps, access });
+  const inbox = createInboxService({ ...deps, access, summaries });
   return {
     conversationById: access.conversationById,
     send: sending.send,
     history: history.history,
+    thread: replies.thread,
     updateReceipt: receipts.updateReceipt,
     listReceipts: receipts.listReceipts,
     inbox: inbox.inbox,

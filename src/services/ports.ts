@@ -1,5 +1,5 @@
 import type { ConversationRef } from '../domain/conversations.js';
-import type { Message, Presence, Receipt, StoredMessage } from '../domain/types.js';
+import type { Message, Presence, Receipt, StoredMessage, ThreadSummary } from '../domain/types.js';
 import type { RealtimeConnection } from '../realtime/hub.js';
 
 /**
@@ -24,6 +24,8 @@ export interface ConversationEvents {
    * (a group message is one publish on the group's channel, whatever its size).
    */
   messageCreated(message: Message, participantIds: readonly string[]): Promise<void>;
+  /** A stored message changed (a thread root's summary); published as `message.created` is. */
+  messageUpdated(message: Message, participantIds: readonly string[]): Promise<void>;
   /** A participant's watermark moved. `participantIds` as for messageCreated. */
   receiptUpdated(change: ReceiptChange, participantIds: readonly string[]): Promise<void>;
 }
@@ -93,6 +95,15 @@ export interface ReceiptsCache {
   getOrLoad(conversationId: string, load: () => Promise<Receipt[]>): Promise<Receipt[]>;
   /** Write-through after a watermark moved in Cassandra. */
   advance(conversationId: string, userId: string, messageId: string, status: 'delivered' | 'read'): Promise<void>;
+}
+
+/** Thread summaries of a conversation's fixed window (domain/threads.ts): every root there with replies. */
+export interface ThreadSummariesCache {
+  getOrLoad(
+    conversationId: string,
+    window: number,
+    load: () => Promise<Map<string, ThreadSummary>>,
+  ): Promise<Map<string, ThreadSummary>>;
 }
 
 /** Members cache: the user ids of a group (undefined: no members, i.e. no such group; not cached). */

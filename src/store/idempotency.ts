@@ -3,7 +3,7 @@ import { type Db, orUnset, type Row, toDate, toLong } from './client.js';
 import { toMessage } from './messages.js';
 
 const CLAIM =
-  "INSERT INTO message_idempotency (sender_id, idempotency_key, request_hash, message_id, conversation_id, receiver_id, group_id, content, client_ts, state, write_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) IF NOT EXISTS";
+  "INSERT INTO message_idempotency (sender_id, idempotency_key, request_hash, message_id, conversation_id, receiver_id, group_id, content, client_ts, reply_to_id, thread_id, state, write_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) IF NOT EXISTS";
 const MARK_STORED =
   "UPDATE message_idempotency SET state = 'stored' WHERE sender_id = ? AND idempotency_key = ? IF message_id = ? AND state = 'pending'";
 const TAKE_OVER =
@@ -50,6 +50,8 @@ export function createIdempotencyRepository(db: Db) {
         orUnset(message.groupId),
         message.content,
         orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
+        orUnset(message.replyToId),
+        orUnset(message.threadId),
         toLong(writeTs),
       ]);
       if (result.wasApplied()) return { kind: 'claimed' };

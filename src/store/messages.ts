@@ -1,22 +1,27 @@
 import { createBoundedSet } from '../domain/bounded-set.js';
-import { type Bucket, bucketEnd } from '../domain/buckets.js';
+import type { Bucket } from '../domain/buckets.js';
 import { ulidTime } from '../domain/ids.js';
 import type { StoredMessage } from '../domain/types.js';
+import { findInBuckets, type IdRange, walkBuckets } from './bucket-walk.js';
 import { type Db, fromDate, optionalText, orUnset, type Row, toDate } from './client.js';
 
 const INSERT_MESSAGE =
-  'INSERT INTO messages (conversation_id, bucket, message_id, sender_id, receiver_id, group_id, content, client_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO messages (conversation_id, bucket, message_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_BUCKET = 'INSERT INTO conversation_buckets (conversation_id, bucket, bucket_ms) VALUES (?, ?, ?)';
 const SELECT_BUCKETS = 'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ?';
 const SELECT_BUCKETS_UP_TO =
   'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ? AND bucket <= ?';
-const MESSAGE_COLUMNS = 'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts';
+const MESSAGE_COLUMNS =
+  'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id';
 const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
 const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
 const DELETE_MESSAGE = 'DELETE FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
 const SELECT_ONE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?`;
 
-/** A row with the message columns (messages, message_idempotency) → the domain message. */
+/**
+ * A row with the message columns (messages, thread_messages, message_idempotency) → the domain
+ * message. thread_messages rows carry the thread as `root_id`, idempotency claims as `thread_id`.
+ */
 export const toMessage = (row: Row): StoredMessage => ({
   id: row.message_id,
   conversationId: row.conversation_id,
@@ -26,17 +31,13 @@ export const toMessage = (row: Row): StoredMessage => ({
   content: row.content,
   createdAt: ulidTime(row.message_id),
   clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
+  replyToId: optionalText(row.reply_to_id),
+  threadId: optionalText(row.root_id ?? row.thread_id),
 });
 
-/** A page request in id space: both bounds inclusive; `exclude` is a cursor id to leave out. */
-export interface PageQuery {
+/** A page request of one conversation in id space (store/bucket-walk.ts). */
+export interface PageQuery extends IdRange {
   conversationId: string;
-  lowId: string;
-  highId: string;
-  exclude: string | undefined;
-  order: 'desc' | 'asc';
-  /** How many messages to return at most (the caller asks one more to learn if more exist). */
-  limit: number;
 }
 
 /** Messages, bucketed by (conversation, time window), and the index of non-empty buckets. */
@@ -84,6 +85,7 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
           orUnset(message.groupId),
           message.content,
           orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
+          orUnset(message.replyToId),
         ],
         { idempotent: true, ...(writeTs === undefined ? {} : { timestamp: writeTs }) },
       );
@@ -101,42 +103,18 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
       });
     },
 
-    /**
-     * One page of a conversation, merging across buckets. Buckets are visited from the one that can
-     * hold the first message in page order; the walk stops as soon as no further bucket can hold a
-     * message that belongs on the page, so a page touches only the buckets it needs.
-     */
+    /** One page of a conversation, merging across buckets (store/bucket-walk.ts). */
     async page(query: PageQuery): Promise<StoredMessage[]> {
-      const lowTime = ulidTime(query.lowId);
-      const highTime = ulidTime(query.highId);
-      const candidates = (await listBuckets(query.conversationId, highTime)).filter(
-        (bucket) => bucket.start <= highTime && bucketEnd(bucket) > lowTime,
-      );
-      const desc = query.order === 'desc';
-      // Visit order: newest window end first (desc) or oldest start first (asc).
-      candidates.sort((a, b) => (desc ? bucketEnd(b) - bucketEnd(a) || b.start - a.start : a.start - b.start));
-      const statement = desc ? SELECT_RANGE_DESC : SELECT_RANGE_ASC;
-      // Ids compare as strings: ULIDs sort lexicographically in time order.
-      const before = (a: StoredMessage, b: StoredMessage) => (desc ? (a.id > b.id ? -1 : 1) : a.id < b.id ? -1 : 1);
-      let collected: StoredMessage[] = [];
-      for (const bucket of candidates) {
-        const last = collected[query.limit - 1];
-        if (collected.length >= query.limit && last) {
-          const lastTime = ulidTime(last.id);
-          if (desc ? bucketEnd(bucket) - 1 < lastTime : bucket.start > lastTime) break;
-        }
+      const statement = query.order === 'desc' ? SELECT_RANGE_DESC : SELECT_RANGE_ASC;
+      const buckets = await listBuckets(query.conversationId, ulidTime(query.highId));
+      return walkBuckets(buckets, query, async (bucket, limit) => {
         const result = await db.execute(
           statement,
-          [query.conversationId, toDate(bucket.start), query.lowId, query.highId, query.limit + 1],
+          [query.conversationId, toDate(bucket.start), query.lowId, query.highId, limit],
           { idempotent: true },
         );
-        for (const row of result.rows) {
-          if (row.message_id !== query.exclude) collected.push(toMessage(row));
-        }
-        collected.sort(before);
-        collected = collected.slice(0, query.limit);
-      }
-      return collected;
+        return result.rows.map(toMessage);
+      });
     },
 
     /** A message by id, looked up in the buckets whose window holds the id's time. */
@@ -148,18 +126,7 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
         const row = result.first();
         return row ? toMessage(row) : undefined;
       };
-      // The bucket the current window length gives is right unless the length changed since.
-      const guessed = likely ? await lookUp(likely) : undefined;
-      if (guessed) return guessed;
-      const time = ulidTime(messageId);
-      const holding = (await listBuckets(conversationId, time)).filter(
-        (bucket) => bucketEnd(bucket) > time && bucket.start !== likely?.start,
-      );
-      for (const bucket of holding) {
-        const found = await lookUp(bucket);
-        if (found) return found;
-      }
-      return undefined;
+      return findInBuckets(messageId, likely, (time) => listBuckets(conversationId, time), lookUp);
     },
   };
 }

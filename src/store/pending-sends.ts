@@ -3,9 +3,9 @@ import { type Db, fromDate, orUnset, toDate, toLong } from './client.js';
 
 const MINUTE_MS = 60_000;
 const INSERT =
-  'INSERT INTO pending_sends (node_id, minute, message_id, conversation_id, bucket, write_ts, sender_id, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO pending_sends (node_id, minute, message_id, conversation_id, bucket, write_ts, sender_id, idempotency_key, root_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const SELECT_FROM =
-  'SELECT message_id, conversation_id, bucket, write_ts, sender_id, idempotency_key FROM pending_sends WHERE node_id = ? AND minute = ? AND message_id >= ?';
+  'SELECT message_id, conversation_id, bucket, write_ts, sender_id, idempotency_key, root_id FROM pending_sends WHERE node_id = ? AND minute = ? AND message_id >= ?';
 
 /** A send as registered before its insert: enough to find its message and abort it. */
 export interface PendingSend {
@@ -16,6 +16,8 @@ export interface PendingSend {
   writeTs: bigint;
   senderId: string;
   idempotencyKey: string | null;
+  /** The thread a reply is stored in (thread_messages); null for main-history messages. */
+  rootId: string | null;
 }
 
 const minuteOf = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;
@@ -35,6 +37,7 @@ export function createPendingSendRepository(db: Db) {
           toLong(send.writeTs),
           send.senderId,
           orUnset(send.idempotencyKey),
+          orUnset(send.rootId),
         ],
         { idempotent: true },
       );
@@ -51,6 +54,7 @@ export function createPendingSendRepository(db: Db) {
             writeTs: BigInt(row.write_ts.toString()),
             senderId: row.sender_id,
             idempotencyKey: row.idempotency_key ?? null,
+            rootId: row.root_id ?? null,
           });
         }
       }

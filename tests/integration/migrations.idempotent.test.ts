@@ -62,10 +62,11 @@ describe('migrations', () => {
       '0011_sync_positions.cql',
       '0012_inbox.cql',
       '0013_idempotency_state.cql',
+      '0015_threads.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15,
     ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
@@ -84,6 +85,10 @@ describe('migrations', () => {
       'schema_migrations',
       'sessions',
       'sync_positions',
+      'thread_buckets',
+      'thread_messages',
+      'thread_reply_roots',
+      'thread_summaries',
       'users',
       'users_by_username',
     ]);

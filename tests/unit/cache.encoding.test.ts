@@ -33,6 +33,14 @@ describe('recent-messages window entries', () => {
     expect(decodeEntry(original.conversationId, encodeEntry(original))).toEqual(original);
   });
 
+  it('round-trips a reply target, and encodes a message without one as before replies existed', () => {
+    const reply = message({ replyToId: '01BX5ZZKBKACTAV9WEVGEMMVRY' });
+    expect(decodeEntry(reply.conversationId, encodeEntry(reply))).toEqual(reply);
+    const plain = message();
+    expect(encodeEntry({ ...plain, replyToId: null })).toBe(encodeEntry(plain));
+    expect(encodeEntry(plain).endsWith(`${plain.clientTimestamp}]`)).toBe(true);
+  });
+
   it('starts every entry with the message id, so entries sort in id order', () => {
     const ids = [newId(), newId(), newId()];
     const entries = ids.map((id) => encodeEntry(message({ id, content: id === ids[0] ? 'zzz' : 'aaa' })));

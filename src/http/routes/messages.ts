@@ -1,10 +1,18 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../../domain/errors.js';
-import { isUlid } from '../../domain/ids.js';
-import { decodeCursor, encodeCursor } from '../../domain/sync-cursor.js';
 import type { MessagingService, SendTarget } from '../../services/messaging.js';
 import type { AppEnv } from '../context.js';
+import {
+  afterOf,
+  CursorField,
+  cursorOf,
+  FROM_NOT_AFTER_TO,
+  fromNotAfterTo,
+  NOT_BOTH_CURSORS,
+  notBothCursors,
+  pageParams,
+} from '../page-params.js';
 import {
   bearer,
   ConversationId,
@@ -16,7 +24,6 @@ import {
   NOT_ONLY_WHITESPACE_PATTERN,
   NOT_WELL_FORMED,
   problems,
-  QueryTimestamp,
   Timestamp,
   toMessageJson,
   Ulid,
@@ -64,6 +71,14 @@ const SendBody = z
     clientMessageId: IdempotencyKey.optional().openapi({
       description: 'Idempotency key; must equal the Idempotency-Key header when both are sent',
     }),
+    replyToId: Ulid.optional().openapi({
+      description:
+        'The message this one answers: a message of the same conversation, of the main history (or, with threadId, the root or a reply of that thread). Unknown: 404; in another timeline: 409',
+    }),
+    threadId: Ulid.optional().openapi({
+      description:
+        "Send as a reply in the thread under this root (a main-history message of the same conversation; a thread reply: 409, unknown: 404). Thread replies are not in the conversation's history: read them with GET /conversations/{conversationId}/messages/{rootId}/thread",
+    }),
   })
   .strict()
   .refine((body) => (body.receiverId === undefined) !== (body.groupId === undefined), {
@@ -71,27 +86,6 @@ const SendBody = z
     path: ['receiverId'],
   })
   .openapi('SendMessageRequest', { oneOf: [{ required: ['receiverId'] }, { required: ['groupId'] }] });
-
-/**
- * `after`: a message id (exclusive; kept for older clients) or an opaque sync cursor from a
- * previous response's `cursor`. A cursor that does not decode is refused: read as "from the
- * start" it would replay a history, read as a later position it would skip messages.
- */
-const After = z
-  .string()
-  .refine(
-    (value) => isUlid(value) || decodeCursor(value) !== undefined,
-    'must be a message id or a cursor from a previous response',
-  )
-  .openapi({
-    type: 'string',
-    pattern: '^([0-7][0-9A-HJKMNP-TV-Z]{25}|[A-Za-z0-9_-]{16,200})$',
-    description:
-      'Catch-up: a `cursor` from a previous response (opaque; every message that became visible since, oldest first, including late ones whose ids sort before messages already returned), or a message id (exclusive; no such guarantee). Not together with before.',
-  });
-
-/** The cursor as sent on the wire (opaque), from the history page's position. */
-const cursorOf = (position: string | null) => (position === null ? null : encodeCursor({ below: position }));
 
 /**
  * The rules between parameters (exactly one target, not both cursors, from ≤ to) cannot be said in
@@ -110,36 +104,14 @@ const HistoryQuery = z
       description:
         'A group id or a dm_<userId>_<userId> id (smaller id first). Give exactly one of peerId, groupId and conversationId.',
     }),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(100)
-      .default(50)
-      .openapi({ type: 'integer', minimum: 1, maximum: 100, default: 50, description: 'Page size' }),
-    before: Ulid.optional().openapi({
-      description: 'Cursor (exclusive): messages older than this id, newest first. Not together with after.',
-    }),
-    after: After.optional(),
-    from: QueryTimestamp.optional().openapi({
-      description: 'Earliest createdAt (inclusive), ISO-8601 or epoch ms; not later than to',
-    }),
-    to: QueryTimestamp.optional().openapi({
-      description: 'Latest createdAt (inclusive), ISO-8601 or epoch ms; not earlier than from',
-    }),
+    ...pageParams,
   })
   .refine((q) => [q.peerId, q.groupId, q.conversationId].filter((value) => value !== undefined).length === 1, {
     message: 'give exactly one of peerId, groupId or conversationId',
     path: ['peerId'],
   })
-  .refine((q) => q.before === undefined || q.after === undefined, {
-    message: 'give before or after, not both',
-    path: ['before'],
-  })
-  .refine((q) => q.from === undefined || q.to === undefined || q.from <= q.to, {
-    message: 'from must not be later than to',
-    path: ['from'],
-  });
+  .refine(notBothCursors, NOT_BOTH_CURSORS)
+  .refine(fromNotAfterTo, FROM_NOT_AFTER_TO);
 
 /** Sending and reading messages. */
 export function messageRoutes(deps: { messaging: MessagingService; auth: MiddlewareHandler<AppEnv> }) {
@@ -174,9 +146,7 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
         z.object({
           messages: z.array(MessageSchema),
           nextCursor: Ulid.nullable(),
-          cursor: z.string().nullable().openapi({
-            description: 'Opaque catch-up cursor (pass as `after`); null on `before` and `to` pages',
-          }),
+          cursor: CursorField,
         }),
         'A page',
       ),
@@ -205,6 +175,8 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
         content: body.content,
         clientTimestamp: body.timestamp ?? null,
         idempotencyKey: body.clientMessageId ?? headerKey,
+        replyToId: body.replyToId ?? null,
+        threadId: body.threadId ?? null,
       });
       return c.json({ message: toMessageJson(result.message) }, result.created ? 201 : 200);
     })
@@ -219,12 +191,7 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
         target,
         limit: q.limit,
         before: q.before,
-        after:
-          q.after === undefined
-            ? undefined
-            : isUlid(q.after)
-              ? { id: q.after }
-              : { below: decodeCursor(q.after)?.below ?? '' },
+        after: afterOf(q.after),
         from: q.from,
         to: q.to,
       });

@@ -18,6 +18,7 @@ import type { MessageRepository } from '../../store/messages.js';
 import type { ReceiptRepository } from '../../store/receipts.js';
 import type { StablePosition } from '../ports.js';
 import type { ConversationAccess } from './access.js';
+import type { ThreadSummaries } from './thread-summaries.js';
 
 const MIN_ID = '00000000000000000000000000';
 const MAX_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ';
@@ -81,6 +82,7 @@ export function createInboxService(deps: {
   receipts: Pick<ReceiptRepository, 'find'>;
   position: StablePosition;
   ownChangeMarginMs: number;
+  summaries: ThreadSummaries;
 }) {
   const { messages } = deps;
 
@@ -166,12 +168,14 @@ export function createInboxService(deps: {
     // Nothing after the watermark: the last message is at or before it (or there is none).
     const newest = unread.newest ?? (await newestMessage(entry.conversationId));
     const ref = parseConversationId(entry.conversationId);
-    const [lastMessage] =
+    const withStatus =
       newest && ref
         ? await deps.access.withStatus({ ref, participantIds: ref.kind === 'direct' ? [...ref.userIds] : undefined }, [
             newest,
           ])
         : [];
+    // A root's thread summary, as on history pages (one read, only when there is a last message).
+    const [lastMessage] = await deps.summaries.attach(entry.conversationId, withStatus);
     return {
       conversationId: entry.conversationId,
       kind: entry.kind,

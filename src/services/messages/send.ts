@@ -8,16 +8,29 @@ import type { ConversationRepository } from '../../store/conversations.js';
 import type { IdempotencyRepository } from '../../store/idempotency.js';
 import type { InboxRepository } from '../../store/inbox.js';
 import type { MessageRepository } from '../../store/messages.js';
+import type { MessageRows, ThreadRepository } from '../../store/threads.js';
 import type { ConversationEvents } from '../ports.js';
 import type { SendAttempt, SendGuard } from '../sync/index.js';
 import { type ConversationAccess, fanOutIds, MEMBERSHIP_ONLY } from './access.js';
+import type { ThreadSummaries } from './thread-summaries.js';
+import type { ReplyTargets, ThreadService } from './threads.js';
 import type { Conversation, RecentMessagesCache, SendInput, SendTarget } from './types.js';
 
-/** What an idempotency key is bound to: the same key with another payload is a conflict. */
-export const requestHash = (target: SendTarget, content: string, clientTimestamp: number | null) =>
-  createHash('sha256')
-    .update(JSON.stringify([target, content, clientTimestamp]))
-    .digest('hex');
+/**
+ * What an idempotency key is bound to: the same key with another payload (another reply target or
+ * thread included) is a conflict. Without reply targets the hash is the one claims were made with
+ * before replies existed, so a retry across the upgrade still finds its claim.
+ */
+export const requestHash = (
+  target: SendTarget,
+  content: string,
+  clientTimestamp: number | null,
+  targets: ReplyTargets = { replyToId: null, threadId: null },
+) => {
+  const fields: unknown[] = [target, content, clientTimestamp];
+  if (targets.replyToId !== null || targets.threadId !== null) fields.push(targets.replyToId, targets.threadId);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+};
 
 /**
  * Sending a message: authorize, store in Cassandra (the only step that must succeed), then write
@@ -27,7 +40,13 @@ export const requestHash = (target: SendTarget, content: string, clientTimestamp
  */
 export function createSendService(deps: {
   access: ConversationAccess;
-  messages: Pick<MessageRepository, 'insert' | 'findById' | 'abort'>;
+  messages: Pick<MessageRepository, 'insert'>;
+  /** Thread replies' rows and the reply → root index (store/threads.ts). */
+  threads: Pick<ThreadRepository, 'insert' | 'recordReplyRoot'>;
+  /** A message's row wherever it lives (messages or its thread): for retries' look-ups and aborts. */
+  rows: Pick<MessageRows, 'findById' | 'abort'>;
+  replies: Pick<ThreadService, 'resolveTargets' | 'rootChanged'>;
+  summaries: ThreadSummaries;
   idempotency: IdempotencyRepository;
   guard: SendGuard;
   conversations: Pick<ConversationRepository, 'addDirect'>;
@@ -53,7 +72,8 @@ export function createSendService(deps: {
     // activity row: an inbox read that sees the message also sees the conversation as changed.
     // (Written alongside the pending row, see guardedStore: one round trip, not two.)
     await activity;
-    await messages.insert(message, bucketOf(message), writeTs);
+    if (!message.threadId) await messages.insert(message, bucketOf(message), writeTs);
+    else await deps.threads.insert(message, bucketOf(message), writeTs);
   }
 
   /** Stores under the guard (pending row, deadline, lease); `idempotencyKey` adds the claim's flip. */
@@ -65,13 +85,23 @@ export function createSendService(deps: {
       writeTs: attempt.writeTs,
       senderId: message.senderId,
       idempotencyKey: idempotencyKey ?? null,
+      rootId: message.threadId ?? null,
     };
     const confirm = idempotencyKey
       ? () => idempotency.markStored(message.senderId, idempotencyKey, message.id)
       : undefined;
     // The activity row does not depend on the pending row (a conversation reported as changed
-    // for a send that then failed costs a client one extra pull), so both go at once.
-    const activity = deps.inbox.recordMessage(message);
+    // for a send that then failed costs a client one extra pull), so both go at once. A thread
+    // reply records activity too: changedSince must report its conversation (its root changed),
+    // and its reply → root row, so a stored reply is always known as one (an id named later as
+    // a threadId gets "threads do not nest", not "unknown").
+    const rootId = message.threadId;
+    const activity = !rootId
+      ? deps.inbox.recordMessage(message)
+      : Promise.all([
+          deps.inbox.recordMessage(message),
+          deps.threads.recordReplyRoot(message.conversationId, message.id, rootId),
+        ]).then(() => {});
     activity.catch(() => {}); // awaited by store(); a failure there aborts the send
     return guard.store(attempt, pending, () => store(message, attempt.writeTs, activity), confirm);
   }
@@ -80,10 +110,12 @@ export function createSendService(deps: {
    * Post-commit side effects: cache write-through and fan-out, both best effort (bounded, never
    * rejecting): the message is durable, so the send succeeds whatever Redis does.
    */
-  async function afterStored(message: Message, conversation: Conversation) {
+  async function afterStored(message: Message, conversation: Conversation, root: StoredMessage | undefined) {
     await Promise.all([
-      deps.recent?.append(message),
+      // The recent window is the main history's: a thread reply never goes in it.
+      root ? undefined : deps.recent?.append(message),
       deps.events?.messageCreated(message, fanOutIds(conversation)).catch(() => {}),
+      root ? deps.replies.rootChanged(conversation, root, message) : undefined,
     ]);
   }
 
@@ -99,6 +131,7 @@ export function createSendService(deps: {
     key: string,
     hash: string,
     conversation: Conversation,
+    root: StoredMessage | undefined,
   ): Promise<{ message: Message; created: boolean }> {
     let attempt = firstAttempt;
     let stored = message;
@@ -113,7 +146,7 @@ export function createSendService(deps: {
     if (claim.kind === 'claimed') {
       await guardedStore(attempt, stored, key);
       const message: Message = { ...stored, status: 'sent' };
-      await afterStored(message, conversation);
+      await afterStored(message, conversation, root);
       return { message, created: true };
     }
     // A pending claim younger than D may still be completed by its attempt (two identical sends
@@ -127,14 +160,15 @@ export function createSendService(deps: {
       }
       const original = claim.message;
       const legacyFound =
-        claim.state === 'legacy' && (await messages.findById(original.conversationId, original.id, bucketOf(original)));
+        claim.state === 'legacy' &&
+        (await deps.rows.findById(original.conversationId, original.id, bucketOf(original), original.threadId));
       if (claim.state === 'stored' || legacyFound) {
         guard.abandon(attempt);
         // Its first write-through and publish may never have happened (the attempt died, or
         // Redis was away): do both again. A recipient that already has it drops it by id.
-        await afterStored({ ...original, status: 'sent' }, conversation);
+        await afterStored({ ...original, status: 'sent' }, conversation, root);
         // The original message as it stands now: its status may have moved since the first send.
-        const [message] = await withStatus(conversation, [original]);
+        const [message] = await deps.summaries.attach(conversation.ref.id, await withStatus(conversation, [original]));
         return { message: message ?? { ...original, status: 'sent' }, created: false };
       }
       const claimedAt = claim.writeTs === null ? 0 : Number(claim.writeTs / 1000n);
@@ -153,7 +187,8 @@ export function createSendService(deps: {
         try {
           // Legacy claims carry no timestamp: "now" beats their insert, which is older.
           const oldTs = claim.writeTs ?? BigInt(Date.now()) * 1000n;
-          await messages.abort(original.conversationId, bucketOf(original).start, original.id, oldTs);
+          const bucketStart = bucketOf(original).start;
+          await deps.rows.abort(original.conversationId, bucketStart, original.id, oldTs, original.threadId);
         } catch (error) {
           guard.abandon(attempt);
           throw error;
@@ -161,7 +196,7 @@ export function createSendService(deps: {
         await guardedStore(attempt, stored, key);
         const message: Message = { ...stored, status: 'sent' };
         // This retry is the one that stores it: write through and fan out as a first send would.
-        await afterStored(message, conversation);
+        await afterStored(message, conversation, root);
         return { message, created: false };
       }
       claim = await idempotency.claim(key, hash, stored, attempt.writeTs);
@@ -181,6 +216,9 @@ export function createSendService(deps: {
         const { groupId } = input.target;
         conversation = await requireConversation(callerId, { kind: 'group', id: groupId, groupId }, MEMBERSHIP_ONLY);
       }
+      const targets: ReplyTargets = { replyToId: input.replyToId, threadId: input.threadId };
+      // Before minting: a refused target stores nothing and holds no position back.
+      const root = await deps.replies.resolveTargets(conversation.ref.id, targets);
       const attempt = guard.begin();
       const id = attempt.id;
       const stored: StoredMessage = {
@@ -192,14 +230,16 @@ export function createSendService(deps: {
         content: input.content,
         createdAt: ulidTime(id),
         clientTimestamp: input.clientTimestamp,
+        replyToId: input.replyToId,
+        threadId: input.threadId,
       };
       if (input.idempotencyKey) {
-        const hash = requestHash(input.target, input.content, input.clientTimestamp);
-        return sendIdempotent(attempt, stored, input.idempotencyKey, hash, conversation);
+        const hash = requestHash(input.target, input.content, input.clientTimestamp, targets);
+        return sendIdempotent(attempt, stored, input.idempotencyKey, hash, conversation, root);
       }
       await guardedStore(attempt, stored);
       const message: Message = { ...stored, status: 'sent' };
-      await afterStored(message, conversation);
+      await afterStored(message, conversation, root);
       return { message, created: true };
     },
   };

@@ -11,6 +11,10 @@ export interface SendInput {
   content: string;
   clientTimestamp: number | null;
   idempotencyKey: string | undefined;
+  /** The message this one answers (services/messages/threads.ts says which may be named). */
+  replyToId: string | null;
+  /** The root of the thread this message goes in; null: the main history. */
+  threadId: string | null;
 }
 
 export type HistoryTarget = { peerId: string } | { groupId: string } | { conversationId: string };

@@ -1,7 +1,7 @@
 import { AppError } from '../../domain/errors.js';
 import type { Logger } from '../../logger.js';
-import type { MessageRepository } from '../../store/messages.js';
 import type { PendingSend, PendingSendRepository } from '../../store/pending-sends.js';
+import type { MessageRows } from '../../store/threads.js';
 import type { InFlight } from './in-flight.js';
 import type { SyncNode } from './node.js';
 
@@ -33,7 +33,7 @@ export function createSendGuard(deps: {
   node: SyncNode;
   inFlight: InFlight;
   pending: PendingSendRepository;
-  messages: Pick<MessageRepository, 'abort'>;
+  messages: Pick<MessageRows, 'abort'>;
   sendDeadlineMs: number;
   logger: Logger;
   monotonic: () => number;
@@ -49,7 +49,7 @@ export function createSendGuard(deps: {
   async function abortUntilDone(send: PendingSend): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await deps.messages.abort(send.conversationId, send.bucketStart, send.messageId, send.writeTs);
+        await deps.messages.abort(send.conversationId, send.bucketStart, send.messageId, send.writeTs, send.rootId);
         return;
       } catch (error) {
         if (attempt % 10 === 0) deps.logger.warn({ err: error, id: send.messageId }, 'abort delete failed; retrying');

@@ -1,16 +1,17 @@
 import { ulidTime } from '../../domain/ids.js';
 import type { Logger } from '../../logger.js';
 import type { IdempotencyRepository } from '../../store/idempotency.js';
-import type { MessageRepository } from '../../store/messages.js';
 import type { PendingSend, PendingSendRepository } from '../../store/pending-sends.js';
 import type { NodePositionRow, SyncPositionRepository } from '../../store/sync-positions.js';
+import type { MessageRows } from '../../store/threads.js';
 import type { SyncTimings } from './node.js';
 
 /** The stores and settings the sync parts share (createSync takes them and passes them on). */
 export interface SyncStores {
   positions: SyncPositionRepository;
   pending: PendingSendRepository;
-  messages: Pick<MessageRepository, 'findById' | 'abort'>;
+  /** Where each send's row lives (messages, or its thread's replies). */
+  messages: Pick<MessageRows, 'findById' | 'abort'>;
   idempotency: Pick<IdempotencyRepository, 'markStored'>;
   timings: SyncTimings;
   sendDeadlineMs: number;
@@ -37,16 +38,20 @@ export function createReaper(
   const busy = new Set<string>();
 
   async function settle(send: PendingSend): Promise<void> {
-    const found = await deps.messages.findById(send.conversationId, send.messageId, {
-      start: send.bucketStart,
-      lengthMs: deps.bucketMs,
-    });
+    const found = await deps.messages.findById(
+      send.conversationId,
+      send.messageId,
+      { start: send.bucketStart, lengthMs: deps.bucketMs },
+      send.rootId,
+    );
     let keep = found !== undefined;
     if (keep && send.idempotencyKey !== null) {
       // Kept only if the claim still names this id; a retry that took it over stores a fresh one.
       keep = await deps.idempotency.markStored(send.senderId, send.idempotencyKey, send.messageId);
     }
-    if (!keep) await deps.messages.abort(send.conversationId, send.bucketStart, send.messageId, send.writeTs);
+    if (!keep) {
+      await deps.messages.abort(send.conversationId, send.bucketStart, send.messageId, send.writeTs, send.rootId);
+    }
   }
 
   async function reap(row: NodePositionRow, previousReaper: string | null): Promise<void> {
