@@ -11,7 +11,7 @@ import { createInboxService } from './messages/inbox.js';
 import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
-import type { ConversationEvents, StablePosition } from './ports.js';
+import type { BlockChecks, ConversationEvents, StablePosition } from './ports.js';
 import type { SendGuard } from './sync/index.js';
 
 export type { InboxItem, InboxPage, InboxQuery } from './messages/inbox.js';
@@ -42,6 +42,7 @@ export function createMessagingService(deps: {
   recent?: RecentMessagesCache;
   receiptsCache?: ReceiptsCache;
   membersCache?: MembersCache;
+  blocks?: Pick<BlockChecks, 'hasBlocked'>;
 }) {
   const access = createConversationAccess(deps);
   const sending = createSendService({ ...deps, access });
