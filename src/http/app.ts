@@ -63,6 +63,9 @@ export const PUBLIC_API_ROUTES = [
   'GET /api/v1/openapi.json',
 ] as const;
 
+/** Routes whose method carries a body elsewhere but which take none (middleware/json-body.ts). */
+export const BODYLESS_API_ROUTES = ['PUT /api/v1/users/me/blocks/:userId'] as const;
+
 /** Builds the HTTP application. No I/O here: every dependency comes in. */
 export function createApp(deps: HttpDeps) {
   const app = new OpenAPIHono<AppEnv>(hookOptions);
@@ -86,7 +89,7 @@ export function createApp(deps: HttpDeps) {
     app.use('/api/*', registrationRateLimit({ ip: limits.registerIp, address }));
     app.use('/api/*', sendRateLimit({ burst: limits.sendBurst, sustained: limits.sendSustained, identify }));
   }
-  app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes }));
+  app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes, bodyless: BODYLESS_API_ROUTES }));
   if (rl && address) {
     const { limits } = rl;
     app.use(
