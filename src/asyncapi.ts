@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './domain/errors.js';
 import { PresenceSchema } from './http/routes/presence.js';
-import { MessageSchema, ReceiptSchema } from './http/schemas.js';
+import { GroupSchema, MemberSchema, MessageSchema, ReceiptSchema } from './http/schemas.js';
 import type { ClientEvent } from './realtime/events.js';
 import {
   CLIENT_FRAME_TYPES,
@@ -64,6 +64,27 @@ const SERVER_FRAMES: Record<ServerFrameType, { summary: string; schema: z.ZodTyp
   'message.created': {
     summary: 'A message was stored in a conversation you take part in (the same JSON as GET /api/v1/messages).',
     schema: frame('message.created', z.object({ message: MessageSchema })),
+  },
+  'message.updated': {
+    summary:
+      'A message you already have changed (its edit, deletion, reactions or thread summary): replace your copy by id.',
+    schema: frame('message.updated', z.object({ message: MessageSchema })),
+  },
+  'group.updated': {
+    summary: 'A group you belong to was renamed or its description changed.',
+    schema: frame('group.updated', z.object({ group: GroupSchema })),
+  },
+  'member.added': {
+    summary: 'Someone joined a group you belong to (or you were added: then its events follow).',
+    schema: frame('member.added', z.object({ groupId: z.string(), member: MemberSchema })),
+  },
+  'member.removed': {
+    summary: 'Someone left or was removed from a group you belong to (or you were: its events stop).',
+    schema: frame('member.removed', z.object({ groupId: z.string(), member: MemberSchema })),
+  },
+  'member.updated': {
+    summary: 'A member’s role changed (an ownership transfer sends two: the new owner and the old one, now admin).',
+    schema: frame('member.updated', z.object({ groupId: z.string(), member: MemberSchema })),
   },
   'message.status': {
     summary:

@@ -86,6 +86,11 @@ const envSchema = z.object({
   // node whose clock runs behind costs delay, never a missed message.
   SYNC_TEST_CLOCK_OFFSET_MS: z.coerce.number().int().default(0),
   GROUP_MAX_MEMBERS: integer(2, 100_000).default(1000),
+  // Blocking (src/services/blocks.ts): the most users one user may block (GET /users/me/blocks
+  // returns them all, so this bounds that answer and the partition), and how long a node trusts
+  // its last "has X blocked Y?" answer: a block takes effect on every other node within this.
+  BLOCKS_MAX_PER_USER: integer(1, 10_000).default(1000),
+  BLOCK_CHECK_CACHE_MS: integer(0, 60_000).default(2000),
   // How far before a syncCursor the inbox's changedSince still reports the caller's own changes
   // (watermark moves, joins, leaves): the longest such a write can take plus clock skew between
   // nodes (src/domain/inbox.ts, changeBounds). Larger repeats more, smaller may miss one.
@@ -195,6 +200,8 @@ export interface Config {
   messages: { bucketMs: number };
   sync: { reportIntervalMs: number; nodeTimeoutMs: number; sendDeadlineMs: number; testClockOffsetMs: number };
   groups: { maxMembers: number };
+  /** `checkCacheMs`: the bound within which a block takes effect on every node (services/blocks.ts). */
+  blocks: { maxPerUser: number; checkCacheMs: number };
   /** `ownChangeMarginMs`: how far before a syncCursor the caller's own changes count (src/domain/inbox.ts). */
   inbox: { ownChangeMarginMs: number };
   /** `stalenessMs` is T of the cache's guarantee (src/cache/README.md): entries live at most T after their fill's read. */
@@ -322,6 +329,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       testClockOffsetMs: e.SYNC_TEST_CLOCK_OFFSET_MS,
     },
     groups: { maxMembers: e.GROUP_MAX_MEMBERS },
+    blocks: { maxPerUser: e.BLOCKS_MAX_PER_USER, checkCacheMs: e.BLOCK_CHECK_CACHE_MS },
     inbox: { ownChangeMarginMs: e.INBOX_OWN_CHANGE_MARGIN_MS },
     cache: {
       enabled: e.CACHE_ENABLED,

@@ -20,12 +20,14 @@ import { createRedisBus } from './realtime/bus.js';
 import { presenceChanged } from './realtime/events.js';
 import { createRealtime } from './realtime/index.js';
 import { createAccountService } from './services/accounts.js';
+import { createBlockService } from './services/blocks.js';
 import { createGroupService } from './services/groups.js';
 import { createMessagingService } from './services/messaging.js';
 import { createPresencePolicy } from './services/presence-policy.js';
 import { createSessionCheck, createSessionService } from './services/sessions.js';
 import { createSync } from './services/sync/index.js';
 import { createTokenService } from './services/tokens.js';
+import { createBlockRepository } from './store/blocks.js';
 import { createCassandraClient, createDb } from './store/client.js';
 import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
@@ -159,10 +161,22 @@ export async function createContainer(config: Config, options: { logger?: Logger
   });
   realtime.start();
 
+  // Blocks: the one-to-one send check (cached per node for BLOCK_CHECK_CACHE_MS, the bound on a
+  // block taking effect elsewhere), group additions and presence; a block drops live presence
+  // watches of the blocker on every node through the blocked user's channel.
+  const blocks = createBlockService({
+    blocks: createBlockRepository(db),
+    users,
+    maxPerUser: config.blocks.maxPerUser,
+    checkCacheMs: config.blocks.checkCacheMs,
+    listener: realtime,
+  });
+
   const presencePolicy = createPresencePolicy({
     visibility: config.ws.presenceVisibility,
     groups: groupsRepo,
     conversations,
+    blocks,
   });
 
   // Access tokens are checked against their session (user exists, not revoked, not logged out
@@ -185,6 +199,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     users,
     inbox,
     maxMembers: config.groups.maxMembers,
+    events: realtime,
+    blocks,
     listener: {
       // The members cache first (best effort, never rejects): a member told of the change by
       // real time may read at once.
@@ -209,6 +225,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       position: sync.position,
       bucketMs: config.messages.bucketMs,
       events: realtime,
+      blocks,
       ...(caches
         ? {
             recent: caches.recent,
@@ -270,6 +287,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
     accounts,
     groups,
     messaging,
+    blocks: { service: blocks, maxPerUser: config.blocks.maxPerUser },
     health,
     presence: realtime,
     presencePolicy,
@@ -294,6 +312,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       accounts,
       sessions,
       groups,
+      blocks,
       messaging,
       redis,
       cassandra,

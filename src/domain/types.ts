@@ -11,11 +11,14 @@ export interface Group {
   id: string;
   name: string;
   ownerId: string;
+  /** Free text set by the owner or an admin; null until set (and after it is cleared). */
+  description: string | null;
   createdAt: number;
   memberCount: number;
 }
 
-export type MemberRole = 'owner' | 'member';
+/** owner: exactly one per group; admin: manages members and settings; member: reads, sends, leaves. */
+export type MemberRole = 'owner' | 'admin' | 'member';
 
 export interface GroupMember {
   groupId: string;

@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
+import type { BlockService } from '../services/blocks.js';
 import type { GroupService } from '../services/groups.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { PresenceReader } from '../services/ports.js';
@@ -21,6 +22,7 @@ import { securityHeaders } from './middleware/security-headers.js';
 import { strictUrl } from './middleware/strict-url.js';
 import { problemResponse } from './problem.js';
 import { accountRoutes } from './routes/accounts.js';
+import { blockRoutes } from './routes/blocks.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { docsRoutes } from './routes/docs.js';
 import { groupRoutes } from './routes/groups.js';
@@ -36,6 +38,8 @@ export interface HttpDeps {
   accounts: AccountService;
   groups: GroupService;
   messaging: MessagingService;
+  /** PUT/DELETE/GET /users/me/blocks (absent in tests that do not need them). */
+  blocks?: { service: BlockService; maxPerUser: number };
   health: HealthChecks;
   bodyLimitBytes: number;
   maxGroupMembers: number;
@@ -63,6 +67,9 @@ export const PUBLIC_API_ROUTES = [
   'GET /api/v1/asyncapi.json',
 ] as const;
 
+/** Routes whose method carries a body elsewhere but which take none (middleware/json-body.ts). */
+export const BODYLESS_API_ROUTES = ['PUT /api/v1/users/me/blocks/:userId'] as const;
+
 /** Builds the HTTP application. No I/O here: every dependency comes in. */
 export function createApp(deps: HttpDeps) {
   const app = new OpenAPIHono<AppEnv>(hookOptions);
@@ -86,7 +93,7 @@ export function createApp(deps: HttpDeps) {
     app.use('/api/*', registrationRateLimit({ ip: limits.registerIp, address }));
     app.use('/api/*', sendRateLimit({ burst: limits.sendBurst, sustained: limits.sendSustained, identify }));
   }
-  app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes }));
+  app.use('/api/*', jsonBody({ limitBytes: deps.bodyLimitBytes, bodyless: BODYLESS_API_ROUTES }));
   if (rl && address) {
     const { limits } = rl;
     app.use(
@@ -119,6 +126,9 @@ export function createApp(deps: HttpDeps) {
         ...(deps.presencePolicy ? { policy: deps.presencePolicy } : {}),
       }),
     );
+  }
+  if (deps.blocks) {
+    api.route('/', blockRoutes({ blocks: deps.blocks.service, auth, maxPerUser: deps.blocks.maxPerUser }));
   }
   api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
   api.route('/', messageRoutes({ messaging: deps.messaging, auth }));

@@ -2,9 +2,10 @@ import { z } from '@hono/zod-openapi';
 import { CONVERSATION_ID_PATTERN } from '../domain/conversations.js';
 import { ERROR_CODES } from '../domain/errors.js';
 import { ULID_PATTERN } from '../domain/ids.js';
-import type { Group, GroupMember, User } from '../domain/types.js';
+import type { User } from '../domain/types.js';
 
-// The message and receipt JSON shapes are shared with the WebSocket frames (api-shapes/).
+// The group, member, message and receipt JSON shapes are shared with the WebSocket frames (api-shapes/).
+export { toGroupJson, toMemberJson } from '../api-shapes/groups.js';
 export { toMessageJson, toReceiptJson } from '../api-shapes/messages.js';
 
 /** Shared request/response schemas: they validate input and generate the OpenAPI document. */
@@ -186,27 +187,25 @@ export const GroupSchema = z
   .object({
     id: Ulid,
     name: z.string(),
+    description: z.string().nullable().openapi({ description: 'Set by the owner or an admin; null until set' }),
     ownerId: Ulid,
     createdAt: z.string().openapi({ format: 'date-time' }),
     memberCount: z.number().int(),
   })
   .openapi('Group');
 
-export const toGroupJson = (group: Group) => ({ ...group, createdAt: iso(group.createdAt) });
+export const MemberRoleSchema = z.enum(['owner', 'admin', 'member']).openapi('MemberRole', {
+  description:
+    'owner: exactly one per group, changes roles and transfers ownership; admin: adds and removes members (not the owner or other admins) and edits settings; member: reads, sends and leaves',
+});
 
 export const MemberSchema = z
   .object({
     userId: Ulid,
-    role: z.enum(['owner', 'member']),
+    role: MemberRoleSchema,
     joinedAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('GroupMember');
-
-export const toMemberJson = (member: GroupMember) => ({
-  userId: member.userId,
-  role: member.role,
-  joinedAt: iso(member.joinedAt),
-});
 
 export const ThreadSummarySchema = z
   .object({

@@ -1,6 +1,7 @@
+import { type GroupJson, type MemberJson, toGroupJson, toMemberJson } from '../api-shapes/groups.js';
 import { type MessageJson, type ReceiptJson, toMessageJson, toReceiptJson } from '../api-shapes/messages.js';
 import { type PresenceJson, type PresenceRecord, toPresenceJson } from '../api-shapes/presence.js';
-import type { Message, Receipt } from '../domain/types.js';
+import type { Group, GroupMember, Message, Receipt } from '../domain/types.js';
 
 /**
  * The one vocabulary of real-time events. The same `{ type, data }` object is what a node
@@ -18,7 +19,18 @@ export type ClientEvent =
   | { type: 'message.status'; data: ReceiptJson }
   | { type: 'presence'; data: PresenceJson }
   | { type: 'typing'; data: { conversationId: string; userId: string } }
+  | { type: 'group.updated'; data: { group: GroupJson } }
+  | MemberEvent
   | ResyncEvent;
+
+/** A member joined, left (or was removed) or changed role; `member` is the member it concerns. */
+export type MemberEvent = {
+  type: 'member.added' | 'member.removed' | 'member.updated';
+  data: { groupId: string; member: MemberJson };
+};
+
+const MEMBER_EVENT_TYPES: ReadonlySet<string> = new Set(['member.added', 'member.removed', 'member.updated']);
+export const isMemberEvent = (event: RealtimeEvent): event is MemberEvent => MEMBER_EVENT_TYPES.has(event.type);
 
 /**
  * "You may have missed events: catch up from your cursors." Sent to a connection when this node
@@ -41,7 +53,15 @@ export type MembershipEvent = {
   data: { groupId: string; userId: string; change: 'joined' | 'left'; at: number };
 };
 
-export type RealtimeEvent = ClientEvent | MembershipEvent;
+/**
+ * Node-to-node only, on the blocked user's channel: `blockerId` blocked `blockedId`. Each node
+ * holding the blocked user's connections drops their watches of the blocker's presence (new
+ * watches are refused by the presence policy): without it, a watch granted before the block
+ * kept showing the blocker online and offline for as long as the connection lived.
+ */
+export type BlockEvent = { type: 'block'; data: { blockerId: string; blockedId: string } };
+
+export type RealtimeEvent = ClientEvent | MembershipEvent | BlockEvent;
 
 /** What travels on a channel: the publishing node's id (for logs) next to the event. */
 export interface Envelope {
@@ -72,6 +92,21 @@ export const presenceChanged = (presence: PresenceRecord): ClientEvent => ({
 export const typing = (conversationId: string, userId: string): ClientEvent => ({
   type: 'typing',
   data: { conversationId, userId },
+});
+
+export const groupUpdated = (group: Group): ClientEvent => ({
+  type: 'group.updated',
+  data: { group: toGroupJson(group) },
+});
+
+export const memberEvent = (type: MemberEvent['type'], member: GroupMember): MemberEvent => ({
+  type,
+  data: { groupId: member.groupId, member: toMemberJson(member) },
+});
+
+export const blocked = (blockerId: string, blockedId: string): BlockEvent => ({
+  type: 'block',
+  data: { blockerId, blockedId },
 });
 
 export const resync = (reason: string): ResyncEvent => ({ type: 'resync', data: { reason } });
@@ -131,6 +166,16 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
       return isText(data.conversationId) && isText(data.userId) ? (value as unknown as Envelope) : undefined;
     case 'resync':
       return isText(data.reason) ? (value as unknown as Envelope) : undefined;
+    case 'group.updated':
+      return isObject(data.group) && isText(data.group.id) ? (value as unknown as Envelope) : undefined;
+    case 'member.added':
+    case 'member.removed':
+    case 'member.updated':
+      return isText(data.groupId) && isObject(data.member) && isText(data.member.userId)
+        ? (value as unknown as Envelope)
+        : undefined;
+    case 'block':
+      return isText(data.blockerId) && isText(data.blockedId) ? (value as unknown as Envelope) : undefined;
     case 'membership':
       return isText(data.groupId) &&
         isText(data.userId) &&

@@ -4,6 +4,7 @@ import type { Message, Receipt } from '../domain/types.js';
 import type { Logger } from '../logger.js';
 import {
   type ClientEvent,
+  isMemberEvent,
   messageCreated,
   messageStatus,
   messageUpdated,
@@ -72,7 +73,7 @@ export function createFanout(deps: {
   publisher: Publisher;
   hub: Hub;
   membership: Pick<Membership, 'mayReceive' | 'receive'>;
-  presence: Pick<Presence, 'receive'>;
+  presence: Pick<Presence, 'receive' | 'unwatch'>;
   senders: MessageSenders;
   logger: Logger;
   observer?: FanoutObserver | undefined;
@@ -163,6 +164,20 @@ export function createFanout(deps: {
     if (newer) deliver([recipient], messageStatus(newer), {});
   }
 
+  /**
+   * A member event arrives twice (group-events.ts): the group channel's copy goes to the other
+   * members, the member's own channel's copy to the member, so each connection gets one.
+   */
+  function deliverMemberEvent(owner: ChannelOwner, event: ClientEvent) {
+    if (!isMemberEvent(event)) return;
+    const { groupId, member } = event.data;
+    if (owner.kind === 'group' && owner.id === groupId) {
+      deliver(hub.holders(owner), event, { groupId, exclude: member.userId });
+    } else if (owner.kind === 'user' && owner.id === member.userId) {
+      deliver([owner.id], event, {});
+    }
+  }
+
   return {
     async messageCreated(message: Message, participantIds: readonly string[]) {
       await publishMessageEvent(message, messageCreated(message), participantIds);
@@ -204,6 +219,12 @@ export function createFanout(deps: {
         deps.onGap([channel], event.data.reason);
         return;
       }
+      if (event.type === 'block') {
+        // The blocked user's connections here stop watching the blocker (group-events.ts).
+        if (owner.kind !== 'user' || event.data.blockedId !== owner.id) return;
+        for (const connection of hub.connectionsOf(owner.id)) deps.presence.unwatch(connection, [event.data.blockerId]);
+        return;
+      }
       if (owner.kind === 'presence') {
         if (event.type === 'presence' && event.data.userId === owner.id) deps.presence.receive(owner.id, event);
         return;
@@ -222,6 +243,14 @@ export function createFanout(deps: {
           return;
         case 'typing':
           deliver(recipients, event, { ...group, exclude: event.data.userId });
+          return;
+        case 'group.updated':
+          if (owner.kind === 'group' && event.data.group.id === owner.id) deliver(recipients, event, group);
+          return;
+        case 'member.added':
+        case 'member.removed':
+        case 'member.updated':
+          deliverMemberEvent(owner, event);
           return;
         default:
           return;

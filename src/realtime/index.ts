@@ -4,6 +4,7 @@ import type { Bus } from './bus.js';
 import { resync } from './events.js';
 import { createFanout, type FanoutObserver, type MessageSenders } from './fanout.js';
 import { createGaps, type GapObserver } from './gaps.js';
+import { createGroupEvents } from './group-events.js';
 import { createHub, type RealtimeChannels, type RealtimeConnection } from './hub.js';
 import { createMembership } from './membership.js';
 import { createPresence, type PresenceStore } from './presence.js';
@@ -18,8 +19,8 @@ export type { PresenceStore } from './presence.js';
 /**
  * The real-time layer, assembled from its parts (see README.md beside this file): the hub
  * (local connections and channel references), the bus (Redis transport), membership, presence
- * and fan-out. What it returns implements the ports in services/ports.ts: ConversationEvents and
- * MembershipListener for the services, PresenceReader for HTTP, RealtimeGateway for ws.
+ * and fan-out. What it returns implements the ports in services/ports.ts: ConversationEvents,
+ * MembershipListener, GroupEvents and BlockListener for the services, PresenceReader for HTTP, RealtimeGateway for ws.
  *
  * Publishing is best effort: failures are logged and never fail the request that caused them.
  */
@@ -71,6 +72,7 @@ export function createRealtime(deps: {
     observer: deps.observer,
     onGap,
   });
+  const groupEvents = createGroupEvents({ publisher, hub });
   /** userId → settles when the user's groups are loaded on this node. */
   const loads = new Map<string, Promise<void>>();
   let started = false;
@@ -94,6 +96,11 @@ export function createRealtime(deps: {
     receiptUpdated: fanout.receiptUpdated,
     typing: fanout.typing,
     membershipChanged: membership.membershipChanged,
+    groupUpdated: groupEvents.groupUpdated,
+    memberAdded: groupEvents.memberAdded,
+    memberRemoved: groupEvents.memberRemoved,
+    memberUpdated: groupEvents.memberUpdated,
+    blocked: groupEvents.blocked,
 
     /**
      * Resolves once every channel the user needs is live on this node *now*; rejects when one

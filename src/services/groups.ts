@@ -1,23 +1,17 @@
 import { notAMemberError } from '../domain/access.js';
 import { AppError } from '../domain/errors.js';
+import { requireAddRight, requireRemoveRight, requireRoleRight, requireSettingsRight } from '../domain/group-roles.js';
 import { newId, ulidTime } from '../domain/ids.js';
-import type { Group, GroupMember } from '../domain/types.js';
-import type { GroupRecord, GroupRepository } from '../store/groups.js';
+import type { Group, GroupMember, MemberRole } from '../domain/types.js';
+import { writeTimestamp } from '../domain/write-timestamp.js';
+import type { GroupRecord, GroupRepository, GroupSettings } from '../store/groups.js';
 import type { InboxRepository } from '../store/inbox.js';
 import type { UserRepository } from '../store/users.js';
-import type { MembershipListener, MembershipOutcome } from './ports.js';
+import type { BlockChecks, GroupEvents, MembershipListener, MembershipOutcome } from './ports.js';
 
 const LOOKUP_CONCURRENCY = 16;
 /** Pauses before retrying a membership write that timed out (the batch is idempotent at its timestamp). */
 const WRITE_RETRY_DELAYS_MS = [100, 400];
-
-let lastTimestamp = 0n;
-/** A write timestamp in microseconds, strictly increasing in this process (two changes in one ms stay ordered). */
-function writeTimestamp(): bigint {
-  const now = BigInt(Date.now()) * 1000n;
-  lastTimestamp = now > lastTimestamp ? now : lastTimestamp + 1n;
-  return lastTimestamp;
-}
 
 /** Runs an idempotent write, again after a timeout or an unavailable store (the last failure is thrown). */
 async function withRetries(write: () => Promise<void>): Promise<void> {
@@ -45,19 +39,44 @@ export function createGroupService(deps: {
   inbox: Pick<InboxRepository, 'changeStatement'>;
   maxMembers: number;
   listener?: MembershipListener;
+  /** group.updated and member.* events (best effort). */
+  events?: GroupEvents | undefined;
+  /** Someone who blocked the caller cannot be added by them to a group. */
+  blocks?: Pick<BlockChecks, 'blockersAmong'> | undefined;
 }) {
   const { groups, users } = deps;
+
+  /** Events after the write succeeded; a failed publish is the real-time layer's to announce (resync). */
+  async function emit(publish: ((events: GroupEvents) => Promise<void>) | undefined) {
+    if (deps.events && publish) await publish(deps.events).catch(() => {});
+  }
+
+  /**
+   * 403 when one of `userIds` has blocked the caller. The refusal names nobody: someone building
+   * a group learns that one of the people they listed declined, not who (they may ask in turn).
+   */
+  async function refuseBlockers(callerId: string, userIds: readonly string[]) {
+    if (!deps.blocks || userIds.length === 0) return;
+    if ((await deps.blocks.blockersAmong(callerId, userIds)).size > 0) {
+      throw new AppError('FORBIDDEN', 'You cannot add a user who has blocked you');
+    }
+  }
 
   const withCount = async (record: GroupRecord): Promise<Group> => ({
     ...record,
     memberCount: await groups.countMembers(record.id),
   });
 
-  async function requireGroup(groupId: string): Promise<GroupRecord> {
-    const group = await groups.findById(groupId);
-    if (!group) throw new AppError('NOT_FOUND', `Group ${groupId} does not exist`);
-    return group;
-  }
+  /**
+   * The group with its owner as the member partition says (the static cell authorization reads),
+   * not the groups row's copy, which lags a transfer by the time its logged batch takes to land
+   * everywhere: a client reading the group right after a transfer must not see the old owner
+   * while the member list shows the new one.
+   */
+  const withOwnerAndCount = async (record: GroupRecord): Promise<Group> => {
+    const [ownerId, memberCount] = await Promise.all([groups.findOwnerId(record.id), groups.countMembers(record.id)]);
+    return { ...record, ownerId: ownerId ?? record.ownerId, memberCount };
+  };
 
   /** The group, if the caller is a member; 404 for an unknown group, 403 for an outsider. */
   async function requireMembership(callerId: string, groupId: string) {
@@ -104,10 +123,11 @@ export function createGroupService(deps: {
       const found = new Set((await users.findManyByIds(others)).map((user) => user.id));
       const unknown = others.filter((id) => !found.has(id));
       if (unknown.length > 0) throw new AppError('NOT_FOUND', `Unknown users: ${unknown.join(', ')}`);
+      await refuseBlockers(callerId, others);
       // createdAt is the time inside the id, as for messages: one clock reading, never two.
       const id = newId();
       const now = ulidTime(id);
-      const group: GroupRecord = { id, name: input.name, ownerId: callerId, createdAt: now };
+      const group: GroupRecord = { id, name: input.name, description: null, ownerId: callerId, createdAt: now };
       const members: GroupMember[] = [
         { groupId: group.id, userId: callerId, role: 'owner', joinedAt: now },
         ...others.map((userId): GroupMember => ({ groupId: group.id, userId, role: 'member', joinedAt: now })),
@@ -123,7 +143,50 @@ export function createGroupService(deps: {
 
     async get(callerId: string, groupId: string): Promise<Group> {
       const { group } = await requireMembership(callerId, groupId);
-      return withCount(group);
+      return withOwnerAndCount(group);
+    },
+
+    /** PATCH /groups/{groupId}: name and/or description, by the owner or an admin. */
+    async updateSettings(callerId: string, groupId: string, settings: GroupSettings): Promise<Group> {
+      const { member } = await requireMembership(callerId, groupId);
+      requireSettingsRight(member.role);
+      await withRetries(() => groups.updateSettings(groupId, settings));
+      // Read back rather than merged in memory: two admins changing name and description at
+      // once each answer with (and announce) the group as it now stands, both fields included.
+      const updated = await groups.findById(groupId);
+      if (!updated) throw new AppError('NOT_FOUND', `Group ${groupId} does not exist`);
+      const group = await withOwnerAndCount(updated);
+      await emit((events) => events.groupUpdated(group));
+      return group;
+    },
+
+    /**
+     * PATCH /groups/{groupId}/members/{userId} `{ role }`, by the owner only. `owner` transfers
+     * ownership (the old owner becomes admin); the same role again is a no-op answered 200.
+     */
+    async updateRole(callerId: string, groupId: string, userId: string, role: MemberRole): Promise<GroupMember> {
+      const { member: caller } = await requireMembership(callerId, groupId);
+      const self = userId === callerId;
+      requireRoleRight(caller.role, self, role);
+      const target = self ? caller : await groups.findMember(groupId, userId);
+      if (!target) throw new AppError('NOT_FOUND', `User ${userId} is not a member of this group`);
+      if (target.role === role) return target;
+      const timestamp = writeTimestamp();
+      if (role !== 'owner') {
+        await withRetries(() => groups.setRole(groupId, userId, role, timestamp));
+        const updated: GroupMember = { ...target, role };
+        await emit((events) => events.memberUpdated(updated));
+        return updated;
+      }
+      await withRetries(() => groups.transferOwnership(groupId, callerId, userId, timestamp));
+      const owner: GroupMember = { ...target, role: 'owner' };
+      const former: GroupMember = { ...caller, role: 'admin' };
+      const group = await groups.findById(groupId);
+      await emit(async (events) => {
+        await Promise.all([events.memberUpdated(owner), events.memberUpdated(former)]);
+        if (group) await events.groupUpdated(await withOwnerAndCount(group));
+      });
+      return owner;
     },
 
     async listMembers(callerId: string, groupId: string): Promise<GroupMember[]> {
@@ -144,12 +207,10 @@ export function createGroupService(deps: {
     },
 
     async addMember(callerId: string, groupId: string, userId: string): Promise<GroupMember> {
-      const group = await requireGroup(groupId);
-      if (group.ownerId !== callerId) {
-        const caller = await groups.findMember(groupId, callerId);
-        throw new AppError('FORBIDDEN', caller ? 'Only the owner adds members' : 'You are not a member of this group');
-      }
+      const { member: caller } = await requireMembership(callerId, groupId);
+      requireAddRight(caller.role);
       if (!(await users.findById(userId))) throw new AppError('NOT_FOUND', `User ${userId} does not exist`);
+      await refuseBlockers(callerId, [userId]);
       if ((await groups.countMembers(groupId)) >= deps.maxMembers) {
         throw new AppError('CONFLICT', `The group already has the maximum of ${deps.maxMembers} members`);
       }
@@ -165,26 +226,25 @@ export function createGroupService(deps: {
       const change = [deps.inbox.changeStatement(userId, groupId, newId())];
       const timestamp = writeTimestamp();
       await writeMembership([{ groupId, userId }], 'joined', () => groups.addMember(member, timestamp, change));
+      await emit((events) => events.memberAdded(member));
       return member;
     },
 
     async removeMember(callerId: string, groupId: string, userId: string): Promise<void> {
-      const group = await requireGroup(groupId);
-      const caller = await groups.findMember(groupId, callerId);
-      if (!caller) throw new AppError('FORBIDDEN', 'You are not a member of this group');
-      const isOwner = group.ownerId === callerId;
-      if (userId === callerId && isOwner) {
-        throw new AppError('CONFLICT', 'The owner cannot leave the group');
-      }
-      if (userId !== callerId && !isOwner) throw new AppError('FORBIDDEN', 'Only the owner removes other members');
-      if (!(await groups.findMember(groupId, userId))) {
-        throw new AppError('NOT_FOUND', `User ${userId} is not a member of this group`);
-      }
+      const { member: caller } = await requireMembership(callerId, groupId);
+      const self = userId === callerId;
+      // Members may only leave: a member asking to remove someone else is refused before we
+      // say whether that someone is in the group.
+      if (!self && caller.role === 'member') requireRemoveRight(caller.role, 'member', false);
+      const target = self ? caller : await groups.findMember(groupId, userId);
+      if (!target) throw new AppError('NOT_FOUND', `User ${userId} is not a member of this group`);
+      requireRemoveRight(caller.role, target.role, self);
       const change = [deps.inbox.changeStatement(userId, groupId, newId())];
       const timestamp = writeTimestamp();
       await writeMembership([{ groupId, userId }], 'left', () =>
         groups.removeMember(groupId, userId, timestamp, change),
       );
+      await emit((events) => events.memberRemoved(target));
     },
   };
 }

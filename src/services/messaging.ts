@@ -14,7 +14,7 @@ import { createSendService } from './messages/send.js';
 import { createThreadSummaries } from './messages/thread-summaries.js';
 import { createThreadService } from './messages/threads.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
-import type { ConversationEvents, StablePosition, ThreadSummariesCache } from './ports.js';
+import type { BlockChecks, ConversationEvents, StablePosition, ThreadSummariesCache } from './ports.js';
 import type { SendGuard } from './sync/index.js';
 
 export type { InboxItem, InboxPage, InboxQuery } from './messages/inbox.js';
@@ -49,6 +49,7 @@ export function createMessagingService(deps: {
   receiptsCache?: ReceiptsCache;
   membersCache?: MembersCache;
   threadsCache?: ThreadSummariesCache;
+  blocks?: Pick<BlockChecks, 'hasBlocked'>;
 }) {
   const access = createConversationAccess(deps);
   const summaries = createThreadSummaries(deps);

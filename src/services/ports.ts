@@ -1,5 +1,5 @@
 import type { ConversationRef } from '../domain/conversations.js';
-import type { Message, Presence, Receipt, StoredMessage, ThreadSummary } from '../domain/types.js';
+import type { Group, GroupMember, Message, Presence, Receipt, StoredMessage, ThreadSummary } from '../domain/types.js';
 import type { RealtimeConnection } from '../realtime/hub.js';
 
 /**
@@ -44,6 +44,30 @@ export interface MembershipListener {
     change: 'joined' | 'left',
     outcome: MembershipOutcome,
   ): Promise<void>;
+}
+
+/**
+ * Real-time events of a group's settings and members, on the group's channel (and, for member
+ * events, the member's own channel: see realtime/fanout.ts). Best effort: never fails a request.
+ */
+export interface GroupEvents {
+  groupUpdated(group: Group): Promise<void>;
+  memberAdded(member: GroupMember): Promise<void>;
+  memberRemoved(member: GroupMember): Promise<void>;
+  memberUpdated(member: GroupMember): Promise<void>;
+}
+
+/** Told when a user blocks another, so live presence watches of the blocker end on every node. */
+export interface BlockListener {
+  blocked(blockerId: string, blockedId: string): Promise<void>;
+}
+
+/** Who blocked whom, as the other services ask it (services/blocks.ts answers). */
+export interface BlockChecks {
+  /** Whether `blockerId` has blocked `blockedId` (cached for at most BLOCK_CHECK_CACHE_MS). */
+  hasBlocked(blockerId: string, blockedId: string): Promise<boolean>;
+  /** Those of `candidates` who have blocked `userId` (read fresh: one partition, bounded by the list). */
+  blockersAmong(userId: string, candidates: readonly string[]): Promise<Set<string>>;
 }
 
 /** Reads presence for the HTTP API. */

@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.js';
 import type { ConversationRepository } from '../store/conversations.js';
 import type { GroupRepository } from '../store/groups.js';
+import type { BlockChecks } from './ports.js';
 
 export type PresenceVisibility = 'shared' | 'everyone';
 
@@ -18,13 +19,28 @@ const READ_CONCURRENCY = 8;
  * one partition read (the target's groups) per target that is not already a one-to-one peer.
  * The check runs when presence is read or watched; a watch already granted is not withdrawn
  * when the two later stop sharing a conversation (it ends with the connection).
+ *
+ * Whatever the visibility, a user who blocked the viewer is hidden from them: one more
+ * partition read per check (blocked_by_user, `IN` the targets, so at most one row per target).
+ * A watch granted before the block is dropped by the block's notice (realtime/group-events.ts).
+ * The refusal reads as any other "not visible", so it does not tell the viewer they were blocked.
  */
 export function createPresencePolicy(deps: {
   visibility: PresenceVisibility;
   groups: Pick<GroupRepository, 'listGroupIdsOfUser'>;
   conversations: Pick<ConversationRepository, 'listDirect'>;
+  blocks?: Pick<BlockChecks, 'blockersAmong'> | undefined;
 }) {
   async function visibleTo(viewerId: string, userIds: readonly string[]): Promise<Set<string>> {
+    const visible = await sharedWith(viewerId, userIds);
+    const others = [...visible].filter((id) => id !== viewerId);
+    if (!deps.blocks || others.length === 0) return visible;
+    for (const blocker of await deps.blocks.blockersAmong(viewerId, others)) visible.delete(blocker);
+    return visible;
+  }
+
+  /** The users the viewer may see by PRESENCE_VISIBILITY alone (before blocks). */
+  async function sharedWith(viewerId: string, userIds: readonly string[]): Promise<Set<string>> {
     const wanted = [...new Set(userIds)];
     if (deps.visibility === 'everyone') return new Set(wanted);
     const visible = new Set(wanted.filter((id) => id === viewerId));

@@ -45,7 +45,10 @@ describe('the WebSocket protocol document', () => {
       });
     expect(named('receiveClientFrames').sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
     expect(named('sendServerFrames').sort()).toEqual(
-      ['ready', 'error', 'pong', 'resync', 'message.created', 'message.status', 'presence', 'typing'].sort(),
+      [
+        ...['ready', 'error', 'pong', 'resync', 'message.created', 'message.updated', 'message.status'],
+        ...['presence', 'typing', 'group.updated', 'member.added', 'member.removed', 'member.updated'],
+      ].sort(),
     );
   });
 

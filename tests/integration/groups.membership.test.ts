@@ -34,7 +34,7 @@ describe('groups and membership rules', () => {
       const response = await api.post('/api/v1/groups', { name: 'Launch crew', memberIds: [a.id, b.id] }, owner.token);
       expect(response.status).toBe(201);
       const { group } = response.body;
-      expect(Object.keys(group).sort()).toEqual(['createdAt', 'id', 'memberCount', 'name', 'ownerId']);
+      expect(Object.keys(group).sort()).toEqual(['createdAt', 'description', 'id', 'memberCount', 'name', 'ownerId']);
       expect(isUlid(group.id)).toBe(true);
       expect(group).toMatchObject({ name: 'Launch crew', ownerId: owner.id, memberCount: 3 });
       expect(Date.parse(group.createdAt)).toBe(ulidTime(group.id));

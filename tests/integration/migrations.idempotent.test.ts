@@ -63,13 +63,16 @@ describe('migrations', () => {
       '0012_inbox.cql',
       '0013_idempotency_state.cql',
       '0015_threads.cql',
+      '0016_group_roles_and_blocks.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16,
     ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
+      'blocked_by_user',
+      'blocks_by_user',
       'conversation_activity',
       'conversation_buckets',
       'direct_conversations_by_user',

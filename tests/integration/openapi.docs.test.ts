@@ -124,7 +124,14 @@ describe('the OpenAPI document and the docs page', () => {
   it('describes the response shapes of the contract', () => {
     const { User, Group, GroupMember, Message, Receipt } = doc.components.schemas;
     expect(Object.keys(User.properties).sort()).toEqual(['createdAt', 'displayName', 'id', 'username']);
-    expect(Object.keys(Group.properties).sort()).toEqual(['createdAt', 'id', 'memberCount', 'name', 'ownerId']);
+    expect(Object.keys(Group.properties).sort()).toEqual([
+      'createdAt',
+      'description',
+      'id',
+      'memberCount',
+      'name',
+      'ownerId',
+    ]);
     expect(Object.keys(GroupMember.properties).sort()).toEqual(['joinedAt', 'role', 'userId']);
     expect(Object.keys(Message.properties).sort()).toEqual(
       [

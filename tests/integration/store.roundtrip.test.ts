@@ -47,7 +47,7 @@ describe('repositories round-trip every table through prepared statements', () =
   it('groups, group_members and groups_by_user: create, list, add once, remove', async () => {
     const groups = createGroupRepository(db);
     const [owner, member, late] = [newId(), newId(), newId()];
-    const group = { id: newId(), name: 'Round trip', ownerId: owner, createdAt: 1_700_000_000_000 };
+    const group = { id: newId(), name: 'Round trip', description: null, ownerId: owner, createdAt: 1_700_000_000_000 };
     await groups.create(group, [
       { groupId: group.id, userId: owner, role: 'owner', joinedAt: group.createdAt },
       { groupId: group.id, userId: member, role: 'member', joinedAt: group.createdAt },

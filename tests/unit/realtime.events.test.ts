@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, messageCreated, messageStatus, presenceChanged } from '../../src/realtime/events.js';
+import {
+  blocked,
+  decodeEnvelope,
+  groupUpdated,
+  memberEvent,
+  messageCreated,
+  messageStatus,
+  presenceChanged,
+} from '../../src/realtime/events.js';
 import { DM_AB, directMessage, USER_A, USER_B } from '../support/fixtures.js';
 
 const A = USER_A;
@@ -25,6 +33,19 @@ describe('bus envelopes', () => {
     expect(decodeEnvelope(JSON.stringify({ node: 'old', event: { kind: 'presence', presence } }))?.event).toEqual(
       presenceChanged(presence),
     );
+  });
+
+  it('reads back group, member and block events, and ignores one missing the user it is about', () => {
+    const group = { id: A, name: 'g', description: null, ownerId: B, createdAt: 0, memberCount: 2 };
+    const member = { groupId: A, userId: B, role: 'admin' as const, joinedAt: 0 };
+    for (const event of [groupUpdated(group), memberEvent('member.updated', member), blocked(A, B)]) {
+      expect(decodeEnvelope(JSON.stringify({ node: 'n1', event }))).toEqual({ node: 'n1', event });
+    }
+    const noUser = { type: 'member.removed', data: { groupId: A, member: { role: 'member' } } };
+    expect(decodeEnvelope(JSON.stringify({ node: 'n1', event: noUser }))).toBeUndefined();
+    expect(
+      decodeEnvelope(JSON.stringify({ node: 'n1', event: { type: 'block', data: { blockerId: A } } })),
+    ).toBeUndefined();
   });
 
   it('ignores what it cannot fully read instead of half-reading it', () => {

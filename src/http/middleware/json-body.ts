@@ -17,10 +17,23 @@ const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
  * crash a recursive walk). Routes then validate the parsed value with zod. A request no route
  * answers is left alone, so an unknown path or method is a 404 whatever its body.
  */
-export function jsonBody(options: { limitBytes: number }) {
+export function jsonBody(options: {
+  limitBytes: number;
+  /**
+   * `METHOD /full/path` of routes that take no body (a PUT that only names its resource in the
+   * path, such as a block): without a body they go straight on; with one, it is checked as any.
+   */
+  bodyless?: readonly string[];
+}) {
+  const bodyless = new Set(options.bodyless ?? []);
   return createMiddleware<AppEnv>(async (c, next) => {
     if (!METHODS_WITH_BODY.has(c.req.method)) return next();
-    if (!matchedRoutes(c).some((route) => route.method === c.req.method)) return next();
+    const route = matchedRoutes(c).find((r) => r.method === c.req.method);
+    if (!route) return next();
+    const declaredEmpty = c.req.header('content-length') === '0' || c.req.header('content-length') === undefined;
+    if (bodyless.has(`${c.req.method} ${route.path}`) && declaredEmpty && !c.req.header('transfer-encoding')) {
+      return next();
+    }
     const declared = Number(c.req.header('content-length') ?? Number.NaN);
     if (declared > options.limitBytes) {
       throw new AppError('PAYLOAD_TOO_LARGE', `The body exceeds ${options.limitBytes} bytes`);

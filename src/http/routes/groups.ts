@@ -7,6 +7,7 @@ import {
   GroupSchema,
   json,
   jsonBodyOf,
+  MemberRoleSchema,
   MemberSchema,
   noContent,
   problems,
@@ -20,6 +21,26 @@ import { hookOptions } from '../validation.js';
 const GroupResult = z.object({ group: GroupSchema });
 const GroupParams = z.object({ groupId: Ulid });
 const MemberParams = z.object({ groupId: Ulid, userId: Ulid });
+const MemberResult = z.object({ member: MemberSchema });
+
+/** The longest group description, in code points. */
+export const MAX_DESCRIPTION = 500;
+
+const UpdateGroupBody = z
+  .object({
+    name: trimmedText(100).optional(),
+    description: trimmedText(MAX_DESCRIPTION)
+      .nullable()
+      .optional()
+      .openapi({ description: `1–${MAX_DESCRIPTION} characters, or null to clear it` }),
+  })
+  .strict()
+  .refine((body) => body.name !== undefined || body.description !== undefined, {
+    message: 'give name, description or both',
+  })
+  .openapi('UpdateGroupRequest', { minProperties: 1 });
+
+const UpdateMemberBody = z.object({ role: MemberRoleSchema }).strict().openapi('UpdateMemberRequest');
 
 /** Group routes: all need a signed-in caller; membership rules live in the group service. */
 export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandler<AppEnv>; maxMembers: number }) {
@@ -80,10 +101,10 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     ...common,
     method: 'post',
     path: '/groups/{groupId}/members',
-    summary: 'Add a member (owner only)',
+    summary: 'Add a member (owner or admin)',
     request: { params: GroupParams, body: jsonBodyOf(z.object({ userId: Ulid }).strict().openapi('AddMemberRequest')) },
     responses: {
-      201: json(z.object({ member: MemberSchema }), 'The new member'),
+      201: json(MemberResult, 'The new member'),
       ...problems(401, 403, 404, 409, 413, 415),
     },
   });
@@ -91,9 +112,28 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
     ...common,
     method: 'delete',
     path: '/groups/{groupId}/members/{userId}',
-    summary: 'Remove a member (owner) or leave (member)',
+    summary: 'Remove a member (owner: anyone; admin: members) or leave (anyone but the owner)',
     request: { params: MemberParams },
     responses: { 204: noContent('Removed'), ...problems(401, 403, 404, 409) },
+  });
+  const update = createRoute({
+    ...common,
+    method: 'patch',
+    path: '/groups/{groupId}',
+    summary: 'Rename or describe a group (owner or admin)',
+    description: 'Event `group.updated` to every member.',
+    request: { params: GroupParams, body: jsonBodyOf(UpdateGroupBody) },
+    responses: { 200: json(GroupResult, 'The group as it now stands'), ...problems(401, 403, 404, 413, 415) },
+  });
+  const updateMember = createRoute({
+    ...common,
+    method: 'patch',
+    path: '/groups/{groupId}/members/{userId}',
+    summary: "Change a member's role (owner only); role owner transfers ownership",
+    description:
+      'Making another member `owner` transfers ownership: the caller becomes `admin`. The owner cannot give themselves another role (409): they transfer instead. The same role again is a no-op. Event `member.updated` for each member whose role changed, and `group.updated` after a transfer.',
+    request: { params: MemberParams, body: jsonBodyOf(UpdateMemberBody) },
+    responses: { 200: json(MemberResult, 'The member as it now stands'), ...problems(401, 403, 404, 409, 413, 415) },
   });
 
   return new OpenAPIHono<AppEnv>(hookOptions)
@@ -117,6 +157,19 @@ export function groupRoutes(deps: { groups: GroupService; auth: MiddlewareHandle
       const { groupId } = c.req.valid('param');
       const member = await deps.groups.addMember(c.get('userId'), groupId, c.req.valid('json').userId);
       return c.json({ member: toMemberJson(member) }, 201);
+    })
+    .openapi(update, async (c) => {
+      const group = await deps.groups.updateSettings(
+        c.get('userId'),
+        c.req.valid('param').groupId,
+        c.req.valid('json'),
+      );
+      return c.json({ group: toGroupJson(group) }, 200);
+    })
+    .openapi(updateMember, async (c) => {
+      const { groupId, userId } = c.req.valid('param');
+      const member = await deps.groups.updateRole(c.get('userId'), groupId, userId, c.req.valid('json').role);
+      return c.json({ member: toMemberJson(member) }, 200);
     })
     .openapi(removeMember, async (c) => {
       const { groupId, userId } = c.req.valid('param');

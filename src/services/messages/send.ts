@@ -9,7 +9,7 @@ import type { IdempotencyRepository } from '../../store/idempotency.js';
 import type { InboxRepository } from '../../store/inbox.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { MessageRows, ThreadRepository } from '../../store/threads.js';
-import type { ConversationEvents } from '../ports.js';
+import type { BlockChecks, ConversationEvents } from '../ports.js';
 import type { SendAttempt, SendGuard } from '../sync/index.js';
 import { type ConversationAccess, fanOutIds, MEMBERSHIP_ONLY } from './access.js';
 import type { ThreadSummaries } from './thread-summaries.js';
@@ -54,6 +54,8 @@ export function createSendService(deps: {
   bucketMs: number;
   events?: ConversationEvents | undefined;
   recent?: RecentMessagesCache | undefined;
+  /** One-to-one sends to someone who blocked the sender are refused (services/blocks.ts). */
+  blocks?: Pick<BlockChecks, 'hasBlocked'> | undefined;
 }) {
   const { access, messages, idempotency, guard } = deps;
   const { requireConversation, directRef, requireUserExists, withStatus } = access;
@@ -114,9 +116,33 @@ export function createSendService(deps: {
     await Promise.all([
       // The recent window is the main history's: a thread reply never goes in it.
       root ? undefined : deps.recent?.append(message),
-      deps.events?.messageCreated(message, fanOutIds(conversation)).catch(() => {}),
+      liveAudience(message, conversation)
+        .then((ids) => deps.events?.messageCreated(message, ids))
+        .catch(() => {}),
       root ? deps.replies.rootChanged(conversation, root, message) : undefined,
     ]);
+  }
+
+  /**
+   * Who gets the message live. A one-to-one send checked before a block and stored after it (the
+   * block landed while the insert was in flight) is stored and answered 201, but the receiver,
+   * who has just blocked the sender, is not handed it live: checked again here, from the cache
+   * the block itself updated on this node (within BLOCK_CHECK_CACHE_MS on the others). It stays
+   * in history, like every message from before the block.
+   */
+  async function liveAudience(message: Message, conversation: Conversation): Promise<readonly string[]> {
+    const ids = fanOutIds(conversation);
+    const { receiverId } = message;
+    if (!receiverId || !deps.blocks) return ids;
+    const blocked = await deps.blocks.hasBlocked(receiverId, message.senderId).catch(() => false);
+    return blocked ? ids.filter((id) => id !== receiverId) : ids;
+  }
+
+  /** 403 when the receiver blocked the sender; the answer says no more than "not accepted". */
+  async function requireNotBlocked(senderId: string, receiverId: string): Promise<void> {
+    if (await deps.blocks?.hasBlocked(receiverId, senderId)) {
+      throw new AppError('FORBIDDEN', 'This user does not accept messages from you');
+    }
   }
 
   /**
@@ -210,7 +236,11 @@ export function createSendService(deps: {
       let conversation: Conversation;
       if ('receiverId' in input.target) {
         const ref = directRef(callerId, input.target.receiverId);
-        await requireUserExists(input.target.receiverId);
+        // In parallel: an unknown user has blocked nobody, so only the 404 can come of it.
+        await Promise.all([
+          requireUserExists(input.target.receiverId),
+          requireNotBlocked(callerId, input.target.receiverId),
+        ]);
         conversation = await requireConversation(callerId, ref);
       } else {
         const { groupId } = input.target;
