@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCoalescer } from '../../src/cache/coalesce.js';
-import { bestEffort, createCacheCounters } from '../../src/cache/counters.js';
+import { bestEffort, CACHE_EVENTS, CACHE_NAMES, createCacheCounters } from '../../src/cache/counters.js';
 import { createKeys } from '../../src/cache/keys.js';
 import { decodeReceipts } from '../../src/cache/receipts-cache.js';
 import { decodeEntry, encodeEntry, storedText } from '../../src/cache/recent-messages.js';
@@ -74,7 +74,7 @@ describe('cache counters', () => {
     expect(counters.get('recent', 'hit')).toBe(2);
     expect(counters.get('recent', 'miss')).toBe(0);
     const entries = counters.entries();
-    expect(entries).toHaveLength(12);
+    expect(entries).toHaveLength(CACHE_NAMES.length * CACHE_EVENTS.length);
     expect(entries).toContainEqual({ cache: 'members', event: 'error', count: 3 });
   });
 
