@@ -1,3 +1,4 @@
+import { type ReactionSummary, summarizeReactions } from '../domain/reactions.js';
 import type { Message, Receipt } from '../domain/types.js';
 
 /**
@@ -8,13 +9,24 @@ import type { Message, Receipt } from '../domain/types.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A message as clients see it: the stored fields, with times as ISO-8601 strings. */
-export type MessageJson = Omit<Message, 'createdAt' | 'clientTimestamp'> & {
+/**
+ * A message as clients see it: the stored fields, with times as ISO-8601 strings, and its
+ * reactions summed up per emoji (`me`: the viewer gave it). `editedAt`, `deletedAt` and
+ * `reactions` are always present (null / []).
+ */
+export type MessageJson = Omit<Message, 'createdAt' | 'clientTimestamp' | 'editedAt' | 'deletedAt' | 'reactions'> & {
   createdAt: string;
   clientTimestamp: string | null;
+  editedAt: string | null;
+  deletedAt: string | null;
+  reactions: ReactionSummary[];
 };
 
-export const toMessageJson = (message: Message): MessageJson => ({
+/**
+ * `viewerId`: whose `me` the reactions carry. A live frame of a group is one publish for every
+ * member, so frames are built with none (`me` false throughout; reaction.updated says who).
+ */
+export const toMessageJson = (message: Message, viewerId: string | null = null): MessageJson => ({
   id: message.id,
   conversationId: message.conversationId,
   senderId: message.senderId,
@@ -24,6 +36,9 @@ export const toMessageJson = (message: Message): MessageJson => ({
   createdAt: iso(message.createdAt),
   clientTimestamp: message.clientTimestamp == null ? null : iso(message.clientTimestamp),
   status: message.status,
+  editedAt: message.editedAt == null ? null : iso(message.editedAt),
+  deletedAt: message.deletedAt == null ? null : iso(message.deletedAt),
+  reactions: summarizeReactions(message.reactions ?? [], viewerId),
 });
 
 /** A participant's watermarks: everything up to `deliveredUpTo` / `readUpTo` (message ids) is delivered / read. */

@@ -1,5 +1,6 @@
 import { ulidTime } from '../domain/ids.js';
 import type { StoredMessage } from '../domain/types.js';
+import type { RedisClient } from './client.js';
 import { createCoalescer } from './coalesce.js';
 import { bestEffort, type CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
@@ -32,28 +33,53 @@ export function storedText(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
 }
 
+type EntryReaction = [emoji: string, userId: string, at: string];
+
 /**
  * A message as a window entry: its id, then a compact JSON array of the fields not derivable from
- * the key or the id. The id prefix is what an edit would replace by (ZRANGEBYLEX `[<id>`).
+ * the key or the id. The fields of a changed message (edited, deleted, reactions, sorted so one
+ * state is one encoding) follow only when set, so a message never changed encodes as before
+ * issue 16. The id prefix is what the scripts find the entries of one id by (`<id>[`): a window
+ * holds one entry per id, and a union that would bring a second, different one (an older or
+ * newer state of that message) deletes the window instead (recent-fill.lua).
  */
 export function encodeEntry(message: StoredMessage): string {
-  const fields = [message.senderId, message.receiverId, message.groupId, storedText(message.content)];
-  return `${message.id}${JSON.stringify([...fields, message.clientTimestamp])}`;
+  const content = message.content === null ? null : storedText(message.content);
+  const fields: unknown[] = [message.senderId, message.receiverId, message.groupId, content, message.clientTimestamp];
+  const reactions: EntryReaction[] = (message.reactions ?? [])
+    .map((r): EntryReaction => [storedText(r.emoji), r.userId, r.at])
+    .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
+  if (message.editedAt != null || message.deletedAt != null || reactions.length > 0) {
+    fields.push(message.editedAt ?? null, message.deletedAt ?? null, reactions);
+  }
+  return `${message.id}${JSON.stringify(fields)}`;
 }
 
 export function decodeEntry(conversationId: string, entry: string): StoredMessage {
   const id = entry.slice(0, ULID_LENGTH);
-  const [senderId, receiverId, groupId, content, clientTimestamp] = JSON.parse(entry.slice(ULID_LENGTH)) as [
-    string,
-    string | null,
-    string | null,
-    string,
-    number | null,
-  ];
-  return { id, conversationId, senderId, receiverId, groupId, content, createdAt: ulidTime(id), clientTimestamp };
+  const [senderId, receiverId, groupId, content, clientTimestamp, editedAt, deletedAt, reactions] = JSON.parse(
+    entry.slice(ULID_LENGTH),
+  ) as [string, string | null, string | null, string | null, number | null, number?, number?, EntryReaction[]?];
+  const message: StoredMessage = {
+    id,
+    conversationId,
+    senderId,
+    receiverId,
+    groupId,
+    content,
+    createdAt: ulidTime(id),
+    clientTimestamp,
+  };
+  if (editedAt != null) message.editedAt = editedAt;
+  if (deletedAt != null) message.deletedAt = deletedAt;
+  if (reactions && reactions.length > 0) {
+    message.reactions = reactions.map(([emoji, userId, at]) => ({ emoji, userId, at }));
+  }
+  return message;
 }
 
 export function createRecentMessagesCache(options: {
+  redis: Pick<RedisClient, 'unlink'>;
   scripts: CacheScripts;
   keys: Keys;
   counters: CacheCounters;
@@ -110,6 +136,15 @@ export function createRecentMessagesCache(options: {
         return rows;
       });
       return read.slice(0, count);
+    },
+
+    /**
+     * After a change to an existing message is durable in Cassandra: the window goes, so the next
+     * read fills it from Cassandra with the message as it now is. Best effort: if this is lost,
+     * the window still ends within T of the read that filled it (cache/README.md).
+     */
+    async forget(conversationId: string): Promise<void> {
+      await bestEffort(counters, 'recent', () => options.redis.unlink(keys.recentMessages(conversationId)));
     },
 
     /** Write-through of a message durable in Cassandra. Best effort: never rejects. */

@@ -197,7 +197,7 @@ export const toGroupJson = (group: Group) => ({ ...group, createdAt: iso(group.c
 export const MemberSchema = z
   .object({
     userId: Ulid,
-    role: z.enum(['owner', 'member']),
+    role: z.enum(['owner', 'admin', 'member']),
     joinedAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('GroupMember');
@@ -208,6 +208,14 @@ export const toMemberJson = (member: GroupMember) => ({
   joinedAt: iso(member.joinedAt),
 });
 
+export const ReactionSchema = z
+  .object({
+    emoji: z.string(),
+    count: z.number().int().min(1),
+    me: z.boolean(),
+  })
+  .openapi('Reaction');
+
 export const MessageSchema = z
   .object({
     id: Ulid,
@@ -215,10 +223,22 @@ export const MessageSchema = z
     senderId: Ulid,
     receiverId: Ulid.nullable(),
     groupId: Ulid.nullable(),
-    content: z.string(),
+    content: z.string().nullable().openapi({ description: 'null once the message was deleted for everyone' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     clientTimestamp: z.string().nullable().openapi({ format: 'date-time' }),
     status: z.enum(['sent', 'delivered', 'read']),
+    editedAt: z
+      .string()
+      .nullable()
+      .openapi({ format: 'date-time', description: 'When the content was last edited; null if never' }),
+    deletedAt: z.string().nullable().openapi({
+      format: 'date-time',
+      description: 'When it was deleted for everyone (content null, reactions empty); null if not',
+    }),
+    reactions: z.array(ReactionSchema).openapi({
+      description:
+        'One entry per emoji, in the order each was first given; `me`: you gave it (always false in WebSocket frames)',
+    }),
   })
   .openapi('Message');
 

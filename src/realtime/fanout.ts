@@ -4,9 +4,12 @@ import type { Message, Receipt } from '../domain/types.js';
 import type { Logger } from '../logger.js';
 import {
   type ClientEvent,
+  messageChanged,
   messageCreated,
   messageStatus,
+  type ReactionUpdate,
   type RealtimeEvent,
+  reactionUpdated,
   typing as typingEvent,
 } from './events.js';
 import type { ChannelOwner, Hub } from './hub.js';
@@ -153,14 +156,28 @@ export function createFanout(deps: {
     if (newer) deliver([recipient], messageStatus(newer), {});
   }
 
+  /** A conversation's event: once on a group's channel, or on each one-to-one participant's. */
+  async function publishToConversation(groupId: string | null, participantIds: readonly string[], event: ClientEvent) {
+    if (groupId) {
+      await publish(groupOwner(groupId), event);
+      return;
+    }
+    await Promise.all(participantIds.map((id) => publish(userOwner(id), event)));
+  }
+
   return {
     async messageCreated(message: Message, participantIds: readonly string[]) {
-      const event = messageCreated(message);
-      if (message.groupId) {
-        await publish(groupOwner(message.groupId), event);
-        return;
-      }
-      await Promise.all(participantIds.map((id) => publish(userOwner(id), event)));
+      await publishToConversation(message.groupId, participantIds, messageCreated(message));
+    },
+
+    /** An edit or a delete for everyone: to every participant, the sender's other devices included. */
+    async messageChanged(kind: 'updated' | 'deleted', message: Message, participantIds: readonly string[]) {
+      const event = messageChanged(kind === 'updated' ? 'message.updated' : 'message.deleted', message);
+      await publishToConversation(message.groupId, participantIds, event);
+    },
+
+    async reactionUpdated(update: ReactionUpdate, groupId: string | null, participantIds: readonly string[]) {
+      await publishToConversation(groupId, participantIds, reactionUpdated(update));
     },
 
     async receiptUpdated(change: { before: Receipt | undefined; after: Receipt }, participantIds: readonly string[]) {
@@ -204,6 +221,9 @@ export function createFanout(deps: {
       const group = owner.kind === 'group' ? { groupId: owner.id } : {};
       switch (event.type) {
         case 'message.created':
+        case 'message.updated':
+        case 'message.deleted':
+        case 'reaction.updated':
           deliver(recipients, event, group);
           return;
         case 'message.status':

@@ -90,6 +90,8 @@ export function createRealtime(deps: {
 
   return {
     messageCreated: fanout.messageCreated,
+    messageChanged: fanout.messageChanged,
+    reactionUpdated: fanout.reactionUpdated,
     receiptUpdated: fanout.receiptUpdated,
     typing: fanout.typing,
     membershipChanged: membership.membershipChanged,

@@ -2,12 +2,15 @@ import type { ConversationRepository } from '../store/conversations.js';
 import type { GroupRepository } from '../store/groups.js';
 import type { IdempotencyRepository } from '../store/idempotency.js';
 import type { InboxRepository } from '../store/inbox.js';
+import type { MessageChangeRepository } from '../store/message-changes.js';
+import type { MessageMutationRepository } from '../store/message-mutations.js';
 import type { MessageRepository } from '../store/messages.js';
 import type { ReceiptRepository } from '../store/receipts.js';
 import type { UserRepository } from '../store/users.js';
 import { createConversationAccess } from './messages/access.js';
 import { createHistoryService } from './messages/history.js';
 import { createInboxService } from './messages/inbox.js';
+import { createMutationService } from './messages/mutations.js';
 import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
 import type { MembersCache, ReceiptsCache, RecentMessagesCache } from './messages/types.js';
@@ -19,13 +22,17 @@ export { requestHash } from './messages/send.js';
 export type * from './messages/types.js';
 
 /**
- * Messaging: sending (messages/send.ts), reading history (messages/history.ts), moving
+ * Messaging: sending (messages/send.ts), editing, deleting and reacting (messages/mutations.ts),
+ * reading history (messages/history.ts), moving
  * delivery/read watermarks (messages/receipts.ts) and the inbox (messages/inbox.ts), over one
  * conversation-access part (messages/access.ts). The edges see one service; each use case lives
  * in its own module.
  */
 export function createMessagingService(deps: {
   messages: MessageRepository;
+  /** Edits, deletes and reactions (messages/mutations.ts) and the change stream catch-up pages read. */
+  mutations: MessageMutationRepository;
+  changes: MessageChangeRepository;
   receipts: ReceiptRepository;
   groups: GroupRepository;
   users: UserRepository;
@@ -48,6 +55,7 @@ export function createMessagingService(deps: {
   const history = createHistoryService({ ...deps, access });
   const receipts = createReceiptService({ ...deps, access });
   const inbox = createInboxService({ ...deps, access });
+  const mutations = createMutationService({ ...deps, access });
   return {
     conversationById: access.conversationById,
     send: sending.send,
@@ -55,6 +63,10 @@ export function createMessagingService(deps: {
     updateReceipt: receipts.updateReceipt,
     listReceipts: receipts.listReceipts,
     inbox: inbox.inbox,
+    editMessage: mutations.edit,
+    deleteMessage: mutations.deleteForEveryone,
+    react: mutations.react,
+    unreact: mutations.unreact,
   };
 }
 

@@ -1,7 +1,8 @@
 import { createBoundedSet } from '../domain/bounded-set.js';
 import { type Bucket, bucketEnd } from '../domain/buckets.js';
 import { ulidTime } from '../domain/ids.js';
-import type { StoredMessage } from '../domain/types.js';
+import { parseReactionKey } from '../domain/reactions.js';
+import type { StoredMessage, StoredReaction } from '../domain/types.js';
 import { type Db, fromDate, optionalText, orUnset, type Row, toDate } from './client.js';
 
 const INSERT_MESSAGE =
@@ -10,23 +11,54 @@ const INSERT_BUCKET = 'INSERT INTO conversation_buckets (conversation_id, bucket
 const SELECT_BUCKETS = 'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ?';
 const SELECT_BUCKETS_UP_TO =
   'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ? AND bucket <= ?';
-const MESSAGE_COLUMNS = 'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts';
+const MESSAGE_COLUMNS =
+  'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts, edited_at, deleted_at, reactions';
 const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
 const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
 const DELETE_MESSAGE = 'DELETE FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
 const SELECT_ONE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?`;
+const SELECT_SOME = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id IN ?`;
 
-/** A row with the message columns (messages, message_idempotency) → the domain message. */
-export const toMessage = (row: Row): StoredMessage => ({
-  id: row.message_id,
-  conversationId: row.conversation_id,
-  senderId: row.sender_id,
-  receiverId: optionalText(row.receiver_id),
-  groupId: optionalText(row.group_id),
-  content: row.content,
-  createdAt: ulidTime(row.message_id),
-  clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
-});
+/**
+ * A row with the message columns (messages, message_idempotency) → the domain message. The
+ * mutation fields are set only when present, so a message never changed reads back equal to the
+ * object its send built.
+ */
+export const toMessage = (row: Row): StoredMessage => {
+  const message: StoredMessage = {
+    id: row.message_id,
+    conversationId: row.conversation_id,
+    senderId: row.sender_id,
+    receiverId: optionalText(row.receiver_id),
+    groupId: optionalText(row.group_id),
+    content: row.content ?? null,
+    createdAt: ulidTime(row.message_id),
+    clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
+  };
+  if (row.edited_at != null) message.editedAt = fromDate(row.edited_at);
+  if (row.deleted_at != null) message.deletedAt = fromDate(row.deleted_at);
+  const reactions = toReactions(row.reactions);
+  if (reactions.length > 0) message.reactions = reactions;
+  return message;
+};
+
+function toReactions(cells: unknown): StoredReaction[] {
+  if (cells == null || typeof cells !== 'object') return [];
+  const reactions: StoredReaction[] = [];
+  for (const [key, at] of Object.entries(cells as Record<string, string>)) {
+    const reaction = parseReactionKey(key, at);
+    if (reaction) reactions.push(reaction);
+  }
+  return reactions;
+}
+
+/**
+ * Whether a row is a message: its send's insert wrote sender_id. An edit, reaction or delete is
+ * an upsert, so one that lands on a message whose send was then aborted (its insert deleted at
+ * insert + 1, after a reader had already seen it) leaves a row with only those cells: not a
+ * message, and never shown.
+ */
+const isMessageRow = (row: Row) => row.sender_id != null;
 
 /** A page request in id space: both bounds inclusive; `exclude` is a cursor id to leave out. */
 export interface PageQuery {
@@ -52,6 +84,33 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
         ? await db.all(SELECT_BUCKETS, [conversationId])
         : await db.all(SELECT_BUCKETS_UP_TO, [conversationId, toDate(startingUpTo)]);
     return rows.map((row) => ({ start: fromDate(row.bucket), lengthMs: Number(row.bucket_ms) }));
+  }
+
+  /** A message by id, looked up in the buckets whose window holds the id's time. */
+  async function findById(
+    conversationId: string,
+    messageId: string,
+    likely?: Bucket,
+  ): Promise<StoredMessage | undefined> {
+    const lookUp = async (bucket: Bucket) => {
+      const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
+        idempotent: true,
+      });
+      const row = result.first();
+      return row && isMessageRow(row) ? toMessage(row) : undefined;
+    };
+    // The bucket the current window length gives is right unless the length changed since.
+    const guessed = likely ? await lookUp(likely) : undefined;
+    if (guessed) return guessed;
+    const time = ulidTime(messageId);
+    const holding = (await listBuckets(conversationId, time)).filter(
+      (bucket) => bucketEnd(bucket) > time && bucket.start !== likely?.start,
+    );
+    for (const bucket of holding) {
+      const found = await lookUp(bucket);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   return {
@@ -131,7 +190,7 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
           { idempotent: true },
         );
         for (const row of result.rows) {
-          if (row.message_id !== query.exclude) collected.push(toMessage(row));
+          if (row.message_id !== query.exclude && isMessageRow(row)) collected.push(toMessage(row));
         }
         collected.sort(before);
         collected = collected.slice(0, query.limit);
@@ -139,28 +198,37 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
       return collected;
     },
 
-    /** A message by id, looked up in the buckets whose window holds the id's time. */
-    async findById(conversationId: string, messageId: string, likely?: Bucket): Promise<StoredMessage | undefined> {
-      const lookUp = async (bucket: Bucket) => {
-        const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
-          idempotent: true,
-        });
-        const row = result.first();
-        return row ? toMessage(row) : undefined;
-      };
-      // The bucket the current window length gives is right unless the length changed since.
-      const guessed = likely ? await lookUp(likely) : undefined;
-      if (guessed) return guessed;
-      const time = ulidTime(messageId);
-      const holding = (await listBuckets(conversationId, time)).filter(
-        (bucket) => bucketEnd(bucket) > time && bucket.start !== likely?.start,
-      );
-      for (const bucket of holding) {
-        const found = await lookUp(bucket);
-        if (found) return found;
+    /**
+     * The messages with these ids (missing ones left out), one query per bucket of the current
+     * window length (`IN` on the clustering key, inside one partition), then by id for any not
+     * found there (a bucket written with another MESSAGE_BUCKET_MS).
+     */
+    async findMany(conversationId: string, ids: readonly string[], bucketOf: (id: string) => Bucket) {
+      const byBucket = new Map<number, { bucket: Bucket; ids: string[] }>();
+      for (const id of ids) {
+        const bucket = bucketOf(id);
+        const entry = byBucket.get(bucket.start) ?? { bucket, ids: [] };
+        entry.ids.push(id);
+        byBucket.set(bucket.start, entry);
       }
-      return undefined;
+      const found = new Map<string, StoredMessage>();
+      await Promise.all(
+        [...byBucket.values()].map(async ({ bucket, ids: some }) => {
+          const result = await db.execute(SELECT_SOME, [conversationId, toDate(bucket.start), some], {
+            idempotent: true,
+          });
+          for (const row of result.rows) if (isMessageRow(row)) found.set(row.message_id, toMessage(row));
+        }),
+      );
+      for (const id of ids) {
+        if (found.has(id)) continue;
+        const message = await findById(conversationId, id);
+        if (message) found.set(id, message);
+      }
+      return ids.flatMap((id) => found.get(id) ?? []);
     },
+
+    findById,
   };
 }
 

@@ -69,7 +69,14 @@ describe('server frames', () => {
     expect(JSON.parse(encodeEvent(messageCreated(message)))).toEqual({
       type: 'message.created',
       data: {
-        message: { ...message, createdAt: '2026-01-01T00:00:00.000Z', clientTimestamp: null },
+        message: {
+          ...message,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          clientTimestamp: null,
+          editedAt: null,
+          deletedAt: null,
+          reactions: [],
+        },
       },
     });
   });

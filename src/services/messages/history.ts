@@ -1,9 +1,11 @@
+import { bucketForMessage } from '../../domain/buckets.js';
 import { idBefore, incrementId, maxUlidAt, minUlidAt } from '../../domain/ids.js';
 import type { StoredMessage } from '../../domain/types.js';
+import type { MessageChangeRepository } from '../../store/message-changes.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { StablePosition } from '../ports.js';
 import type { ConversationAccess } from './access.js';
-import type { HistoryPage, HistoryQuery, RecentMessagesCache } from './types.js';
+import type { HistoryAfter, HistoryPage, HistoryQuery, RecentMessagesCache } from './types.js';
 
 const MIN_ID = '00000000000000000000000000';
 const MAX_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ';
@@ -17,12 +19,30 @@ const MAX_ID = '7ZZZZZZZZZZZZZZZZZZZZZZZZZ';
  */
 export function createHistoryService(deps: {
   access: ConversationAccess;
-  messages: Pick<MessageRepository, 'page'>;
+  messages: Pick<MessageRepository, 'page' | 'findMany'>;
+  changes: Pick<MessageChangeRepository, 'between'>;
   position: StablePosition;
+  bucketMs: number;
   recent?: RecentMessagesCache | undefined;
 }) {
   const { access, messages } = deps;
   const { requireConversation, conversationById, directRef, requirePeerExists, withStatus } = access;
+
+  /**
+   * The changes of (cursor, upTo] (edits, deletes, reactions of any message: the change stream,
+   * cql/0014), at most `limit`. When there are more, the page must end at the last one returned
+   * (`cut`): a page of 100 messages could otherwise carry a million reactions' worth of updates.
+   */
+  async function changesOf(conversationId: string, after: HistoryAfter, upTo: string, limit: number) {
+    const low = 'id' in after ? incrementId(after.id) : after.below;
+    if (low > upTo) return { messageIds: [], cut: undefined };
+    const changes = await deps.changes.between(conversationId, low, upTo, limit + 1);
+    const kept = changes.slice(0, limit);
+    return {
+      messageIds: kept.map((change) => change.messageId),
+      cut: changes.length > limit ? kept[kept.length - 1]?.changeId : undefined,
+    };
+  }
 
   return {
     async history(callerId: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -60,11 +80,13 @@ export function createHistoryService(deps: {
       }
 
       const isFirstPage = !ascending && query.before === undefined && query.to === undefined;
-      /** The catch-up position after this page: the caller then holds every message below it. */
-      const positionAfter = (page: StoredMessage[], hasMore: boolean): string | null => {
+      /**
+       * The catch-up position after this page: the caller then holds every message, and every
+       * change, below it. `end`: the page's last id (message or change) when it was cut short.
+       */
+      const positionAfter = (end: string | undefined, hasMore: boolean): string | null => {
         if (!ascending) return isFirstPage ? stable : null;
-        const last = page[page.length - 1];
-        let below = hasMore && last ? incrementId(last.id) : stable;
+        let below = hasMore && end ? incrementId(end) : stable;
         if (!hasMore && requestedHigh < stable) below = incrementId(requestedHigh);
         // A cursor never moves back (another node's S may trail the one that issued it).
         if ('below' in after && after.below > below) below = after.below;
@@ -72,7 +94,7 @@ export function createHistoryService(deps: {
       };
 
       if (lowId > highId) {
-        return { messages: [], nextCursor: null, syncPosition: positionAfter([], false) };
+        return { messages: [], updates: [], nextCursor: null, syncPosition: positionAfter(undefined, false) };
       }
 
       const conversationId = conversation.ref.id;
@@ -94,15 +116,37 @@ export function createHistoryService(deps: {
           limit: query.limit + 1,
         });
       }
-      const hasMore = stored.length > query.limit;
-      const page = stored.slice(0, query.limit);
-      const last = page[page.length - 1];
+      let hasMore = stored.length > query.limit;
+      let page = stored.slice(0, query.limit);
+      let updates: StoredMessage[] = [];
+      /** Where the page ends (inclusive) when it is cut short: its last message, or its last change. */
+      let end = hasMore ? page[page.length - 1]?.id : undefined;
+      if (after !== undefined) {
+        const changed = await changesOf(conversationId, after, end ?? highId, query.limit);
+        if (changed.cut !== undefined) {
+          const cut = changed.cut;
+          page = page.filter((message) => message.id <= cut);
+          hasMore = true;
+          end = cut;
+        }
+        const onPage = new Set(page.map((message) => message.id));
+        const ids = [...new Set(changed.messageIds)].filter((id) => !onPage.has(id));
+        const found = await messages.findMany(conversationId, ids, (id) => bucketForMessage(id, deps.bucketMs));
+        const from = query.from ?? 0;
+        const to = query.to ?? Number.POSITIVE_INFINITY;
+        updates = found.filter((message) => message.createdAt >= from && message.createdAt <= to);
+      }
       // Nobody can have written to a user who does not exist, so only an empty page needs to ask.
-      if (page.length === 0) await requirePeerExists(callerId, conversation.ref);
+      if (page.length === 0 && updates.length === 0) await requirePeerExists(callerId, conversation.ref);
+      const [withStatusPage, withStatusUpdates] = await Promise.all([
+        withStatus(conversation, page),
+        withStatus(conversation, updates),
+      ]);
       return {
-        messages: await withStatus(conversation, page),
-        nextCursor: hasMore && last ? last.id : null,
-        syncPosition: positionAfter(page, hasMore),
+        messages: withStatusPage,
+        updates: withStatusUpdates,
+        nextCursor: hasMore && end ? end : null,
+        syncPosition: positionAfter(end, hasMore),
       };
     },
   };
