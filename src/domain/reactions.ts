@@ -42,7 +42,10 @@ export function emojiProblem(emoji: string): string | undefined {
   return undefined;
 }
 
-/** A message's reactions as a viewer sees them: one entry per emoji, in the order first given. */
+/**
+ * A message's reactions as a viewer sees them: one entry per emoji, ordered by each emoji's
+ * earliest standing reaction (so an emoji keeps its place while anyone still gives it).
+ */
 export interface ReactionSummary {
   emoji: string;
   count: number;
