@@ -48,6 +48,7 @@ export interface SentMessage {
   conversationId: string;
   content: string | null;
   senderId: string;
+  createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
   reactions: Array<{ emoji: string; count: number; me: boolean }>;
