@@ -3,11 +3,14 @@ import { bucketForMessage } from '../../src/domain/buckets.js';
 import { expectProblem } from '../support/api.js';
 import {
   connect,
+  connectOnBothNodes,
   edit,
   expectMessage,
+  expectNoneBefore,
   groupWithRoles,
   historyOf,
   type Nodes,
+  pair as pairOf,
   react,
   registerUser,
   remove,
@@ -26,10 +29,7 @@ afterAll(async () => {
   await nodes?.close();
 });
 
-async function pair() {
-  const [alice, bob] = await Promise.all([registerUser(nodes.apiA), registerUser(nodes.apiA)]);
-  return { alice, bob };
-}
+const pair = () => pairOf(nodes);
 
 /** The message's cells as Cassandra holds them (not through the API). */
 async function row(message: SentMessage) {
@@ -120,12 +120,7 @@ describe('PATCH /conversations/{id}/messages/{id} (edit)', () => {
   it('sends message.updated to every connection of both participants on both nodes, and not to an outsider', async () => {
     const { alice, bob } = await pair();
     const carol = await registerUser(nodes.apiA);
-    const sockets = [
-      await connect(nodes, nodes.a, alice),
-      await connect(nodes, nodes.b, alice),
-      await connect(nodes, nodes.a, bob),
-      await connect(nodes, nodes.b, bob),
-    ];
+    const sockets = await connectOnBothNodes(nodes, [alice, bob]);
     const carolSocket = await connect(nodes, nodes.b, carol);
     const sent = await send(nodes.apiA, alice, { receiverId: bob.id }, 'before');
     const edited = expectMessage(await edit(nodes.apiB, alice, sent, 'after'));
@@ -133,10 +128,9 @@ describe('PATCH /conversations/{id}/messages/{id} (edit)', () => {
       const frame = await socket.waitFor('message.updated', (data) => data.message.id === sent.id);
       expect(frame.data.message).toEqual(edited);
     }
-    // A later message to carol arrives; nothing of alice and bob's came before it.
-    const marker = await send(nodes.apiA, alice, { receiverId: carol.id }, 'marker');
-    await carolSocket.waitFor('message.created', (data) => data.message.id === marker.id);
-    expect(carolSocket.ofType('message.updated')).toEqual([]);
+    await expectNoneBefore(carolSocket, 'message.updated', () =>
+      send(nodes.apiA, alice, { receiverId: carol.id }, 'marker'),
+    );
   });
 });
 
@@ -221,9 +215,9 @@ describe('DELETE /conversations/{id}/messages/{id} (delete for everyone)', () =>
       const frame = await socket.waitFor('message.deleted', (data) => data.message.id === sent.id);
       expect(frame.data.message).toEqual(tombstone);
     }
-    const marker = await send(nodes.apiA, owner, { receiverId: outsider.id }, 'marker');
-    await outsiderSocket.waitFor('message.created', (data) => data.message.id === marker.id);
-    expect(outsiderSocket.ofType('message.deleted')).toEqual([]);
+    await expectNoneBefore(outsiderSocket, 'message.deleted', () =>
+      send(nodes.apiA, owner, { receiverId: outsider.id }, 'marker'),
+    );
   });
 
   it('a delete racing an edit always ends deleted (40 races, both nodes)', async () => {

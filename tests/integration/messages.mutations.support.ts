@@ -43,6 +43,29 @@ export async function connect(nodes: Nodes, node: TestServer, user: TestUser) {
   return socket;
 }
 
+/** A fresh one-to-one pair. */
+export async function pair(nodes: Nodes) {
+  const [alice, bob] = await Promise.all([registerUser(nodes.apiA), registerUser(nodes.apiA)]);
+  return { alice, bob };
+}
+
+/** One connection of each user on each node. */
+export async function connectOnBothNodes(nodes: Nodes, users: TestUser[]): Promise<TestSocket[]> {
+  const sockets: TestSocket[] = [];
+  for (const user of users) for (const node of [nodes.a, nodes.b]) sockets.push(await connect(nodes, node, user));
+  return sockets;
+}
+
+/**
+ * Proves `socket` got no `type` frame: a later direct message to its user (`marker`) arrives, and
+ * nothing of that type came before it (Redis delivers one subscriber's messages in publish order).
+ */
+export async function expectNoneBefore(socket: TestSocket, type: string, marker: () => Promise<{ id: string }>) {
+  const sent = await marker();
+  await socket.waitFor('message.created', (data) => data.message.id === sent.id);
+  expect(socket.ofType(type)).toEqual([]);
+}
+
 export interface SentMessage {
   id: string;
   conversationId: string;
