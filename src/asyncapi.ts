@@ -66,9 +66,27 @@ const SERVER_FRAMES: Record<ServerFrameType, { summary: string; schema: z.ZodTyp
     schema: frame('message.created', z.object({ message: MessageSchema })),
   },
   'message.updated': {
-    summary:
-      'A message you already have changed (its edit, deletion, reactions or thread summary): replace your copy by id.',
+    summary: 'A message you already have changed (an edit, or a thread root’s summary): replace your copy by id.',
     schema: frame('message.updated', z.object({ message: MessageSchema })),
+  },
+  'message.deleted': {
+    summary:
+      'A message was deleted for everyone: the tombstone (deletedAt set, content null, reactions empty). Final for that id.',
+    schema: frame('message.deleted', z.object({ message: MessageSchema })),
+  },
+  'reaction.updated': {
+    summary: 'userId gave (added) or took back an emoji on a message; count is how many give it now.',
+    schema: frame(
+      'reaction.updated',
+      z.object({
+        conversationId: z.string(),
+        messageId: z.string(),
+        emoji: z.string(),
+        count: z.number().int().min(0),
+        userId: z.string(),
+        added: z.boolean(),
+      }),
+    ),
   },
   'group.updated': {
     summary: 'A group you belong to was renamed or its description changed.',

@@ -33,6 +33,8 @@ import { createConversationRepository } from './store/conversations.js';
 import { createGroupRepository } from './store/groups.js';
 import { createIdempotencyRepository } from './store/idempotency.js';
 import { createInboxRepository } from './store/inbox.js';
+import { createMessageChangeRepository } from './store/message-changes.js';
+import { createMessageMutationRepository } from './store/message-mutations.js';
 import { createMessageRepository } from './store/messages.js';
 import { createPendingSendRepository } from './store/pending-sends.js';
 import { createReceiptRepository } from './store/receipts.js';
@@ -214,6 +216,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     createMessagingService({
       messages: messagesRepo,
       threads: threadsRepo,
+      mutations: createMessageMutationRepository(db),
+      changes: createMessageChangeRepository(db),
       receipts: receiptsRepo,
       groups: groupsRepo,
       users,

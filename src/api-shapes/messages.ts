@@ -1,3 +1,4 @@
+import { type ReactionSummary, summarizeReactions } from '../domain/reactions.js';
 import type { Message, Receipt, ThreadSummary } from '../domain/types.js';
 
 /**
@@ -15,10 +16,20 @@ export interface ThreadSummaryJson {
   lastReplyId: string;
 }
 
-/** A message as clients see it: the stored fields, with times as ISO-8601 strings; `thread` always present. */
-export type MessageJson = Omit<Message, 'createdAt' | 'clientTimestamp' | 'replyToId' | 'threadId' | 'thread'> & {
+/**
+ * A message as clients see it: the stored fields, with times as ISO-8601 strings, and its
+ * reactions summed up per emoji (`me`: the viewer gave it). `editedAt`, `deletedAt`,
+ * `reactions`, `replyToId`, `threadId` and `thread` are always present (null / []).
+ */
+export type MessageJson = Omit<
+  Message,
+  'createdAt' | 'clientTimestamp' | 'editedAt' | 'deletedAt' | 'reactions' | 'replyToId' | 'threadId' | 'thread'
+> & {
   createdAt: string;
   clientTimestamp: string | null;
+  editedAt: string | null;
+  deletedAt: string | null;
+  reactions: ReactionSummary[];
   replyToId: string | null;
   threadId: string | null;
   thread: ThreadSummaryJson | null;
@@ -30,7 +41,11 @@ const toThreadJson = (thread: ThreadSummary): ThreadSummaryJson => ({
   lastReplyId: thread.lastReplyId,
 });
 
-export const toMessageJson = (message: Message): MessageJson => ({
+/**
+ * `viewerId`: whose `me` the reactions carry. A live frame of a group is one publish for every
+ * member, so frames are built with none (`me` false throughout; reaction.updated says who).
+ */
+export const toMessageJson = (message: Message, viewerId: string | null = null): MessageJson => ({
   id: message.id,
   conversationId: message.conversationId,
   senderId: message.senderId,
@@ -40,6 +55,9 @@ export const toMessageJson = (message: Message): MessageJson => ({
   createdAt: iso(message.createdAt),
   clientTimestamp: message.clientTimestamp == null ? null : iso(message.clientTimestamp),
   status: message.status,
+  editedAt: message.editedAt == null ? null : iso(message.editedAt),
+  deletedAt: message.deletedAt == null ? null : iso(message.deletedAt),
+  reactions: summarizeReactions(message.reactions ?? [], viewerId),
   replyToId: message.replyToId ?? null,
   threadId: message.threadId ?? null,
   thread: message.thread ? toThreadJson(message.thread) : null,

@@ -25,7 +25,7 @@ export function createCacheLayer(options: {
   const shared = { scripts, keys, counters, stalenessMs: options.config.stalenessMs };
   return {
     counters,
-    recent: createRecentMessagesCache({ ...shared, size: options.config.recentMessages }),
+    recent: createRecentMessagesCache({ ...shared, redis, size: options.config.recentMessages }),
     receipts: createReceiptsCache(shared),
     members: createMembersCache({ ...shared, redis }),
     threads: createThreadSummariesCache(shared),

@@ -1,5 +1,6 @@
 import { ulidTime } from '../domain/ids.js';
 import type { StoredMessage } from '../domain/types.js';
+import type { RedisClient } from './client.js';
 import { createCoalescer } from './coalesce.js';
 import { bestEffort, type CacheCounters } from './counters.js';
 import type { Keys } from './keys.js';
@@ -32,25 +33,46 @@ export function storedText(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
 }
 
+type EntryReaction = [emoji: string, userId: string, at: string];
+
 /**
  * A message as a window entry: its id, then a compact JSON array of the fields not derivable from
- * the key or the id. The id prefix is what an edit would replace by (ZRANGEBYLEX `[<id>`).
+ * the key or the id. The fields of a changed message (edited, deleted, reactions, sorted so one
+ * state is one encoding) follow only when set, so a message never changed encodes as before
+ * issue 16. The id prefix is what the scripts find the entries of one id by (`<id>[`): a window
+ * holds one entry per id, and a union that would bring a second, different one (an older or
+ * newer state of that message) deletes the window instead (recent-fill.lua).
  */
 export function encodeEntry(message: StoredMessage): string {
-  const fields = [message.senderId, message.receiverId, message.groupId, storedText(message.content)];
-  // replyToId only when set: an entry without one stays byte-identical to what earlier releases
-  // wrote for the same message, so a re-added entry is still a no-op. Thread replies (threadId)
-  // never enter the window: it is the main history's.
-  const reply = message.replyToId ? [message.replyToId] : [];
-  return `${message.id}${JSON.stringify([...fields, message.clientTimestamp, ...reply])}`;
+  const content = message.content === null ? null : storedText(message.content);
+  const fields: unknown[] = [message.senderId, message.receiverId, message.groupId, content, message.clientTimestamp];
+  const reactions: EntryReaction[] = (message.reactions ?? [])
+    .map((r): EntryReaction => [storedText(r.emoji), r.userId, r.at])
+    .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1));
+  // The optional fields only when one is set: an entry without them stays byte-identical to what
+  // earlier releases wrote for the same message, so a re-added entry is still a no-op. Thread
+  // replies (threadId) never enter the window: it is the main history's.
+  const changed = message.editedAt != null || message.deletedAt != null || reactions.length > 0;
+  if (changed) fields.push(message.replyToId ?? null, message.editedAt ?? null, message.deletedAt ?? null, reactions);
+  else if (message.replyToId) fields.push(message.replyToId);
+  return `${message.id}${JSON.stringify(fields)}`;
 }
 
 export function decodeEntry(conversationId: string, entry: string): StoredMessage {
   const id = entry.slice(0, ULID_LENGTH);
-  const [senderId, receiverId, groupId, content, clientTimestamp, replyToId = null] = JSON.parse(
-    entry.slice(ULID_LENGTH),
-  ) as [string, string | null, string | null, string, number | null, string?];
-  return {
+  const [senderId, receiverId, groupId, content, clientTimestamp, replyToId, editedAt, deletedAt, reactions] =
+    JSON.parse(entry.slice(ULID_LENGTH)) as [
+      string,
+      string | null,
+      string | null,
+      string | null,
+      number | null,
+      (string | null)?,
+      (number | null)?,
+      (number | null)?,
+      EntryReaction[]?,
+    ];
+  const message: StoredMessage = {
     id,
     conversationId,
     senderId,
@@ -59,12 +81,19 @@ export function decodeEntry(conversationId: string, entry: string): StoredMessag
     content,
     createdAt: ulidTime(id),
     clientTimestamp,
-    // Unset rather than null when absent, as for a message built before replies existed.
-    ...(replyToId === null ? {} : { replyToId }),
   };
+  // Unset rather than null when absent, as for a message built before replies or edits existed.
+  if (replyToId != null) message.replyToId = replyToId;
+  if (editedAt != null) message.editedAt = editedAt;
+  if (deletedAt != null) message.deletedAt = deletedAt;
+  if (reactions && reactions.length > 0) {
+    message.reactions = reactions.map(([emoji, userId, at]) => ({ emoji, userId, at }));
+  }
+  return message;
 }
 
 export function createRecentMessagesCache(options: {
+  redis: Pick<RedisClient, 'unlink'>;
   scripts: CacheScripts;
   keys: Keys;
   counters: CacheCounters;
@@ -121,6 +150,15 @@ export function createRecentMessagesCache(options: {
         return rows;
       });
       return read.slice(0, count);
+    },
+
+    /**
+     * After a change to an existing message is durable in Cassandra: the window goes, so the next
+     * read fills it from Cassandra with the message as it now is. Best effort: if this is lost,
+     * the window still ends within T of the read that filled it (cache/README.md).
+     */
+    async forget(conversationId: string): Promise<void> {
+      await bestEffort(counters, 'recent', () => options.redis.unlink(keys.recentMessages(conversationId)));
     },
 
     /** Write-through of a message durable in Cassandra. Best effort: never rejects. */

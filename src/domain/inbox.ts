@@ -13,6 +13,12 @@ export interface InboxEntry {
   groupId: string | null;
   /** The conversation's newest message id (conversation_activity); undefined when it has none. */
   lastMessageId: string | undefined;
+  /**
+   * Its newest change to an existing message (edit, delete, reaction); undefined when none. Reported
+   * by changedSince like a message, but never orders the inbox: a reaction to an old message must
+   * not move the conversation to the top.
+   */
+  lastChangeId?: string | undefined;
   /** The caller's own last change here (watermark move, join, leave); undefined when none. */
   ownChange: string | undefined;
 }
@@ -89,6 +95,9 @@ export function changeBounds(since: string, marginMs: number): ChangeBounds {
  */
 export function changedSince(entry: InboxEntry, bounds: ChangeBounds): boolean {
   if (entry.lastMessageId !== undefined && entry.lastMessageId >= bounds.messages) return true;
+  // Change ids are minted in flight like message ids, and the activity write lands before the
+  // change settles: the same argument as for messages, so the same exact bound.
+  if (entry.lastChangeId !== undefined && entry.lastChangeId >= bounds.messages) return true;
   if (entry.ownChange !== undefined && entry.ownChange >= bounds.own) return true;
   return entry.kind === 'group' && entry.groupId !== null && entry.groupId >= bounds.own;
 }

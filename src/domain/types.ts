@@ -29,16 +29,34 @@ export interface GroupMember {
 
 export type MessageStatus = 'sent' | 'delivered' | 'read';
 
-/** A stored message. `createdAt` is the time inside its ULID id. */
+/**
+ * One user's reaction to a message, as stored (one map cell each): `at` is the change id that
+ * added it, so a message lists its emoji in the order they were first given.
+ */
+export interface StoredReaction {
+  emoji: string;
+  userId: string;
+  at: string;
+}
+
+/**
+ * A stored message. `createdAt` is the time inside its ULID id. The mutation fields (issue 16)
+ * are optional so that code building a fresh message need not spell them: undefined reads as
+ * "never edited, not deleted, no reactions". A message deleted for everyone has `deletedAt` and
+ * `content: null`.
+ */
 export interface StoredMessage {
   id: string;
   conversationId: string;
   senderId: string;
   receiverId: string | null;
   groupId: string | null;
-  content: string;
+  content: string | null;
   createdAt: number;
   clientTimestamp: number | null;
+  editedAt?: number | null;
+  deletedAt?: number | null;
+  reactions?: StoredReaction[];
   /**
    * The message this one answers (same conversation, same timeline: main history or the same
    * thread). Optional so fixtures and rows of earlier releases need not spell it: unset = null.

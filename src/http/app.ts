@@ -27,6 +27,7 @@ import { conversationRoutes } from './routes/conversations.js';
 import { docsRoutes } from './routes/docs.js';
 import { groupRoutes } from './routes/groups.js';
 import { type HealthChecks, healthRoutes } from './routes/health.js';
+import { messageMutationRoutes } from './routes/message-mutations.js';
 import { messageRoutes } from './routes/messages.js';
 import { presenceRoutes } from './routes/presence.js';
 import { threadRoutes } from './routes/threads.js';
@@ -132,6 +133,7 @@ export function createApp(deps: HttpDeps) {
   }
   api.route('/', groupRoutes({ groups: deps.groups, auth, maxMembers: deps.maxGroupMembers }));
   api.route('/', messageRoutes({ messaging: deps.messaging, auth }));
+  api.route('/', messageMutationRoutes({ messaging: deps.messaging, auth }));
   api.route('/', conversationRoutes({ messaging: deps.messaging, auth }));
   api.route('/', threadRoutes({ messaging: deps.messaging, auth }));
   api.doc31('/openapi.json', {

@@ -215,6 +215,14 @@ export const ThreadSummarySchema = z
   })
   .openapi('ThreadSummary');
 
+export const ReactionSchema = z
+  .object({
+    emoji: z.string(),
+    count: z.number().int().min(1),
+    me: z.boolean(),
+  })
+  .openapi('Reaction');
+
 export const MessageSchema = z
   .object({
     id: Ulid,
@@ -222,10 +230,22 @@ export const MessageSchema = z
     senderId: Ulid,
     receiverId: Ulid.nullable(),
     groupId: Ulid.nullable(),
-    content: z.string(),
+    content: z.string().nullable().openapi({ description: 'null once the message was deleted for everyone' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     clientTimestamp: z.string().nullable().openapi({ format: 'date-time' }),
     status: z.enum(['sent', 'delivered', 'read']),
+    editedAt: z
+      .string()
+      .nullable()
+      .openapi({ format: 'date-time', description: 'When the content was last edited; null if never' }),
+    deletedAt: z.string().nullable().openapi({
+      format: 'date-time',
+      description: 'When it was deleted for everyone (content null, reactions empty); null if not',
+    }),
+    reactions: z.array(ReactionSchema).openapi({
+      description:
+        'One entry per emoji, in the order each was first given; `me`: you gave it (always false in WebSocket frames)',
+    }),
     replyToId: Ulid.nullable().openapi({
       description:
         'The message this one answers (of the same timeline: main history, or the same thread); null when none',

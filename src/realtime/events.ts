@@ -14,8 +14,10 @@ import type { Group, GroupMember, Message, Receipt } from '../domain/types.js';
  */
 export type ClientEvent =
   | { type: 'message.created'; data: { message: MessageJson } }
-  /** A message already delivered changed (a thread root's summary; edits in the mutations branch). */
+  /** A message already delivered changed: an edit, or a thread root's summary. */
   | { type: 'message.updated'; data: { message: MessageJson } }
+  | { type: 'message.deleted'; data: { message: MessageJson } }
+  | { type: 'reaction.updated'; data: ReactionUpdate }
   | { type: 'message.status'; data: ReceiptJson }
   | { type: 'presence'; data: PresenceJson }
   | { type: 'typing'; data: { conversationId: string; userId: string } }
@@ -31,6 +33,19 @@ export type MemberEvent = {
 
 const MEMBER_EVENT_TYPES: ReadonlySet<string> = new Set(['member.added', 'member.removed', 'member.updated']);
 export const isMemberEvent = (event: RealtimeEvent): event is MemberEvent => MEMBER_EVENT_TYPES.has(event.type);
+
+/**
+ * One user's reaction given (`added`) or taken back; `count`: how many gave that emoji now. A
+ * client's own `me` for the emoji is `added` when `userId` is its user.
+ */
+export interface ReactionUpdate {
+  conversationId: string;
+  messageId: string;
+  emoji: string;
+  count: number;
+  userId: string;
+  added: boolean;
+}
 
 /**
  * "You may have missed events: catch up from your cursors." Sent to a connection when this node
@@ -74,10 +89,16 @@ export const messageCreated = (message: Message): ClientEvent => ({
   data: { message: toMessageJson(message) },
 });
 
-export const messageUpdated = (message: Message): ClientEvent => ({
-  type: 'message.updated',
+/**
+ * An edit or a thread root's new summary (`message.updated`), or a delete for everyone
+ * (`message.deleted`): the message as it now is.
+ */
+export const messageChanged = (type: 'message.updated' | 'message.deleted', message: Message): ClientEvent => ({
+  type,
   data: { message: toMessageJson(message) },
 });
+
+export const reactionUpdated = (update: ReactionUpdate): ClientEvent => ({ type: 'reaction.updated', data: update });
 
 export const messageStatus = (receipt: Receipt): Extract<ClientEvent, { type: 'message.status' }> => ({
   type: 'message.status',
@@ -150,7 +171,17 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
   switch (type) {
     case 'message.created':
     case 'message.updated':
+    case 'message.deleted':
       return isObject(data.message) && isText(data.message.id) ? (value as unknown as Envelope) : undefined;
+    case 'reaction.updated':
+      return isText(data.conversationId) &&
+        isText(data.messageId) &&
+        isText(data.emoji) &&
+        isText(data.userId) &&
+        typeof data.count === 'number' &&
+        typeof data.added === 'boolean'
+        ? (value as unknown as Envelope)
+        : undefined;
     case 'message.status':
       return isText(data.conversationId) &&
         isText(data.userId) &&

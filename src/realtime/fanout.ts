@@ -5,10 +5,12 @@ import type { Logger } from '../logger.js';
 import {
   type ClientEvent,
   isMemberEvent,
+  messageChanged,
   messageCreated,
   messageStatus,
-  messageUpdated,
+  type ReactionUpdate,
   type RealtimeEvent,
+  reactionUpdated,
   typing as typingEvent,
 } from './events.js';
 import type { ChannelOwner, Hub } from './hub.js';
@@ -130,15 +132,6 @@ export function createFanout(deps: {
     return merged;
   }
 
-  /** A message event goes where its message did: the group's channel, or each participant's. */
-  async function publishMessageEvent(message: Message, event: ClientEvent, participantIds: readonly string[]) {
-    if (message.groupId) {
-      await publish(groupOwner(message.groupId), event);
-      return;
-    }
-    await Promise.all(participantIds.map((id) => publish(userOwner(id), event)));
-  }
-
   /** Hands an event to every local connection of these users; returns how many got it. */
   function deliver(userIds: Iterable<string>, event: ClientEvent, options: { exclude?: string; groupId?: string }) {
     let count = 0;
@@ -178,13 +171,28 @@ export function createFanout(deps: {
     }
   }
 
+  /** A conversation's event: once on a group's channel, or on each one-to-one participant's. */
+  async function publishToConversation(groupId: string | null, participantIds: readonly string[], event: ClientEvent) {
+    if (groupId) {
+      await publish(groupOwner(groupId), event);
+      return;
+    }
+    await Promise.all(participantIds.map((id) => publish(userOwner(id), event)));
+  }
+
   return {
     async messageCreated(message: Message, participantIds: readonly string[]) {
-      await publishMessageEvent(message, messageCreated(message), participantIds);
+      await publishToConversation(message.groupId, participantIds, messageCreated(message));
     },
 
-    async messageUpdated(message: Message, participantIds: readonly string[]) {
-      await publishMessageEvent(message, messageUpdated(message), participantIds);
+    /** An edit or a delete for everyone: to every participant, the sender's other devices included. */
+    async messageChanged(kind: 'updated' | 'deleted', message: Message, participantIds: readonly string[]) {
+      const event = messageChanged(kind === 'updated' ? 'message.updated' : 'message.deleted', message);
+      await publishToConversation(message.groupId, participantIds, event);
+    },
+
+    async reactionUpdated(update: ReactionUpdate, groupId: string | null, participantIds: readonly string[]) {
+      await publishToConversation(groupId, participantIds, reactionUpdated(update));
     },
 
     async receiptUpdated(change: { before: Receipt | undefined; after: Receipt }, participantIds: readonly string[]) {
@@ -235,6 +243,8 @@ export function createFanout(deps: {
       switch (event.type) {
         case 'message.created':
         case 'message.updated':
+        case 'message.deleted':
+        case 'reaction.updated':
           deliver(recipients, event, group);
           return;
         case 'message.status':

@@ -92,7 +92,8 @@ export function createRealtime(deps: {
 
   return {
     messageCreated: fanout.messageCreated,
-    messageUpdated: fanout.messageUpdated,
+    messageChanged: fanout.messageChanged,
+    reactionUpdated: fanout.reactionUpdated,
     receiptUpdated: fanout.receiptUpdated,
     typing: fanout.typing,
     membershipChanged: membership.membershipChanged,

@@ -2,6 +2,8 @@ import type { ConversationRepository } from '../store/conversations.js';
 import type { GroupRepository } from '../store/groups.js';
 import type { IdempotencyRepository } from '../store/idempotency.js';
 import type { InboxRepository } from '../store/inbox.js';
+import type { MessageChangeRepository } from '../store/message-changes.js';
+import type { MessageMutationRepository } from '../store/message-mutations.js';
 import type { MessageRepository } from '../store/messages.js';
 import type { ReceiptRepository } from '../store/receipts.js';
 import { messageRows, type ThreadRepository } from '../store/threads.js';
@@ -9,6 +11,7 @@ import type { UserRepository } from '../store/users.js';
 import { createConversationAccess } from './messages/access.js';
 import { createHistoryService } from './messages/history.js';
 import { createInboxService } from './messages/inbox.js';
+import { createMutationService } from './messages/mutations.js';
 import { createReceiptService } from './messages/receipts.js';
 import { createSendService } from './messages/send.js';
 import { createThreadSummaries } from './messages/thread-summaries.js';
@@ -23,8 +26,8 @@ export type { ThreadPage, ThreadQuery } from './messages/threads.js';
 export type * from './messages/types.js';
 
 /**
- * Messaging: sending (messages/send.ts), reading history (messages/history.ts), replies and
- * threads (messages/threads.ts), moving
+ * Messaging: sending (messages/send.ts), editing, deleting and reacting (messages/mutations.ts),
+ * replies and threads (messages/threads.ts), reading history (messages/history.ts), moving
  * delivery/read watermarks (messages/receipts.ts) and the inbox (messages/inbox.ts), over one
  * conversation-access part (messages/access.ts). The edges see one service; each use case lives
  * in its own module.
@@ -32,6 +35,9 @@ export type * from './messages/types.js';
 export function createMessagingService(deps: {
   messages: MessageRepository;
   threads: ThreadRepository;
+  /** Edits, deletes and reactions (messages/mutations.ts) and the change stream catch-up pages read. */
+  mutations: MessageMutationRepository;
+  changes: MessageChangeRepository;
   receipts: ReceiptRepository;
   groups: GroupRepository;
   users: UserRepository;
@@ -59,6 +65,7 @@ export function createMessagingService(deps: {
   const history = createHistoryService({ ...deps, access, summaries });
   const receipts = createReceiptService({ ...deps, access });
   const inbox = createInboxService({ ...deps, access, summaries });
+  const mutations = createMutationService({ ...deps, access });
   return {
     conversationById: access.conversationById,
     send: sending.send,
@@ -67,6 +74,10 @@ export function createMessagingService(deps: {
     updateReceipt: receipts.updateReceipt,
     listReceipts: receipts.listReceipts,
     inbox: inbox.inbox,
+    editMessage: mutations.edit,
+    deleteMessage: mutations.deleteForEveryone,
+    react: mutations.react,
+    unreact: mutations.unreact,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { ConversationRef } from '../domain/conversations.js';
 import type { Group, GroupMember, Message, Presence, Receipt, StoredMessage, ThreadSummary } from '../domain/types.js';
+import type { ReactionUpdate } from '../realtime/events.js';
 import type { RealtimeConnection } from '../realtime/hub.js';
 
 /**
@@ -8,7 +9,7 @@ import type { RealtimeConnection } from '../realtime/hub.js';
  * implement them; the composition root wires them in.
  */
 
-export type { Presence, RealtimeConnection };
+export type { Presence, ReactionUpdate, RealtimeConnection };
 
 /** A watermark move: the participant's receipt before the write (when read) and after it. */
 export interface ReceiptChange {
@@ -24,8 +25,13 @@ export interface ConversationEvents {
    * (a group message is one publish on the group's channel, whatever its size).
    */
   messageCreated(message: Message, participantIds: readonly string[]): Promise<void>;
-  /** A stored message changed (a thread root's summary); published as `message.created` is. */
-  messageUpdated(message: Message, participantIds: readonly string[]): Promise<void>;
+  /**
+   * An existing message changed: edited or deleted for everyone, or (`updated`) a thread root's
+   * summary moved (`message` as it now is).
+   */
+  messageChanged(kind: 'updated' | 'deleted', message: Message, participantIds: readonly string[]): Promise<void>;
+  /** A reaction was given or taken back. `groupId`: the message's group, null for one-to-one. */
+  reactionUpdated(update: ReactionUpdate, groupId: string | null, participantIds: readonly string[]): Promise<void>;
   /** A participant's watermark moved. `participantIds` as for messageCreated. */
   receiptUpdated(change: ReceiptChange, participantIds: readonly string[]): Promise<void>;
 }
@@ -112,6 +118,8 @@ export interface RecentMessagesCache {
   ): Promise<StoredMessage[]>;
   /** Write-through after the message is durable in Cassandra. */
   append(message: StoredMessage): Promise<void>;
+  /** After a change to an existing message is durable: drop the conversation's window. */
+  forget(conversationId: string): Promise<void>;
 }
 
 /** Receipts cache: the watermarks of a conversation's participants. */

@@ -2,9 +2,16 @@ import { ulidWriteTimestampMicros } from '../domain/ids.js';
 import type { Db, Statement } from './client.js';
 
 const SET_ACTIVITY = 'UPDATE conversation_activity SET last_message_id = ? WHERE conversation_id = ?';
-const SELECT_ACTIVITY = 'SELECT last_message_id FROM conversation_activity WHERE conversation_id = ?';
+const SET_CHANGED = 'UPDATE conversation_activity SET last_change_id = ? WHERE conversation_id = ?';
+const SELECT_ACTIVITY = 'SELECT last_message_id, last_change_id FROM conversation_activity WHERE conversation_id = ?';
 const SET_CHANGE = 'UPDATE inbox_changes_by_user SET changed_at = ? WHERE user_id = ? AND conversation_id = ?';
 const SELECT_CHANGES = 'SELECT conversation_id, changed_at FROM inbox_changes_by_user WHERE user_id = ?';
+
+/** A conversation's activity row: its newest message and its newest change to an existing message. */
+export interface ConversationActivity {
+  lastMessageId: string | undefined;
+  lastChangeId: string | undefined;
+}
 
 /**
  * Activity reads run this many at a time: a user in thousands of conversations must not take
@@ -32,13 +39,26 @@ export function createInboxRepository(db: Db) {
     },
 
     /**
-     * The newest message id of each conversation that has one. One point read per conversation,
-     * in parallel, rather than `IN (…)` on the partition key: token-aware routing sends each read
-     * straight to a replica, where one IN over hundreds of partitions makes a single coordinator
-     * fan out to every replica and hold all the rows until the slowest answers.
+     * Records a change to an existing message (edit, delete, reaction) as its conversation's
+     * newest change, the highest change id winning. Its own column: it reports the conversation
+     * as changed without moving it up the inbox (last_message_id orders it).
      */
-    async lastMessageIds(conversationIds: readonly string[]): Promise<Map<string, string>> {
-      const found = new Map<string, string>();
+    async recordMessageChange(conversationId: string, changeId: string): Promise<void> {
+      await db.execute(SET_CHANGED, [changeId, conversationId], {
+        idempotent: true,
+        timestamp: ulidWriteTimestampMicros(changeId),
+      });
+    },
+
+    /**
+     * The newest message id and newest change id of each conversation that has an activity row.
+     * One point read per conversation, in parallel, rather than `IN (…)` on the partition key:
+     * token-aware routing sends each read straight to a replica, where one IN over hundreds of
+     * partitions makes a single coordinator fan out to every replica and hold all the rows until
+     * the slowest answers.
+     */
+    async activity(conversationIds: readonly string[]): Promise<Map<string, ConversationActivity>> {
+      const found = new Map<string, ConversationActivity>();
       for (let i = 0; i < conversationIds.length; i += ACTIVITY_READ_CONCURRENCY) {
         const chunk = conversationIds.slice(i, i + ACTIVITY_READ_CONCURRENCY);
         const rows = await Promise.all(
@@ -46,7 +66,11 @@ export function createInboxRepository(db: Db) {
         );
         rows.forEach((row, index) => {
           const id = chunk[index];
-          if (row?.last_message_id && id) found.set(id, row.last_message_id as string);
+          if (!row || !id) return;
+          found.set(id, {
+            lastMessageId: (row.last_message_id as string | null) ?? undefined,
+            lastChangeId: (row.last_change_id as string | null) ?? undefined,
+          });
         });
       }
       return found;

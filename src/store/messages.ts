@@ -1,7 +1,8 @@
 import { createBoundedSet } from '../domain/bounded-set.js';
 import type { Bucket } from '../domain/buckets.js';
 import { ulidTime } from '../domain/ids.js';
-import type { StoredMessage } from '../domain/types.js';
+import { parseReactionKey } from '../domain/reactions.js';
+import type { StoredMessage, StoredReaction } from '../domain/types.js';
 import { findInBuckets, type IdRange, walkBuckets } from './bucket-walk.js';
 import { type Db, fromDate, optionalText, orUnset, type Row, toDate } from './client.js';
 
@@ -12,28 +13,56 @@ const SELECT_BUCKETS = 'SELECT bucket, bucket_ms FROM conversation_buckets WHERE
 const SELECT_BUCKETS_UP_TO =
   'SELECT bucket, bucket_ms FROM conversation_buckets WHERE conversation_id = ? AND bucket <= ?';
 const MESSAGE_COLUMNS =
-  'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id';
+  'message_id, conversation_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id, edited_at, deleted_at, reactions';
 const SELECT_RANGE_DESC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
 const SELECT_RANGE_ASC = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
 const DELETE_MESSAGE = 'DELETE FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
 const SELECT_ONE = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id = ?`;
+const SELECT_SOME = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND bucket = ? AND message_id IN ?`;
 
 /**
  * A row with the message columns (messages, thread_messages, message_idempotency) → the domain
  * message. thread_messages rows carry the thread as `root_id`, idempotency claims as `thread_id`.
+ * The mutation fields are set only when present, so a message never changed reads back equal to
+ * the object its send built.
  */
-export const toMessage = (row: Row): StoredMessage => ({
-  id: row.message_id,
-  conversationId: row.conversation_id,
-  senderId: row.sender_id,
-  receiverId: optionalText(row.receiver_id),
-  groupId: optionalText(row.group_id),
-  content: row.content,
-  createdAt: ulidTime(row.message_id),
-  clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
-  replyToId: optionalText(row.reply_to_id),
-  threadId: optionalText(row.root_id ?? row.thread_id),
-});
+export const toMessage = (row: Row): StoredMessage => {
+  const message: StoredMessage = {
+    id: row.message_id,
+    conversationId: row.conversation_id,
+    senderId: row.sender_id,
+    receiverId: optionalText(row.receiver_id),
+    groupId: optionalText(row.group_id),
+    content: row.content ?? null,
+    createdAt: ulidTime(row.message_id),
+    clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
+    replyToId: optionalText(row.reply_to_id),
+    threadId: optionalText(row.root_id ?? row.thread_id),
+  };
+  if (row.edited_at != null) message.editedAt = fromDate(row.edited_at);
+  if (row.deleted_at != null) message.deletedAt = fromDate(row.deleted_at);
+  const reactions = toReactions(row.reactions);
+  if (reactions.length > 0) message.reactions = reactions;
+  return message;
+};
+
+function toReactions(cells: unknown): StoredReaction[] {
+  if (cells == null || typeof cells !== 'object') return [];
+  const reactions: StoredReaction[] = [];
+  for (const [key, at] of Object.entries(cells as Record<string, string>)) {
+    const reaction = parseReactionKey(key, at);
+    if (reaction) reactions.push(reaction);
+  }
+  return reactions;
+}
+
+/**
+ * Whether a row is a message: its send's insert wrote sender_id. An edit, reaction or delete is
+ * an upsert, so one that lands on a message whose send was then aborted (its insert deleted at
+ * insert + 1, after a reader had already seen it) leaves a row with only those cells: not a
+ * message, and never shown.
+ */
+const isMessageRow = (row: Row) => row.sender_id != null;
 
 /** A page request of one conversation in id space (store/bucket-walk.ts). */
 export interface PageQuery extends IdRange {
@@ -53,6 +82,22 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
         ? await db.all(SELECT_BUCKETS, [conversationId])
         : await db.all(SELECT_BUCKETS_UP_TO, [conversationId, toDate(startingUpTo)]);
     return rows.map((row) => ({ start: fromDate(row.bucket), lengthMs: Number(row.bucket_ms) }));
+  }
+
+  /** A message by id, looked up in the buckets whose window holds the id's time. */
+  async function findById(
+    conversationId: string,
+    messageId: string,
+    likely?: Bucket,
+  ): Promise<StoredMessage | undefined> {
+    const lookUp = async (bucket: Bucket) => {
+      const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
+        idempotent: true,
+      });
+      const row = result.first();
+      return row && isMessageRow(row) ? toMessage(row) : undefined;
+    };
+    return findInBuckets(messageId, likely, (time) => listBuckets(conversationId, time), lookUp);
   }
 
   return {
@@ -113,21 +158,41 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
           [query.conversationId, toDate(bucket.start), query.lowId, query.highId, limit],
           { idempotent: true },
         );
-        return result.rows.map(toMessage);
+        return result.rows.filter(isMessageRow).map(toMessage);
       });
     },
 
-    /** A message by id, looked up in the buckets whose window holds the id's time. */
-    async findById(conversationId: string, messageId: string, likely?: Bucket): Promise<StoredMessage | undefined> {
-      const lookUp = async (bucket: Bucket) => {
-        const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
-          idempotent: true,
-        });
-        const row = result.first();
-        return row ? toMessage(row) : undefined;
-      };
-      return findInBuckets(messageId, likely, (time) => listBuckets(conversationId, time), lookUp);
+    /**
+     * The messages with these ids (missing ones left out), one query per bucket of the current
+     * window length (`IN` on the clustering key, inside one partition), then by id for any not
+     * found there (a bucket written with another MESSAGE_BUCKET_MS). No ids, no query.
+     */
+    async findMany(conversationId: string, ids: readonly string[], bucketOf: (id: string) => Bucket) {
+      const byBucket = new Map<number, { bucket: Bucket; ids: string[] }>();
+      for (const id of ids) {
+        const bucket = bucketOf(id);
+        const entry = byBucket.get(bucket.start) ?? { bucket, ids: [] };
+        entry.ids.push(id);
+        byBucket.set(bucket.start, entry);
+      }
+      const found = new Map<string, StoredMessage>();
+      await Promise.all(
+        [...byBucket.values()].map(async ({ bucket, ids: some }) => {
+          const result = await db.execute(SELECT_SOME, [conversationId, toDate(bucket.start), some], {
+            idempotent: true,
+          });
+          for (const row of result.rows) if (isMessageRow(row)) found.set(row.message_id, toMessage(row));
+        }),
+      );
+      for (const id of ids) {
+        if (found.has(id)) continue;
+        const message = await findById(conversationId, id);
+        if (message) found.set(id, message);
+      }
+      return ids.flatMap((id) => found.get(id) ?? []);
     },
+
+    findById,
   };
 }
 

@@ -46,7 +46,8 @@ describe('the WebSocket protocol document', () => {
     expect(named('receiveClientFrames').sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
     expect(named('sendServerFrames').sort()).toEqual(
       [
-        ...['ready', 'error', 'pong', 'resync', 'message.created', 'message.updated', 'message.status'],
+        ...['ready', 'error', 'pong', 'resync', 'message.created', 'message.updated', 'message.deleted'],
+        ...['reaction.updated', 'message.status'],
         ...['presence', 'typing', 'group.updated', 'member.added', 'member.removed', 'member.updated'],
       ].sort(),
     );

@@ -65,6 +65,26 @@ describe('recent-messages window', () => {
     throw new Error('this read must have been served from the cache');
   };
 
+  it('holds one entry per message: a fill that read another state of a cached message deletes the window', async () => {
+    const a = node();
+    const b = node();
+    const c = conversation();
+    const m1 = message(c, 'before the edit');
+    expect(ids(await a.recent.newest(c, 3, async () => [m1]))).toEqual([m1.id]);
+    // Node b read Cassandra before the edit landed; its fill arrives after node a refilled with the edit.
+    const held = heldLoad(() => [m1]);
+    await a.recent.forget(c);
+    const stale = b.recent.newest(c, 3, held.load);
+    await sleep(20);
+    const edited = { ...m1, content: 'after the edit', editedAt: Date.now() };
+    expect((await a.recent.newest(c, 3, async () => [edited]))[0]?.content).toBe('after the edit');
+    held.release();
+    await stale;
+    // Neither state is served: the window is gone and the next read goes to Cassandra.
+    expect(await readWindow(redis, prefix, c)).toMatchObject({ ids: [], filled: false });
+    expect((await a.recent.newest(c, 3, async () => [edited]))[0]?.content).toBe('after the edit');
+  });
+
   it('keeps an append made while a fill reads Cassandra, so the fill that missed it hides nothing', async () => {
     const a = node();
     const c = conversation();

@@ -221,6 +221,9 @@ describe('GET /api/v1/messages: cursor pagination across many buckets', () => {
           createdAt: new Date(original.createdAt).toISOString(),
           clientTimestamp: original.clientTimestamp === null ? null : new Date(original.clientTimestamp).toISOString(),
           status: 'sent',
+          editedAt: null,
+          deletedAt: null,
+          reactions: [],
         });
       }
     });
@@ -428,9 +431,10 @@ describe('GET /api/v1/messages: cursor pagination across many buckets', () => {
 
     it('answers an empty page with a null cursor for a conversation without messages', async () => {
       const cursor = expect.any(String);
-      expect(await page(alice, `peerId=${bob.id}`)).toEqual({ messages: [], nextCursor: null, cursor });
+      expect(await page(alice, `peerId=${bob.id}`)).toEqual({ messages: [], updates: [], nextCursor: null, cursor });
       expect(await page(alice, `peerId=${bob.id}&after=${FIRST_ID}`)).toEqual({
         messages: [],
+        updates: [],
         nextCursor: null,
         cursor,
       });

@@ -9,8 +9,11 @@ const MESSAGE_KEYS = [
   'content',
   'conversationId',
   'createdAt',
+  'deletedAt',
+  'editedAt',
   'groupId',
   'id',
+  'reactions',
   'receiverId',
   'senderId',
   'status',
@@ -63,6 +66,9 @@ describe('POST /api/v1/messages', () => {
         content: 'Hello, Bob',
         clientTimestamp: null,
         status: 'sent',
+        editedAt: null,
+        deletedAt: null,
+        reactions: [],
       });
       expect(Date.parse(message.createdAt)).toBe(ulidTime(message.id));
       expect(message.createdAt).toBe(new Date(ulidTime(message.id)).toISOString());

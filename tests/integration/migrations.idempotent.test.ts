@@ -62,12 +62,13 @@ describe('migrations', () => {
       '0011_sync_positions.cql',
       '0012_inbox.cql',
       '0013_idempotency_state.cql',
+      '0014_message_mutations.cql',
       '0015_threads.cql',
       '0016_group_roles_and_blocks.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
     ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([
@@ -80,6 +81,8 @@ describe('migrations', () => {
       'groups',
       'groups_by_user',
       'inbox_changes_by_user',
+      'message_change_buckets',
+      'message_changes',
       'message_idempotency',
       'messages',
       'pending_sends',

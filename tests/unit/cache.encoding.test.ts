@@ -41,6 +41,27 @@ describe('recent-messages window entries', () => {
     expect(encodeEntry(plain).endsWith(`${plain.clientTimestamp}]`)).toBe(true);
   });
 
+  it('round-trips an edited, a deleted and a reacted-to message, and encodes a never-changed one as before', () => {
+    const edited = message({ content: 'fixed', editedAt: 1_700_000_001_000 });
+    const deleted = message({ content: null, deletedAt: 1_700_000_002_000 });
+    const reacted = message({
+      reactions: [
+        { emoji: '👍', userId: '01BX5ZZKBKACTAV9WEVGEMMVRY', at: '01JD3W7B1C2D3E4F5G6H7J8K9M' },
+        { emoji: '🎉', userId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', at: '01JD3W7B1C2D3E4F5G6H7J8K9N' },
+      ],
+    });
+    for (const original of [edited, deleted]) {
+      expect(decodeEntry(original.conversationId, encodeEntry(original))).toEqual(original);
+    }
+    const decoded = decodeEntry(reacted.conversationId, encodeEntry(reacted));
+    expect(new Set(decoded.reactions)).toEqual(new Set(reacted.reactions));
+    // One state, one encoding, whatever order the map cells came in (the window keeps one entry per id).
+    const reversed = { ...reacted, reactions: [...(reacted.reactions ?? [])].reverse() };
+    expect(encodeEntry(reversed)).toBe(encodeEntry(reacted));
+    const plain = message();
+    expect(JSON.parse(encodeEntry(plain).slice(26))).toHaveLength(5);
+  });
+
   it('starts every entry with the message id, so entries sort in id order', () => {
     const ids = [newId(), newId(), newId()];
     const entries = ids.map((id) => encodeEntry(message({ id, content: id === ids[0] ? 'zzz' : 'aaa' })));

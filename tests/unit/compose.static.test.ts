@@ -340,5 +340,6 @@ describe.runIf(composeCli)('the compose CLI', () => {
       expect.arrayContaining(['app1', 'app2', 'cassandra', 'migrate', 'nginx', 'redis']),
     );
     expect(run(['--profile', 'scylla', 'config', '--services'], env)).toContain('scylla');
-  });
+    // Two CLI processes: seconds on a loaded 2-core machine, beyond the unit default of 5 s.
+  }, 30_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
-import { messageCreated, messageStatus, messageUpdated, presenceChanged, typing } from '../../src/realtime/events.js';
+import { messageChanged, messageCreated, messageStatus, presenceChanged, typing } from '../../src/realtime/events.js';
 import { CLOSE_CODES, encodeEvent, errorFrame, parseClientFrame } from '../../src/ws/protocol.js';
 import { DM_AB, directMessage, USER_A, USER_B } from '../support/fixtures.js';
 
@@ -73,6 +73,9 @@ describe('server frames', () => {
           ...message,
           createdAt: '2026-01-01T00:00:00.000Z',
           clientTimestamp: null,
+          editedAt: null,
+          deletedAt: null,
+          reactions: [],
           replyToId: null,
           threadId: null,
           thread: null,
@@ -83,13 +86,16 @@ describe('server frames', () => {
 
   it('encodes message.updated of a thread root with its summary, in the same message shape', () => {
     const root = { ...directMessage(), thread: { replyCount: 2, lastReplyAt: 0, lastReplyId: B } };
-    expect(JSON.parse(encodeEvent(messageUpdated(root)))).toEqual({
+    expect(JSON.parse(encodeEvent(messageChanged('message.updated', root)))).toEqual({
       type: 'message.updated',
       data: {
         message: {
           ...root,
           createdAt: '2026-01-01T00:00:00.000Z',
           clientTimestamp: null,
+          editedAt: null,
+          deletedAt: null,
+          reactions: [],
           replyToId: null,
           threadId: null,
           thread: { replyCount: 2, lastReplyAt: '1970-01-01T00:00:00.000Z', lastReplyId: B },

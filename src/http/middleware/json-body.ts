@@ -41,6 +41,10 @@ export function jsonBody(options: {
     const raw = await readBody(c.env as { incoming?: IncomingMessage } | undefined, c.req.raw, options.limitBytes);
     const contentType = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (raw.byteLength === 0 && contentType === '') {
+      // A PUT that creates a resource with nothing to say about it (a reaction:
+      // PUT …/reactions/👍) has no body; requiring one made every such call a 400. A PUT route
+      // that does need a body still refuses its absence in its own validator.
+      if (c.req.method === 'PUT') return next();
       throw new AppError('VALIDATION_FAILED', 'A JSON body is required', {
         issues: [{ path: 'body', message: 'required' }],
       });

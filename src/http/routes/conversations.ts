@@ -95,14 +95,14 @@ const InboxSchema = z
   })
   .openapi('Inbox');
 
-const toConversationJson = (item: InboxItem) => ({
+const toConversationJson = (item: InboxItem, viewerId: string) => ({
   id: item.conversationId,
   kind: item.kind,
   peerId: item.peerId,
   groupId: item.groupId,
   name: item.name,
   memberCount: item.memberCount,
-  lastMessage: item.lastMessage ? toMessageJson(item.lastMessage) : null,
+  lastMessage: item.lastMessage ? toMessageJson(item.lastMessage, viewerId) : null,
   unreadCount: item.unreadCount,
   unreadCountCapped: item.unreadCountCapped,
   deliveredUpTo: item.deliveredUpTo,
@@ -157,7 +157,10 @@ export function conversationRoutes(deps: { messaging: MessagingService; auth: Mi
         cursor: q.cursor === undefined ? undefined : decodePageCursor(q.cursor),
         changedSince: q.changedSince === undefined ? undefined : decodeSyncCursor(q.changedSince),
       });
-      return c.json({ ...page, conversations: page.conversations.map(toConversationJson) }, 200);
+      return c.json(
+        { ...page, conversations: page.conversations.map((item) => toConversationJson(item, c.get('userId'))) },
+        200,
+      );
     })
     .openapi(update, async (c) => {
       const receipt = await deps.messaging.updateReceipt(

@@ -32,6 +32,24 @@ import { hookOptions } from '../validation.js';
 
 const MAX_CONTENT_CHARACTERS = 4000;
 
+/** A message's text, as sent or edited. */
+export const MessageContent = z
+  .string()
+  .min(1)
+  .refine(isWellFormed, NOT_WELL_FORMED)
+  // Characters are Unicode code points (as JSON Schema's maxLength counts them), so 4000 emoji fit.
+  .refine(
+    (value) => codePoints(value) <= MAX_CONTENT_CHARACTERS,
+    `must be at most ${MAX_CONTENT_CHARACTERS} characters`,
+  )
+  .refine((value) => value.trim().length > 0, 'must not be only whitespace')
+  .openapi({
+    minLength: 1,
+    maxLength: MAX_CONTENT_CHARACTERS,
+    pattern: NOT_ONLY_WHITESPACE_PATTERN,
+    description: `1–${MAX_CONTENT_CHARACTERS} characters (Unicode code points), not only whitespace, valid Unicode (no lone surrogates); stored exactly as sent`,
+  });
+
 const IdempotencyKey = z
   .string()
   .min(1)
@@ -49,22 +67,7 @@ const SendBody = z
     senderId: Ulid.optional().openapi({ description: 'Optional; must be the signed-in user when given' }),
     receiverId: Ulid.optional().openapi({ description: 'The user to send to (one-to-one); exclusive with groupId' }),
     groupId: Ulid.optional().openapi({ description: 'The group to send to; exclusive with receiverId' }),
-    // Characters are Unicode code points (as JSON Schema's maxLength counts them), so 4000 emoji fit.
-    content: z
-      .string()
-      .min(1)
-      .refine(isWellFormed, NOT_WELL_FORMED)
-      .refine(
-        (value) => codePoints(value) <= MAX_CONTENT_CHARACTERS,
-        `must be at most ${MAX_CONTENT_CHARACTERS} characters`,
-      )
-      .refine((value) => value.trim().length > 0, 'must not be only whitespace')
-      .openapi({
-        minLength: 1,
-        maxLength: MAX_CONTENT_CHARACTERS,
-        pattern: NOT_ONLY_WHITESPACE_PATTERN,
-        description: `1–${MAX_CONTENT_CHARACTERS} characters (Unicode code points), not only whitespace, valid Unicode (no lone surrogates); stored exactly as sent`,
-      }),
+    content: MessageContent,
     timestamp: Timestamp.optional().openapi({
       description: "The client's time of writing; stored, never used for order",
     }),
@@ -145,6 +148,10 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
       200: json(
         z.object({
           messages: z.array(MessageSchema),
+          updates: z.array(MessageSchema).openapi({
+            description:
+              'On `after` pages: the current state of messages edited, deleted or reacted to since the cursor (up to where this page ends) that `messages` does not hold; replace them by id. Empty on other pages.',
+          }),
           nextCursor: Ulid.nullable(),
           cursor: CursorField,
         }),
@@ -178,7 +185,7 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
         replyToId: body.replyToId ?? null,
         threadId: body.threadId ?? null,
       });
-      return c.json({ message: toMessageJson(result.message) }, result.created ? 201 : 200);
+      return c.json({ message: toMessageJson(result.message, callerId) }, result.created ? 201 : 200);
     })
     .openapi(history, async (c) => {
       const q = c.req.valid('query');
@@ -197,7 +204,8 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
       });
       return c.json(
         {
-          messages: page.messages.map(toMessageJson),
+          messages: page.messages.map((message) => toMessageJson(message, c.get('userId'))),
+          updates: page.updates.map((message) => toMessageJson(message, c.get('userId'))),
           nextCursor: page.nextCursor,
           cursor: cursorOf(page.syncPosition),
         },

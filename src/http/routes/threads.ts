@@ -54,7 +54,8 @@ export function threadRoutes(deps: { messaging: MessagingService; auth: Middlewa
   return new OpenAPIHono<AppEnv>(hookOptions).openapi(thread, async (c) => {
     const { conversationId, rootId } = c.req.valid('param');
     const q = c.req.valid('query');
-    const page = await deps.messaging.thread(c.get('userId'), {
+    const viewerId = c.get('userId');
+    const page = await deps.messaging.thread(viewerId, {
       conversationId,
       rootId,
       limit: q.limit,
@@ -65,8 +66,8 @@ export function threadRoutes(deps: { messaging: MessagingService; auth: Middlewa
     });
     return c.json(
       {
-        root: toMessageJson(page.root),
-        messages: page.messages.map(toMessageJson),
+        root: toMessageJson(page.root, viewerId),
+        messages: page.messages.map((message) => toMessageJson(message, viewerId)),
         nextCursor: page.nextCursor,
         cursor: cursorOf(page.syncPosition),
       },

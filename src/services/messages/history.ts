@@ -1,25 +1,48 @@
+import { bucketForMessage } from '../../domain/buckets.js';
+import { incrementId } from '../../domain/ids.js';
+import type { MessageChangeRepository } from '../../store/message-changes.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { StablePosition } from '../ports.js';
 import type { ConversationAccess } from './access.js';
-import { cursorPage, MAX_ID, MIN_ID } from './paging.js';
+import { type ChangesOf, cursorPage, MAX_ID, MIN_ID } from './paging.js';
 import type { ThreadSummaries } from './thread-summaries.js';
 import type { HistoryPage, HistoryQuery, RecentMessagesCache } from './types.js';
 
 /**
  * Reading a conversation's history: a page by cursor (`before` newest first, `after` oldest
  * first) and time bounds (the rules in paging.ts), the first page from the recent-messages cache
- * when it can answer. Thread replies are not in it (they live in their thread, threads.ts); the
- * roots on a page carry their thread summary.
+ * when it can answer. Catch-up pages also carry `updates`: the messages below the page's position
+ * that changed since the cursor (the change stream, cql/0014). Thread replies are not in it (they
+ * live in their thread, threads.ts); the roots on a page carry their thread summary.
  */
 export function createHistoryService(deps: {
   access: ConversationAccess;
-  messages: Pick<MessageRepository, 'page'>;
+  messages: Pick<MessageRepository, 'page' | 'findMany'>;
+  changes: Pick<MessageChangeRepository, 'between'>;
   position: StablePosition;
   summaries: ThreadSummaries;
+  bucketMs: number;
   recent?: RecentMessagesCache | undefined;
 }) {
   const { access, messages, recent } = deps;
   const { requireConversation, conversationById, directRef, requirePeerExists, withStatus } = access;
+
+  /**
+   * The changes of (cursor, upTo] (edits, deletes, reactions, thread summaries of any message:
+   * the change stream), at most `limit`; `cut` when there are more.
+   */
+  const changesOf =
+    (conversationId: string): ChangesOf =>
+    async (after, upTo, limit) => {
+      const low = 'id' in after ? incrementId(after.id) : after.below;
+      if (low > upTo) return { messageIds: [], cut: undefined };
+      const changes = await deps.changes.between(conversationId, low, upTo, limit + 1);
+      const kept = changes.slice(0, limit);
+      return {
+        messageIds: kept.map((change) => change.messageId),
+        cut: changes.length > limit ? kept[kept.length - 1]?.changeId : undefined,
+      };
+    };
 
   return {
     async history(callerId: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -31,11 +54,11 @@ export function createHistoryService(deps: {
             ? await requireConversation(callerId, { kind: 'group', id: target.groupId, groupId: target.groupId })
             : await conversationById(callerId, target.conversationId);
 
-      // Before the page read: a message that settles after this read of S is above S.
+      // Before the page read: a message (or change) that settles after this read of S is above S.
       const stable = await deps.position.current();
       const conversationId = conversation.ref.id;
       // The window holds the newest N + 1: a first page (plus one) is its newest.
-      const fromCache =
+      const firstPage =
         recent && query.limit + 1 <= recent.capacity
           ? (count: number) =>
               recent.newest(conversationId, count, (limit) =>
@@ -49,19 +72,27 @@ export function createHistoryService(deps: {
                 }),
               )
           : undefined;
-      const { page, nextCursor, syncPosition } = await cursorPage(
+      const { page, changedIds, nextCursor, syncPosition } = await cursorPage(
         query,
         stable,
         (range) => messages.page({ conversationId, ...range }),
-        fromCache,
+        { firstPage, changesOf: changesOf(conversationId) },
       );
+      const found = await messages.findMany(conversationId, changedIds, (id) => bucketForMessage(id, deps.bucketMs));
+      const from = query.from ?? 0;
+      const to = query.to ?? Number.POSITIVE_INFINITY;
+      const updates = found.filter((message) => message.createdAt >= from && message.createdAt <= to);
       // Nobody can have written to a user who does not exist, so only an empty page needs to ask.
-      if (page.length === 0) await requirePeerExists(callerId, conversation.ref);
-      return {
-        messages: await deps.summaries.attach(conversationId, await withStatus(conversation, page)),
-        nextCursor,
-        syncPosition,
-      };
+      if (page.length === 0 && updates.length === 0) await requirePeerExists(callerId, conversation.ref);
+      const [withStatusPage, withStatusUpdates] = await Promise.all([
+        withStatus(conversation, page),
+        withStatus(conversation, updates),
+      ]);
+      const [pageMessages, updatedMessages] = await Promise.all([
+        deps.summaries.attach(conversationId, withStatusPage),
+        deps.summaries.attach(conversationId, withStatusUpdates),
+      ]);
+      return { messages: pageMessages, updates: updatedMessages, nextCursor, syncPosition };
     },
   };
 }

@@ -77,7 +77,7 @@ export function createInboxService(deps: {
   access: Pick<ConversationAccess, 'withStatus'>;
   conversations: Pick<ConversationRepository, 'listDirect'>;
   groups: Pick<GroupRepository, 'listGroupIdsOfUser' | 'findById' | 'countMembers'>;
-  inbox: Pick<InboxRepository, 'lastMessageIds' | 'changesOf'>;
+  inbox: Pick<InboxRepository, 'activity' | 'changesOf'>;
   messages: Pick<MessageRepository, 'page'>;
   receipts: Pick<ReceiptRepository, 'find'>;
   position: StablePosition;
@@ -94,11 +94,12 @@ export function createInboxService(deps: {
       deps.inbox.changesOf(callerId),
     ]);
     const ids = [...direct.map((entry) => entry.conversationId), ...groupIds];
-    const last = await deps.inbox.lastMessageIds(ids);
+    const activity = await deps.inbox.activity(ids);
     const entry = (conversationId: string, fields: Pick<InboxEntry, 'kind' | 'peerId' | 'groupId'>): InboxEntry => ({
       conversationId,
       ...fields,
-      lastMessageId: last.get(conversationId),
+      lastMessageId: activity.get(conversationId)?.lastMessageId,
+      lastChangeId: activity.get(conversationId)?.lastChangeId,
       ownChange: changes.get(conversationId),
     });
     const entries = [

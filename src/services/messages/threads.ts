@@ -125,7 +125,7 @@ export function createThreadService(deps: {
           await deps.access.withStatus(conversation, [root]),
           { fresh: true },
         );
-        if (updated) await deps.events?.messageUpdated(updated, fanOutIds(conversation)).catch(() => {});
+        if (updated) await deps.events?.messageChanged('updated', updated, fanOutIds(conversation)).catch(() => {});
       } catch {
         // Cassandra answered the reply's insert but not this: the next reply's recount repairs it.
       }

@@ -33,6 +33,12 @@ export type HistoryAfter = { id: string } | { below: string };
 
 export interface HistoryPage {
   messages: Message[];
+  /**
+   * On `after` pages: the current state of messages edited, deleted or reacted to between the
+   * cursor and where this page ends, that `messages` does not hold (the change stream). Empty
+   * on other pages.
+   */
+  updates: Message[];
   nextCursor: string | null;
   /**
    * Where to catch up from next (the position, see src/services/sync/): on `after` pages and the

@@ -45,27 +45,63 @@ export function createSendGuard(deps: {
   const { node, inFlight } = deps;
   let lastTs = 0n;
 
-  /** Deletes at insert ts + 1 until Cassandra takes it; the id stays in flight (holding S) until then. */
-  async function abortUntilDone(send: PendingSend): Promise<void> {
+  /** Runs `work` until it succeeds, backing off (a failure is logged every tenth attempt). */
+  async function untilDone<T>(work: () => Promise<T>, failed: string, id: string): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await deps.messages.abort(send.conversationId, send.bucketStart, send.messageId, send.writeTs, send.rootId);
-        return;
+        return await work();
       } catch (error) {
-        if (attempt % 10 === 0) deps.logger.warn({ err: error, id: send.messageId }, 'abort delete failed; retrying');
+        if (attempt % 10 === 0) deps.logger.warn({ err: error, id }, failed);
         await deps.sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
       }
     }
   }
 
-  async function confirmUntilAnswered(confirm: () => Promise<boolean>, id: string): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
+  /** Deletes at insert ts + 1 until Cassandra takes it; the id stays in flight (holding S) until then. */
+  const abortUntilDone = (send: PendingSend) =>
+    untilDone(
+      () => deps.messages.abort(send.conversationId, send.bucketStart, send.messageId, send.writeTs, send.rootId),
+      'abort delete failed; retrying',
+      send.messageId,
+    );
+
+  const confirmUntilAnswered = (confirm: () => Promise<boolean>, id: string) =>
+    untilDone(confirm, 'send confirmation failed; retrying', id);
+
+  function begin(): SendAttempt {
+    const id = inFlight.mint();
+    // Strictly increasing per node, and the server's clock: only "delete = insert + 1" matters.
+    const micros = BigInt(deps.wallClock()) * 1000n;
+    lastTs = micros > lastTs ? micros : lastTs + 1n;
+    return { id, writeTs: lastTs, incarnation: node.nodeId, deadline: deps.monotonic() + deps.sendDeadlineMs };
+  }
+
+  /**
+   * A change that was not confirmed in time (or under the lease) rolls forward: its row write is
+   * repeated until it is in (same values, same timestamp: idempotent), then the change is reported
+   * again under a fresh change id, minted in flight and written under a valid lease. A reader
+   * that pulled the first change id before the row write landed (or after S passed it on another
+   * node, once the lease had lapsed) gets the row's final state from the second.
+   */
+  async function rollForward(
+    attempt: SendAttempt,
+    applyRow: () => Promise<void>,
+    report: (id: string) => Promise<void>,
+  ) {
+    await untilDone(applyRow, 'message change failed; retrying', attempt.id);
+    for (;;) {
+      const again = begin();
       try {
-        return await confirm();
+        if (node.leaseValid(again.incarnation)) {
+          await report(again.id);
+          if (node.leaseValid(again.incarnation)) return;
+        }
       } catch (error) {
-        if (attempt % 10 === 0) deps.logger.warn({ err: error, id }, 'send confirmation failed; retrying');
-        await deps.sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+        deps.logger.warn({ err: error, id: again.id }, 'reporting a message change failed; retrying');
+      } finally {
+        inFlight.settle(again.id);
       }
+      await deps.sleep(100);
     }
   }
 
@@ -74,17 +110,56 @@ export function createSendGuard(deps: {
     deadlineMs: deps.sendDeadlineMs,
 
     /** Mints an id and holds the position below it until `confirmed`, `abandon` or an abort settles it. */
-    begin(): SendAttempt {
-      const id = inFlight.mint();
-      // Strictly increasing per node, and the server's clock: only "delete = insert + 1" matters.
-      const micros = BigInt(deps.wallClock()) * 1000n;
-      lastTs = micros > lastTs ? micros : lastTs + 1n;
-      return { id, writeTs: lastTs, incarnation: node.nodeId, deadline: deps.monotonic() + deps.sendDeadlineMs };
-    },
+    begin,
 
     /** The attempt wrote nothing (or nothing that can become visible): stop holding the position. */
     abandon(attempt: SendAttempt): void {
       inFlight.settle(attempt.id);
+    },
+
+    /**
+     * A change to an existing message (edit, delete, reaction; services/messages/mutations.ts)
+     * under the attempt's change id: `applyRow` (the message row's write) and `report(id)` (the
+     * change row and the activity mark under that id) run together, within the deadline and the
+     * lease, and the id stays in flight until both are in, so S never passes a change whose rows
+     * a reader could still miss. Resolves when both are in; otherwise the change rolls forward in
+     * the background (rollForward) and this rejects with UNAVAILABLE ("not confirmed; being
+     * applied; repeating it is safe"). No pending row: there is nothing to abort (the change is
+     * applied, never undone), and the reaper needs none (see src/services/sync/README.md).
+     */
+    async storeChange(
+      attempt: SendAttempt,
+      applyRow: () => Promise<void>,
+      report: (changeId: string) => Promise<void>,
+    ): Promise<void> {
+      if (!node.leaseValid(attempt.incarnation) || deps.monotonic() >= attempt.deadline) {
+        inFlight.settle(attempt.id);
+        throw notStored();
+      }
+      const writing = Promise.all([applyRow(), report(attempt.id)]);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, attempt.deadline - deps.monotonic()));
+      });
+      let done = false;
+      try {
+        done = (await Promise.race([writing.then(() => 'ok' as const), timedOut])) === 'ok';
+      } catch (error) {
+        deps.logger.warn({ err: error, id: attempt.id }, 'message change failed; rolling it forward');
+      } finally {
+        clearTimeout(timer);
+        writing.catch(() => {});
+      }
+      if (done && node.leaseValid(attempt.incarnation)) {
+        inFlight.settle(attempt.id);
+        return;
+      }
+      const rolled = rollForward(attempt, applyRow, report).finally(() => inFlight.settle(attempt.id));
+      await Promise.race([rolled, deps.sleep(deps.sendDeadlineMs)]);
+      throw new AppError(
+        'UNAVAILABLE',
+        'The change was not confirmed in time; it is being applied and will reach every participant. Repeating the request is safe',
+      );
     },
 
     /**
