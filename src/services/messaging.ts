@@ -9,6 +9,7 @@ import type { ReceiptRepository } from '../store/receipts.js';
 import { messageRows, type ThreadRepository } from '../store/threads.js';
 import type { UserRepository } from '../store/users.js';
 import { createConversationAccess } from './messages/access.js';
+import { createChangeStream } from './messages/change-stream.js';
 import { createHistoryService } from './messages/history.js';
 import { createInboxService } from './messages/inbox.js';
 import { createMutationService } from './messages/mutations.js';
@@ -59,13 +60,14 @@ export function createMessagingService(deps: {
 }) {
   const access = createConversationAccess(deps);
   const summaries = createThreadSummaries(deps);
-  const replies = createThreadService({ ...deps, access, summaries });
+  const changeStream = createChangeStream(deps);
+  const replies = createThreadService({ ...deps, access, summaries, changeStream });
   const rows = messageRows(deps.messages, deps.threads);
   const sending = createSendService({ ...deps, access, replies, summaries, rows });
   const history = createHistoryService({ ...deps, access, summaries });
   const receipts = createReceiptService({ ...deps, access });
   const inbox = createInboxService({ ...deps, access, summaries });
-  const mutations = createMutationService({ ...deps, access });
+  const mutations = createMutationService({ ...deps, access, changeStream });
   return {
     conversationById: access.conversationById,
     send: sending.send,

@@ -17,7 +17,8 @@ const SELECT_BUCKETS =
 const SELECT_RANGE =
   'SELECT change_id, message_id FROM message_changes WHERE conversation_id = ? AND bucket = ? AND change_id >= ? AND change_id <= ? LIMIT ?';
 
-export type ChangeKind = 'edited' | 'deleted' | 'reaction';
+/** What changed: `thread` is a thread root's summary (a new reply, services/messages/threads.ts). */
+export type ChangeKind = 'edited' | 'deleted' | 'reaction' | 'thread';
 
 export interface MessageChange {
   changeId: string;

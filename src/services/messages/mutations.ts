@@ -4,13 +4,13 @@ import { ulidTime } from '../../domain/ids.js';
 import { reactionLimitProblem } from '../../domain/reactions.js';
 import type { Message, StoredMessage } from '../../domain/types.js';
 import type { GroupRepository } from '../../store/groups.js';
-import type { InboxRepository } from '../../store/inbox.js';
-import type { ChangeKind, MessageChangeRepository } from '../../store/message-changes.js';
+import type { ChangeKind } from '../../store/message-changes.js';
 import type { MessageKey, MessageMutationRepository } from '../../store/message-mutations.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { ConversationEvents } from '../ports.js';
 import type { SendAttempt, SendGuard } from '../sync/index.js';
 import { type ConversationAccess, fanOutIds } from './access.js';
+import type { ChangeStream } from './change-stream.js';
 import type { Conversation, RecentMessagesCache } from './types.js';
 
 /** Roles whose members may delete anyone's message in their group. */
@@ -20,7 +20,7 @@ const MODERATOR_ROLES: ReadonlySet<string> = new Set(['owner', 'admin']);
  * Changes to existing messages: edit, delete for everyone, reactions (issue 16). Each one reads
  * the message (authorization and its current state), mints a change id in flight with the sync
  * guard, writes the message row, a message_changes row and the conversation's last_change_id
- * together (guard.storeChange: the id holds the stable position until all three are in, so a
+ * together (change-stream.ts, guard.storeChange: the id holds the stable position until all three are in, so a
  * catch-up page never passes a change it could miss), then drops the cached window and publishes
  * the event, both best effort. A request that changes nothing (the same reaction again, a second
  * delete) writes nothing and publishes nothing: it answers the message as it is.
@@ -29,8 +29,7 @@ export function createMutationService(deps: {
   access: ConversationAccess;
   messages: Pick<MessageRepository, 'findById'>;
   mutations: MessageMutationRepository;
-  changes: Pick<MessageChangeRepository, 'record'>;
-  inbox: Pick<InboxRepository, 'recordMessageChange'>;
+  changeStream: ChangeStream;
   groups: Pick<GroupRepository, 'findMember'>;
   guard: SendGuard;
   bucketMs: number;
@@ -62,18 +61,8 @@ export function createMutationService(deps: {
     applyRow: (attempt: SendAttempt) => Promise<void>,
     attempt: SendAttempt = guard.begin(),
   ): Promise<void> {
-    const conversationId = conversation.ref.id;
-    await guard.storeChange(
-      attempt,
-      () => applyRow(attempt),
-      async (changeId) => {
-        await Promise.all([
-          deps.changes.record(conversationId, changeId, message.id, kind),
-          deps.inbox.recordMessageChange(conversationId, changeId),
-        ]);
-      },
-    );
-    await deps.recent?.forget(conversationId);
+    await deps.changeStream.record(conversation.ref.id, message.id, kind, applyRow, attempt);
+    await deps.recent?.forget(conversation.ref.id);
   }
 
   return {

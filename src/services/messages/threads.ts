@@ -5,6 +5,7 @@ import type { MessageRepository } from '../../store/messages.js';
 import type { ThreadRepository } from '../../store/threads.js';
 import type { ConversationEvents, StablePosition } from '../ports.js';
 import { type ConversationAccess, fanOutIds } from './access.js';
+import type { ChangeStream } from './change-stream.js';
 import { type CursorQuery, cursorPage } from './paging.js';
 import type { ThreadSummaries } from './thread-summaries.js';
 import { createTrailingRuns } from './trailing-runs.js';
@@ -49,6 +50,7 @@ export function createThreadService(deps: {
   summaries: ThreadSummaries;
   position: StablePosition;
   bucketMs: number;
+  changeStream: Pick<ChangeStream, 'record'>;
   events?: ConversationEvents | undefined;
 }) {
   const { messages, threads } = deps;
@@ -116,9 +118,11 @@ export function createThreadService(deps: {
           const replyCount = await threads.countReplies(conversationId, root.id);
           await threads.writeReplyCount(conversationId, root.id, replyCount);
         });
-        await Promise.all([recount, threads.writeLastReply(conversationId, root.id, reply.id)]);
-        // merge: record in the change stream (mutations branch), so a reconnecting client's
+        // The summary writes are the change: in the change stream, so a reconnecting client's
         // after= page of the main history returns the root in `updates` with its new summary.
+        await deps.changeStream.record(conversationId, root.id, 'thread', async () => {
+          await Promise.all([recount, threads.writeLastReply(conversationId, root.id, reply.id)]);
+        });
         // Read back: concurrent replies may have written a higher count than this recount saw.
         const [updated] = await deps.summaries.attach(
           conversationId,
