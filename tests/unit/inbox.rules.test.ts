@@ -91,6 +91,18 @@ describe('changedSince', () => {
     expect(changedSince(direct('dm_a', at(10), at(60)), bounds)).toBe(false);
   });
 
+  it('reports a change to an old message (edit, delete, reaction) from the position itself, without reordering', () => {
+    const changed = { ...direct('dm_c', at(10)), lastChangeId: at(100.5) };
+    expect(changedSince(changed, bounds)).toBe(true);
+    expect(changedSince({ ...changed, lastChangeId: at(99) }, bounds)).toBe(false);
+    // The order stays by newest message: the changed conversation sorts below a newer message.
+    const newer = direct('dm_d', at(50));
+    expect(inboxPage([changed, newer], undefined, 10).page.map((entry) => entry.conversationId)).toEqual([
+      'dm_d',
+      'dm_c',
+    ]);
+  });
+
   it('reports a group created within the margin (its first members joined then)', () => {
     expect(changedSince(group(at(90)), bounds)).toBe(true);
     expect(changedSince(group(at(10)), bounds)).toBe(false);
