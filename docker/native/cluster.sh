@@ -53,6 +53,9 @@ cassandra_node() { # N: points stack.sh's settings at node N of the ring
   CASSANDRA_CLUSTER_NAME=switchboard-cluster
   CASSANDRA_JMX_PORT=$((JMX_BASE_PORT + 100 * n))
   CASSANDRA_HEAP="${CLUSTER_CASSANDRA_HEAP:-768M}"
+  # CONSISTENCY NODE_LOCAL answers from this node's own data only: how the fault suite proves a row
+  # is on every replica (a read at ONE may be served by another replica). A test-cluster flag.
+  CASSANDRA_JVM_EXTRA_OPTS="-Dcassandra.enable_nodelocal_queries=true"
 }
 
 cassandra_node_up() {
@@ -199,7 +202,15 @@ cluster_status() {
   return $rc
 }
 
-kill_pidfile() { pid_alive "$1" && kill -9 "$(cat "$1")" && clog "SIGKILL $2 (pid $(cat "$1"))"; rm -f "$1"; }
+# SIGKILL, then wait until the process is gone: a big JVM on a busy machine takes a moment to exit,
+# and a restart before that finds its port still taken.
+kill_pidfile() { # pidfile name
+  pid_alive "$1" || { rm -f "$1"; return 0; }
+  local pid; pid="$(cat "$1")"
+  kill -9 "$pid"; clog "SIGKILL $2 (pid $pid)"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$1"
+}
 
 cmd="${1:-status}"
 case "$cmd:${2:-}" in

@@ -29,6 +29,7 @@ CASSANDRA_LISTEN_ADDRESS="${CASSANDRA_LISTEN_ADDRESS:-127.0.0.1}"
 CASSANDRA_SEEDS="${CASSANDRA_SEEDS:-$CASSANDRA_LISTEN_ADDRESS:$CASSANDRA_STORAGE_PORT}"
 CASSANDRA_INITIAL_TOKEN="${CASSANDRA_INITIAL_TOKEN:-0}"
 CASSANDRA_CLUSTER_NAME="${CASSANDRA_CLUSTER_NAME:-switchboard-local}"
+# Extra JVM flags, space-separated (cluster.sh: NODE_LOCAL reads for the fault suite's replica check).
 # Empty: no JMX (the single node needs none). A port: JMX on 127.0.0.1 only, for nodetool.
 CASSANDRA_JMX_PORT="${CASSANDRA_JMX_PORT:-}"
 REDIS_PORT="${REDIS_PORT:-6379}"
@@ -104,8 +105,9 @@ cassandra_up() {
     "$HERE/cassandra/cassandra.yaml.template" >"$CASS_DIR/cassandra.yaml"
   # JMX only when asked for, and then on loopback only (cassandra.jmx.local.port binds 127.0.0.1,
   # without authentication): nodetool on this machine, nobody else.
-  local jmx=()
+  local jmx=() extra=()
   if [ -n "$CASSANDRA_JMX_PORT" ]; then jmx=(-Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"); fi
+  read -r -a extra <<<"${CASSANDRA_JVM_EXTRA_OPTS:-}"
   : >"$CASS_LOG"
   local started; started=$(date +%s)
   log "starting cassandra $CASSANDRA_VERSION on $at (heap $CASSANDRA_HEAP, $java)"
@@ -143,7 +145,7 @@ cassandra_up() {
     -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true \
     -Dio.netty.allocator.maxOrder=11 \
     -javaagent:"$CASS_LIB/jamm-0.4.0.jar" \
-    -Dcassandra-foreground=yes "${jmx[@]}" \
+    -Dcassandra-foreground=yes "${jmx[@]}" "${extra[@]}" \
     -Dcassandra.config="file://$CASS_DIR/cassandra.yaml" \
     -Dlogback.configurationFile="$HERE/cassandra/logback.xml" \
     -Dcassandra.logdir="$CASS_DIR/logs" \

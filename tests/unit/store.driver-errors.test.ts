@@ -7,7 +7,8 @@ import { translateDriverError } from '../../src/store/client.js';
 describe('translateDriverError', () => {
   it('turns a connection lost mid-request (a coordinator killed) into UNAVAILABLE, so the client retries', () => {
     // What cassandra-driver raises for a non-idempotent statement in flight when the node dies.
-    const lost = Object.assign(new cassandra.errors.DriverError('Socket was closed'), { isSocketError: true });
+    const DriverError = cassandra.errors.DriverError as unknown as new (message: string) => Error;
+    const lost = Object.assign(new DriverError('Socket was closed'), { isSocketError: true });
     const translated = translateDriverError(lost);
     expect(translated).toBeInstanceOf(AppError);
     expect((translated as AppError).code).toBe('UNAVAILABLE');
