@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricTotal } from '../support/server.js';
 import { computeFigures, renderScenario, type ScenarioFigures } from './support/figures.js';
 import { missingPerReplica, readBackHistory } from './support/history.js';
 import { type Load, startLoad } from './support/load.js';
@@ -139,8 +140,13 @@ const SCENARIOS: Scenario[] = [
     name: 'api-node',
     title: 'One API node SIGKILLed, restarted 10 s later',
     async fault({ topology, notes }) {
-      const victim = topology.api[0];
+      // The node holding the most WebSocket clients: the point is that they reconnect and miss nothing.
+      const held = await Promise.all(
+        topology.api.map((node) => metricTotal(node.metricsUrl, 'switchboard_ws_connections').catch(() => 0)),
+      );
+      const victim = topology.api[held.indexOf(Math.max(...held))];
       if (!victim) throw new Error('no API node');
+      notes.push(`WebSocket connections per API node before the kill: ${held.join(' / ')}`);
       await cluster('kill', 'api', String(victim.n));
       await sleep(10_000);
       await cluster('start', 'api', String(victim.n));
@@ -201,25 +207,35 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'two-cassandra-nodes',
-    title: 'Two Cassandra nodes SIGKILLed; one returns after 12 s, the other after the run',
+    title: 'Two Cassandra nodes SIGKILLed; one returns after 20 s, the other after the run',
     async fault(context) {
       await Promise.all([cluster('kill', 'cassandra', '2'), cluster('kill', 'cassandra', '3')]);
       context.moments.bothDown = Date.now();
-      await sleep(12_000);
+      await sleep(20_000);
       context.moments.returning = Date.now();
       await cluster('start', 'cassandra', '3');
       context.moments.back = Date.now();
     },
     async verify(context) {
       const { bothDown = 0, returning = 0, back = 0 } = context.moments;
-      const within = context.load.sends.filter((a) => a.at >= bothDown && a.at + a.ms <= returning);
-      const acknowledgedWithin = within.filter((a) => a.ok).length;
-      const unavailable = within.filter((a) => a.outcome === '503 UNAVAILABLE').length;
+      // Sends started while two replicas were down. Node 3's JVM needs well over 5 s from launch to
+      // take writes (15-50 s measured here), so any of them acknowledged before returning + 5 s
+      // would be a LOCAL_QUORUM write acknowledged by one replica.
+      const started = context.load.sends.filter((a) => a.at >= bothDown && a.at < returning);
+      const acknowledgedWhileDown = started.filter((a) => a.ok && a.at + a.ms < returning + 5_000).length;
+      const outcomes: Record<string, number> = {};
+      for (const a of started) outcomes[a.outcome] = (outcomes[a.outcome] ?? 0) + 1;
       context.notes.push(
-        `with two of three replicas down: ${within.length} attempts, ${unavailable} answered 503 UNAVAILABLE, ${acknowledgedWithin} acknowledged`,
+        `sends started while two of three replicas were down: ${started.length}, answered ${Object.entries(outcomes)
+          .map(([outcome, n]) => `${n} × ${outcome}`)
+          .join(', ')}`,
       );
-      check(context, 'no send acknowledged while two replicas were down', acknowledgedWithin === 0);
-      check(context, 'sends refused with 503 UNAVAILABLE meanwhile', unavailable > 0);
+      check(context, 'no send acknowledged while two replicas were down', acknowledgedWhileDown === 0);
+      check(
+        context,
+        'sends refused meanwhile (503 UNAVAILABLE from the API, or 502 from nginx once it marked every node failed)',
+        started.length > 0 && started.every((a) => !a.ok || a.at + a.ms >= returning + 5_000),
+      );
       const resumed = firstSuccessAfter(context.load, returning);
       context.notes.push(
         `first acknowledged send ${((resumed - back) / 1000).toFixed(1)} s after node 3 answered CQL again`,
