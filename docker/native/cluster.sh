@@ -64,7 +64,15 @@ cassandra_node_up() {
   if ! pid_alive "$CASS_PID" && port_open "$CASSANDRA_CQL_PORT" "$CASSANDRA_LISTEN_ADDRESS"; then
     die "$CASSANDRA_LISTEN_ADDRESS:$CASSANDRA_CQL_PORT is taken (the single-node stack? npm run down, or set CLUSTER_CASSANDRA_IPS)"
   fi
-  cassandra_up
+  # A restarted node first gossips with the seed (a shadow round, bounded by the ring delay, which
+  # stack.sh sets to 0); a seed busy under load can miss it, and the node exits with "Unable to
+  # gossip with any peers" (seen on the fault suite's two-nodes-down restart). A second try joins.
+  local attempt
+  for attempt in 1 2 3; do
+    (cassandra_up) && return 0
+    clog "cassandra$1 did not start (attempt $attempt of 3)"
+  done
+  die "cassandra$1 did not start; logs: $CASS_LOG and $CASS_OUT"
 }
 
 contact_points() { local ip out=(); for ip in "${CASS_IPS[@]}"; do out+=("$ip:$CASSANDRA_CQL_PORT"); done; (IFS=,; echo "${out[*]}"); }
