@@ -318,7 +318,7 @@ describe('faults under load on the cluster topology', () => {
         notes: [
           ...context.notes,
           ...(load.unexpected.length ? [`unexpected answers: ${load.unexpected.slice(0, 5).join('; ')}`] : []),
-          ...(load.abandoned.length ? [`sends given up after 120 s of retries: ${load.abandoned.length}`] : []),
+          ...(load.abandoned.length ? [`sends given up after 300 s of retries: ${load.abandoned.length}`] : []),
         ],
         checks: context.checks,
       };

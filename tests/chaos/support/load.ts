@@ -28,8 +28,8 @@ export interface LoadOptions {
   readers?: number;
 }
 
-/** Retried sends give up after this long (a scenario's outage is far shorter). */
-const GIVE_UP_MS = 120_000;
+/** Retried sends give up after this long: longer than any outage here (two nodes down lasted up to ~3 min when a restart needed a second try). */
+const GIVE_UP_MS = 300_000;
 
 /**
  * Steady load through the balancer, as clients are told to behave (README, docs/api.md):
