@@ -71,6 +71,9 @@ cassandra_node_up() {
   for attempt in 1 2 3; do
     (cassandra_up) && return 0
     clog "cassandra$1 did not start (attempt $attempt of 3)"
+    # It may have timed out rather than exited (a 3-minute start on a loaded machine): a second JVM
+    # beside it would fail on its ports and leave the first one running without a pid file.
+    kill_pidfile "$CASS_PID" "cassandra$1"
   done
   die "cassandra$1 did not start; logs: $CASS_LOG and $CASS_OUT"
 }
