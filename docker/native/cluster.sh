@@ -13,6 +13,7 @@
 #   CLUSTER_CASSANDRA_IPS      127.0.0.1,127.0.0.2,127.0.0.3   one Cassandra node per address, CQL on 9042, storage on 7000
 #   CLUSTER_JMX_BASE_PORT      7000     node N's JMX (127.0.0.1 only) on BASE + 100·N, as ccm does: 7100, 7200, 7300
 #   CLUSTER_CASSANDRA_HEAP     768M     per node: three nodes, six Redis, three APIs fit a 2-core, 24 GiB machine
+#   CLUSTER_CASSANDRA_START_TIMEOUT 300 seconds a node may take to answer CQL
 #   CLUSTER_API_PORTS          3001,3002,3003                  one API node per port (two or three)
 #   CLUSTER_METRICS_BASE_PORT  9470     API node N's metrics listener on BASE + N
 #   CLUSTER_NGINX_PORT         3000     the balancer (REST, /docs, WebSocket at /ws)
@@ -53,6 +54,9 @@ cassandra_node() { # N: points stack.sh's settings at node N of the ring
   CASSANDRA_CLUSTER_NAME=switchboard-cluster
   CASSANDRA_JMX_PORT=$((JMX_BASE_PORT + 100 * n))
   CASSANDRA_HEAP="${CLUSTER_CASSANDRA_HEAP:-768M}"
+  # A restarted node replays its commit log while the others take load: 110-220 s were measured on
+  # a busy 2-core machine, past stack.sh's 180 s.
+  CASSANDRA_START_TIMEOUT="${CLUSTER_CASSANDRA_START_TIMEOUT:-300}"
   # CONSISTENCY NODE_LOCAL answers from this node's own data only: how the fault suite proves a row
   # is on every replica (a read at ONE may be served by another replica). A test-cluster flag.
   CASSANDRA_JVM_EXTRA_OPTS="-Dcassandra.enable_nodelocal_queries=true"
