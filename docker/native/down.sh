@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Stops the API started by up.sh, then Redis and Cassandra.
+# Stops the API started by up.sh, then Redis and Cassandra. `--cluster`: the topology of
+# `up.sh --cluster` instead (nginx, API nodes, Redis Cluster, the three Cassandra nodes).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [ "${1:-}" = --cluster ]; then exec bash "$REPO/docker/native/cluster.sh" down; fi
 API_PID="$STATE_DIR/api.pid"
 if [ -f "$API_PID" ] && kill -0 "$(cat "$API_PID")" 2>/dev/null; then
   kill "$(cat "$API_PID")"

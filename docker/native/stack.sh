@@ -5,6 +5,10 @@
 #
 #   docker/native/stack.sh up|down|status [all|cassandra|redis|redis-cluster]
 #
+# Sourced (docker/native/cluster.sh does), it only defines its functions: cassandra_up starts one
+# node from the CASSANDRA_* settings and the paths cassandra_paths set, so a 3-node cluster runs
+# the same jars, flags and readiness check as the single node.
+#
 # `redis-cluster` (never part of `all`): a Redis Cluster of 3 primaries and 3 replicas on
 # 127.0.0.1:$REDIS_CLUSTER_BASE_PORT… (default 7101–7106; 7000 is Cassandra's storage port),
 # for REDIS_CLUSTER_NODES and the cluster test run (docker/native/test.sh).
@@ -20,6 +24,14 @@ CASSANDRA_CQL_PORT="${CASSANDRA_CQL_PORT:-9042}"
 CASSANDRA_STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
 CASSANDRA_HEAP="${CASSANDRA_HEAP:-1G}"
 CASSANDRA_START_TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
+# One node on 127.0.0.1 by default; docker/native/cluster.sh sets these per node of its ring.
+CASSANDRA_LISTEN_ADDRESS="${CASSANDRA_LISTEN_ADDRESS:-127.0.0.1}"
+CASSANDRA_SEEDS="${CASSANDRA_SEEDS:-$CASSANDRA_LISTEN_ADDRESS:$CASSANDRA_STORAGE_PORT}"
+CASSANDRA_INITIAL_TOKEN="${CASSANDRA_INITIAL_TOKEN:-0}"
+CASSANDRA_CLUSTER_NAME="${CASSANDRA_CLUSTER_NAME:-switchboard-local}"
+# Extra JVM flags, space-separated (cluster.sh: NODE_LOCAL reads for the fault suite's replica check).
+# Empty: no JMX (the single node needs none). A port: JMX on 127.0.0.1 only, for nodetool.
+CASSANDRA_JMX_PORT="${CASSANDRA_JMX_PORT:-}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 REDIS_CLUSTER_BASE_PORT="${REDIS_CLUSTER_BASE_PORT:-7101}"
 # Short, so a failover (a replica promoted after its primary died) takes a few seconds.
@@ -28,11 +40,15 @@ REDIS_CLUSTER_PORTS=()
 for i in 0 1 2 3 4 5; do REDIS_CLUSTER_PORTS+=("$((REDIS_CLUSTER_BASE_PORT + i))"); done
 REDIS_CLUSTER_DIR="$STATE_DIR/redis-cluster"
 
-CASS_DIR="$STATE_DIR/cassandra"
 CASS_LIB="$STATE_DIR/cassandra-lib/$CASSANDRA_VERSION"
-CASS_PID="$CASS_DIR/cassandra.pid"
-CASS_LOG="$CASS_DIR/logs/system.log"
-CASS_OUT="$CASS_DIR/logs/stdout.log"
+# The state folder of the node cassandra_up starts or stop_pid stops (one per node of a cluster).
+cassandra_paths() {
+  CASS_DIR="$1"
+  CASS_PID="$CASS_DIR/cassandra.pid"
+  CASS_LOG="$CASS_DIR/logs/system.log"
+  CASS_OUT="$CASS_DIR/logs/stdout.log"
+}
+cassandra_paths "$STATE_DIR/cassandra"
 REDIS_DIR="$STATE_DIR/redis"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
@@ -40,7 +56,7 @@ REDIS_LOG="$REDIS_DIR/redis.log"
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; } # port [host]
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -69,23 +85,32 @@ ensure_cassandra_installed() {
   touch "$CASS_LIB/.complete"
 }
 
-cassandra_ready() { port_open "$CASSANDRA_CQL_PORT" && grep -q 'Starting listening for CQL clients' "$CASS_LOG" 2>/dev/null; }
+cassandra_ready() { port_open "$CASSANDRA_CQL_PORT" "$CASSANDRA_LISTEN_ADDRESS" && grep -q 'Starting listening for CQL clients' "$CASS_LOG" 2>/dev/null; }
 
 cassandra_up() {
-  if pid_alive "$CASS_PID" && port_open "$CASSANDRA_CQL_PORT"; then
-    log "cassandra already running (pid $(cat "$CASS_PID")) on 127.0.0.1:$CASSANDRA_CQL_PORT"; return 0
+  local at="$CASSANDRA_LISTEN_ADDRESS:$CASSANDRA_CQL_PORT"
+  if pid_alive "$CASS_PID" && port_open "$CASSANDRA_CQL_PORT" "$CASSANDRA_LISTEN_ADDRESS"; then
+    log "cassandra already running (pid $(cat "$CASS_PID")) on $at"; return 0
   fi
-  if ! pid_alive "$CASS_PID" && port_open "$CASSANDRA_CQL_PORT"; then
-    log "something already answers on 127.0.0.1:$CASSANDRA_CQL_PORT; using it as Cassandra"; return 0
+  if ! pid_alive "$CASS_PID" && port_open "$CASSANDRA_CQL_PORT" "$CASSANDRA_LISTEN_ADDRESS"; then
+    log "something already answers on $at; using it as Cassandra"; return 0
   fi
   ensure_cassandra_installed
   local java; java="$(find_java17)" || die "Java 17 not found after install"
   mkdir -p "$CASS_DIR"/{data,commitlog,saved_caches,hints,cdc_raw,logs,tmp}
   sed -e "s#@DIR@#$CASS_DIR#g" -e "s#@CQL_PORT@#$CASSANDRA_CQL_PORT#g" \
-    -e "s#@STORAGE_PORT@#$CASSANDRA_STORAGE_PORT#g" "$HERE/cassandra/cassandra.yaml.template" >"$CASS_DIR/cassandra.yaml"
+    -e "s#@STORAGE_PORT@#$CASSANDRA_STORAGE_PORT#g" -e "s#@LISTEN@#$CASSANDRA_LISTEN_ADDRESS#g" \
+    -e "s#@SEEDS@#$CASSANDRA_SEEDS#g" -e "s#@TOKEN@#$CASSANDRA_INITIAL_TOKEN#g" \
+    -e "s#@CLUSTER_NAME@#$CASSANDRA_CLUSTER_NAME#g" \
+    "$HERE/cassandra/cassandra.yaml.template" >"$CASS_DIR/cassandra.yaml"
+  # JMX only when asked for, and then on loopback only (cassandra.jmx.local.port binds 127.0.0.1,
+  # without authentication): nodetool on this machine, nobody else.
+  local jmx=() extra=()
+  if [ -n "$CASSANDRA_JMX_PORT" ]; then jmx=(-Dcassandra.jmx.local.port="$CASSANDRA_JMX_PORT"); fi
+  read -r -a extra <<<"${CASSANDRA_JVM_EXTRA_OPTS:-}"
   : >"$CASS_LOG"
   local started; started=$(date +%s)
-  log "starting cassandra $CASSANDRA_VERSION (heap $CASSANDRA_HEAP, $java)"
+  log "starting cassandra $CASSANDRA_VERSION on $at (heap $CASSANDRA_HEAP, $java)"
   # Flags from Cassandra 5.0's conf/jvm17-server.options and jvm-server.options, minus JMX and
   # AlwaysPreTouch; see shared research notes. unsafesystem skips fsync of system tables (dev only).
   nohup "$java" \
@@ -120,7 +145,7 @@ cassandra_up() {
     -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true \
     -Dio.netty.allocator.maxOrder=11 \
     -javaagent:"$CASS_LIB/jamm-0.4.0.jar" \
-    -Dcassandra-foreground=yes \
+    -Dcassandra-foreground=yes "${jmx[@]}" "${extra[@]}" \
     -Dcassandra.config="file://$CASS_DIR/cassandra.yaml" \
     -Dlogback.configurationFile="$HERE/cassandra/logback.xml" \
     -Dcassandra.logdir="$CASS_DIR/logs" \
@@ -142,7 +167,7 @@ cassandra_up() {
     fi
     sleep 1
   done
-  log "cassandra ready on 127.0.0.1:$CASSANDRA_CQL_PORT after $(($(date +%s) - started))s (logs: $CASS_LOG)"
+  log "cassandra ready on $at after $(($(date +%s) - started))s (logs: $CASS_LOG)"
 }
 
 stop_pid() { # name pidfile timeout
@@ -177,6 +202,18 @@ redis_up() {
 # ---------------------------------------------------------------------------------------------
 cluster_ok() { redis-cli -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
 
+# Starts one cluster node on its port. Its nodes.conf, when kept (a node restarted after a kill),
+# makes it rejoin its cluster as a replica of whoever took its slots over.
+redis_cluster_node_start() {
+  local port="$1" dir="$REDIS_CLUSTER_DIR/$1"
+  mkdir -p "$dir"
+  redis-server "$REPO/docker/redis/redis.conf" --bind 127.0.0.1 --port "$port" \
+    --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+    --cluster-node-timeout "$REDIS_CLUSTER_NODE_TIMEOUT_MS" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
+    || die "redis-server failed to start on $port; log: $dir/redis.log"
+}
+
 redis_cluster_up() {
   command -v redis-server >/dev/null || apt_install redis-server
   local started port dir all_ok=1
@@ -193,11 +230,7 @@ redis_cluster_up() {
     fi
     # A node that is not running starts empty: a stale nodes.conf would name a cluster that is gone.
     rm -rf "$dir"; mkdir -p "$dir"
-    redis-server "$REPO/docker/redis/redis.conf" --bind 127.0.0.1 --port "$port" \
-      --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
-      --cluster-node-timeout "$REDIS_CLUSTER_NODE_TIMEOUT_MS" --save '' --appendonly no \
-      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
-      || die "redis-server failed to start on $port; log: $dir/redis.log"
+    redis_cluster_node_start "$port"
   done
   for port in "${REDIS_CLUSTER_PORTS[@]}"; do
     for _ in $(seq 1 50); do port_open "$port" && break; sleep 0.1; done
@@ -241,6 +274,9 @@ status() { # [all|cassandra|redis]; exits non-zero when any asked-for service is
   fi
   return $rc
 }
+
+# Sourced: functions only.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
 cmd="${1:-status}"; what="${2:-all}"
 case "$cmd:$what" in

@@ -2,9 +2,12 @@
 # One command for the whole system on this machine: installs what is missing, starts Cassandra
 # and Redis natively, applies the schema, builds and starts the API on $PORT (default 3000) in
 # the background, and waits until /readyz answers 200. Safe to run again.
+# `--cluster`: the scale-out topology instead (docker/native/cluster.sh: 3 Cassandra nodes at RF 3,
+# a Redis Cluster, API nodes behind nginx on :3000).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
+if [ "${1:-}" = --cluster ]; then exec bash docker/native/cluster.sh up; fi
 
 ensure_node_modules
 ensure_env_file

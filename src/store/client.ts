@@ -60,12 +60,20 @@ export function createCassandraClient(config: Config['cassandra'], options: { ke
   });
 }
 
-/** Translates driver failures at the store edge: no host or a timeout means UNAVAILABLE. */
+/**
+ * Translates driver failures at the store edge: no host, a timeout, or the coordinator's connection
+ * lost mid-request means UNAVAILABLE. The last one: a Cassandra node SIGKILLed under load resets
+ * its connections, and the driver fails the statements in flight on them that it may not retry
+ * itself (the idempotency claim is a lightweight transaction) with a DriverError marked
+ * `isSocketError`; that used to escape as a 500 INTERNAL, though a retry with the same key is
+ * exactly what the client should do (the fault suite's Cassandra node kill found it).
+ */
 export function translateDriverError(error: unknown): unknown {
   if (error instanceof AppError) return error;
   const name = (error as { name?: string } | null)?.name ?? '';
   if (
     name === 'NoHostAvailableError' ||
+    (error as { isSocketError?: boolean } | null)?.isSocketError === true ||
     name === 'OperationTimedOutError' ||
     name === 'BusyConnectionError' ||
     (error as { code?: number } | null)?.code === cassandra.types.responseErrorCodes.writeTimeout ||

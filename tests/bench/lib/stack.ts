@@ -47,6 +47,8 @@ export function benchEnv(keyspace: string, overrides: Record<string, string> = {
     LOG_LEVEL: 'warn',
     CASSANDRA_CONTACT_POINTS: process.env.CASSANDRA_CONTACT_POINTS ?? '127.0.0.1:9042',
     CASSANDRA_KEYSPACE: keyspace,
+    // The cluster topology's ring (docker/native/cluster.sh env): its RF 3 keyspace for the cluster bench.
+    ...(process.env.CASSANDRA_REPLICATION ? { CASSANDRA_REPLICATION: process.env.CASSANDRA_REPLICATION } : {}),
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: BENCH_REDIS_PREFIX,
     JWT_SECRET: BENCH_JWT_SECRET,
