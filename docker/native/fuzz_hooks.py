@@ -51,6 +51,11 @@ def _conform(case):
             headers["idempotency-key"] = body["clientMessageId"]
         if body.get("receiverId") == CALLER_ID:
             body["receiverId"] = OTHER_ID
+    elif label in ("PUT /users/me/blocks/{userId}", "DELETE /users/me/blocks/{userId}"):
+        # services/blocks.ts requireOtherUser: blocking (or unblocking) yourself is a 400.
+        params = case.path_parameters or {}
+        if params.get("userId") == CALLER_ID:
+            params["userId"] = OTHER_ID
     elif label == "GET /conversations" and isinstance(case.query, dict):
         # InboxQuery (routes/conversations.ts): cursor and changedSince are opaque values the
         # server issued (a nextCursor, a syncCursor), so no schema can generate a valid one; and

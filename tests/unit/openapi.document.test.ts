@@ -21,6 +21,7 @@ function documentOf(maxGroupMembers = 1000): Promise<Doc> {
     messaging: none,
     health: none,
     presence: none,
+    blocks: { service: none, maxPerUser: 1000 },
     bodyLimitBytes: 64 * 1024,
     maxGroupMembers,
   };
@@ -28,6 +29,15 @@ function documentOf(maxGroupMembers = 1000): Promise<Doc> {
 }
 
 describe('the OpenAPI document states what the validators enforce', () => {
+  it('says a group PATCH needs a field, a block PUT takes no body, and which roles exist', async () => {
+    const doc = await documentOf();
+    const update = doc.components.schemas.UpdateGroupRequest;
+    expect(update).toMatchObject({ type: 'object', minProperties: 1, additionalProperties: false });
+    expect(Object.keys(update.properties).sort()).toEqual(['description', 'name']);
+    expect(doc.paths['/users/me/blocks/{userId}'].put.requestBody).toBeUndefined();
+    expect(doc.components.schemas.MemberRole.enum).toEqual(['owner', 'admin', 'member']);
+  });
+
   let doc: Doc;
   beforeAll(async () => {
     doc = await documentOf(321);
