@@ -74,7 +74,8 @@ describe('cache counters', () => {
     expect(counters.get('recent', 'hit')).toBe(2);
     expect(counters.get('recent', 'miss')).toBe(0);
     const entries = counters.entries();
-    expect(entries).toHaveLength(12);
+    // 4 caches (recent, receipts, members, threads) × 4 events.
+    expect(entries).toHaveLength(16);
     expect(entries).toContainEqual({ cache: 'members', event: 'error', count: 3 });
   });
 
