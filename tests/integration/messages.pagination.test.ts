@@ -221,6 +221,9 @@ describe('GET /api/v1/messages: cursor pagination across many buckets', () => {
           createdAt: new Date(original.createdAt).toISOString(),
           clientTimestamp: original.clientTimestamp === null ? null : new Date(original.clientTimestamp).toISOString(),
           status: 'sent',
+          replyToId: null,
+          threadId: null,
+          thread: null,
         });
       }
     });
