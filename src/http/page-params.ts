@@ -45,7 +45,12 @@ export const pageParams = {
   }),
 };
 
-type PageParams = { before?: string | undefined; after?: string | undefined; from?: number; to?: number };
+type PageParams = {
+  before?: string | undefined;
+  after?: string | undefined;
+  from?: number | undefined;
+  to?: number | undefined;
+};
 
 /** The rules between the page parameters (OpenAPI cannot say them; their descriptions do). */
 export const notBothCursors = (q: PageParams) => q.before === undefined || q.after === undefined;
@@ -56,6 +61,15 @@ export const FROM_NOT_AFTER_TO = { message: 'from must not be later than to', pa
 /** `after` as the services take it: a message id or a decoded cursor position. */
 export const afterOf = (after: string | undefined): HistoryAfter | undefined =>
   after === undefined ? undefined : isUlid(after) ? { id: after } : { below: decodeCursor(after)?.below ?? '' };
+
+/** The validated page parameters as the services take them (CursorQuery). */
+export const cursorQueryOf = (q: PageParams & { limit: number }) => ({
+  limit: q.limit,
+  before: q.before,
+  after: afterOf(q.after),
+  from: q.from,
+  to: q.to,
+});
 
 /** The cursor as sent on the wire (opaque), from a page's position. */
 export const cursorOf = (position: string | null) => (position === null ? null : encodeCursor({ below: position }));

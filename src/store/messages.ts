@@ -64,6 +64,20 @@ function toReactions(cells: unknown): StoredReaction[] {
  */
 const isMessageRow = (row: Row) => row.sender_id != null;
 
+/**
+ * The bound values of a message row after its partition key, in the column order both message
+ * tables use (messages, thread_messages): id, sender, receiver, group, content, client time, reply.
+ */
+export const messageValues = (message: StoredMessage): unknown[] => [
+  message.id,
+  message.senderId,
+  orUnset(message.receiverId),
+  orUnset(message.groupId),
+  message.content,
+  orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
+  orUnset(message.replyToId),
+];
+
 /** A page request of one conversation in id space (store/bucket-walk.ts). */
 export interface PageQuery extends IdRange {
   conversationId: string;
@@ -119,21 +133,10 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
         });
         knownBuckets.add(bucketKey);
       }
-      await db.execute(
-        INSERT_MESSAGE,
-        [
-          message.conversationId,
-          toDate(bucket.start),
-          message.id,
-          message.senderId,
-          orUnset(message.receiverId),
-          orUnset(message.groupId),
-          message.content,
-          orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
-          orUnset(message.replyToId),
-        ],
-        { idempotent: true, ...(writeTs === undefined ? {} : { timestamp: writeTs }) },
-      );
+      await db.execute(INSERT_MESSAGE, [message.conversationId, toDate(bucket.start), ...messageValues(message)], {
+        idempotent: true,
+        ...(writeTs === undefined ? {} : { timestamp: writeTs }),
+      });
     },
 
     /**

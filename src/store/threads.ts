@@ -4,8 +4,8 @@ import { ulidTime, ulidWriteTimestampMicros } from '../domain/ids.js';
 import { replyCountWriteTimestamp, threadWindowOf } from '../domain/threads.js';
 import type { StoredMessage, ThreadSummary } from '../domain/types.js';
 import { findInBuckets, type IdRange, walkBuckets } from './bucket-walk.js';
-import { type Db, fromDate, orUnset, type Row, toDate } from './client.js';
-import { toMessage } from './messages.js';
+import { type Db, fromDate, type Row, toDate } from './client.js';
+import { messageValues, toMessage } from './messages.js';
 
 const REPLY_COLUMNS =
   'message_id, conversation_id, root_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id';
@@ -76,18 +76,7 @@ export function createThreadRepository(db: Db, options: { knownBucketCapacity?: 
       }
       await db.execute(
         INSERT_REPLY,
-        [
-          message.conversationId,
-          rootId,
-          toDate(bucket.start),
-          message.id,
-          message.senderId,
-          orUnset(message.receiverId),
-          orUnset(message.groupId),
-          message.content,
-          orUnset(message.clientTimestamp == null ? null : toDate(message.clientTimestamp)),
-          orUnset(message.replyToId),
-        ],
+        [message.conversationId, rootId, toDate(bucket.start), ...messageValues(message)],
         { idempotent: true, ...(writeTs === undefined ? {} : { timestamp: writeTs }) },
       );
     },

@@ -224,6 +224,9 @@ describe('GET /api/v1/messages: cursor pagination across many buckets', () => {
           editedAt: null,
           deletedAt: null,
           reactions: [],
+          replyToId: null,
+          threadId: null,
+          thread: null,
         });
       }
     });

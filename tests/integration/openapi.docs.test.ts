@@ -145,10 +145,19 @@ describe('the OpenAPI document and the docs page', () => {
         'id',
         'reactions',
         'receiverId',
+        'replyToId',
         'senderId',
         'status',
+        'thread',
+        'threadId',
       ].sort(),
     );
+    expect(doc.paths['/conversations/{conversationId}/messages/{rootId}/thread'].get.responses['200']).toBeDefined();
+    expect(Object.keys(doc.components.schemas.ThreadSummary.properties).sort()).toEqual([
+      'lastReplyAt',
+      'lastReplyId',
+      'replyCount',
+    ]);
     expect(Message.properties.status.enum).toEqual(['sent', 'delivered', 'read']);
     expect(Object.keys(Receipt.properties).sort()).toEqual(['conversationId', 'deliveredUpTo', 'readUpTo', 'userId']);
     const sendResponses = doc.paths['/messages'].post.responses;

@@ -4,9 +4,9 @@ import { AppError } from '../../domain/errors.js';
 import type { MessagingService, SendTarget } from '../../services/messaging.js';
 import type { AppEnv } from '../context.js';
 import {
-  afterOf,
   CursorField,
   cursorOf,
+  cursorQueryOf,
   FROM_NOT_AFTER_TO,
   fromNotAfterTo,
   NOT_BOTH_CURSORS,
@@ -196,11 +196,7 @@ export function messageRoutes(deps: { messaging: MessagingService; auth: Middlew
           : { conversationId: q.conversationId ?? '' };
       const page = await deps.messaging.history(c.get('userId'), {
         target,
-        limit: q.limit,
-        before: q.before,
-        after: afterOf(q.after),
-        from: q.from,
-        to: q.to,
+        ...cursorQueryOf(q),
       });
       return c.json(
         {

@@ -3,9 +3,9 @@ import type { MiddlewareHandler } from 'hono';
 import type { MessagingService } from '../../services/messaging.js';
 import type { AppEnv } from '../context.js';
 import {
-  afterOf,
   CursorField,
   cursorOf,
+  cursorQueryOf,
   FROM_NOT_AFTER_TO,
   fromNotAfterTo,
   NOT_BOTH_CURSORS,
@@ -58,11 +58,7 @@ export function threadRoutes(deps: { messaging: MessagingService; auth: Middlewa
     const page = await deps.messaging.thread(viewerId, {
       conversationId,
       rootId,
-      limit: q.limit,
-      before: q.before,
-      after: afterOf(q.after),
-      from: q.from,
-      to: q.to,
+      ...cursorQueryOf(q),
     });
     return c.json(
       {
