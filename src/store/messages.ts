@@ -23,8 +23,8 @@ const SELECT_SOME = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_
 /**
  * A row with the message columns (messages, thread_messages, message_idempotency) → the domain
  * message. thread_messages rows carry the thread as `root_id`, idempotency claims as `thread_id`.
- * The mutation fields are set only when present, so a message never changed reads back equal to
- * the object its send built.
+ * The optional fields (reply, thread, edit, delete, reactions) are set only when present, so a
+ * message with none reads back equal to the object its send built.
  */
 export const toMessage = (row: Row): StoredMessage => {
   const message: StoredMessage = {
@@ -36,9 +36,11 @@ export const toMessage = (row: Row): StoredMessage => {
     content: row.content ?? null,
     createdAt: ulidTime(row.message_id),
     clientTimestamp: row.client_ts == null ? null : fromDate(row.client_ts),
-    replyToId: optionalText(row.reply_to_id),
-    threadId: optionalText(row.root_id ?? row.thread_id),
   };
+  const replyToId = optionalText(row.reply_to_id);
+  const threadId = optionalText(row.root_id ?? row.thread_id);
+  if (replyToId !== null) message.replyToId = replyToId;
+  if (threadId !== null) message.threadId = threadId;
   if (row.edited_at != null) message.editedAt = fromDate(row.edited_at);
   if (row.deleted_at != null) message.deletedAt = fromDate(row.deleted_at);
   const reactions = toReactions(row.reactions);

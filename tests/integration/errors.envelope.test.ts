@@ -230,8 +230,8 @@ describe('the error envelope and the request guards', () => {
       });
       expectProblem(groups, 405, 'METHOD_NOT_ALLOWED');
       expect(groups.headers.get('allow')).toBe('GET, HEAD, POST');
-      const member = await api.request('PATCH', `/api/v1/groups/${alice.id}/members/${alice.id}`);
-      expect(member.headers.get('allow')).toBe('DELETE');
+      const member = await api.request('PUT', `/api/v1/groups/${alice.id}/members/${alice.id}`);
+      expect(member.headers.get('allow')).toBe('DELETE, PATCH');
       expectProblem(
         await api.request('POST', '/api/v1/nothing-here', { rawBody: 'x', headers: { 'content-type': 'text/plain' } }),
         404,

@@ -109,7 +109,12 @@ describe('GET /api/v1/messages with from and to', () => {
   });
 
   it('answers an empty page for a range over empty buckets only', async () => {
-    expect(await get(alice, range(2 * MINUTE, 6 * MINUTE))).toEqual({ messages: [], nextCursor: null, cursor: null });
+    expect(await get(alice, range(2 * MINUTE, 6 * MINUTE))).toEqual({
+      messages: [],
+      updates: [],
+      nextCursor: null,
+      cursor: null,
+    });
   });
 
   it('takes from alone and to alone as open ranges', async () => {

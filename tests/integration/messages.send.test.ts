@@ -15,8 +15,11 @@ const MESSAGE_KEYS = [
   'id',
   'reactions',
   'receiverId',
+  'replyToId',
   'senderId',
   'status',
+  'thread',
+  'threadId',
 ];
 
 describe('POST /api/v1/messages', () => {

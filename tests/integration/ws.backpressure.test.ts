@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser } from '../support/api.js';
-import { type ServerProcess, startServerProcess } from '../support/server.js';
+import { metricTotal, type ServerProcess, startServerProcess } from '../support/server.js';
 import { connectWs, type TestSocket } from '../support/ws-client.js';
 
 let node: ServerProcess;
@@ -63,7 +63,12 @@ describe('slow consumers', () => {
       if (expected.has(data.message.id)) received.add(data.message.id);
       return received.size === expected.size;
     });
-    expect(healthySocket.ofType('message.created')).toHaveLength(sent.length);
+    // Exactly once each, but for publishes the node retried after a Redis timeout (the first
+    // attempt may have gone through: at-least-once, clients drop a repeat by id; src/ws/README.md).
+    const frames = healthySocket.ofType('message.created').length;
+    const retried = await metricTotal(node.metricsUrl, 'switchboard_pubsub_publish_retries_total');
+    expect(frames).toBeGreaterThanOrEqual(sent.length);
+    expect(frames - sent.length).toBeLessThanOrEqual(retried);
 
     // Once it reads again, the slow client finds the close frame behind what was buffered.
     (slowSocket.ws as unknown as { _socket: { resume(): void } })._socket.resume();
