@@ -60,9 +60,9 @@ function toReactions(cells: unknown): StoredReaction[] {
  * Whether a row is a message: its send's insert wrote sender_id. An edit, reaction or delete is
  * an upsert, so one that lands on a message whose send was then aborted (its insert deleted at
  * insert + 1, after a reader had already seen it) leaves a row with only those cells: not a
- * message, and never shown.
+ * message, and never shown. The same holds for thread_messages (store/threads.ts).
  */
-const isMessageRow = (row: Row) => row.sender_id != null;
+export const isMessageRow = (row: Row) => row.sender_id != null;
 
 /**
  * The bound values of a message row after its partition key, in the column order both message
