@@ -142,7 +142,10 @@ describe('edit, delete and reactions on a thread reply', () => {
     expectProblem(await edit(nodes.apiA, owner, answer, 'back'), 409, 'CONFLICT');
     expectProblem(await react(nodes.apiA, member, answer, '👍'), 409, 'CONFLICT');
     const page = await threadPage(nodes.apiA, member, root);
-    expect(page.messages.find((m) => m.id === answer.id)).toMatchObject({ content: null, deletedAt: tombstone.deletedAt });
+    expect(page.messages.find((m) => m.id === answer.id)).toMatchObject({
+      content: null,
+      deletedAt: tombstone.deletedAt,
+    });
     // The sender deletes their own reply too.
     const own = await reply(member, { groupId }, root, 'oops');
     expect(expectMessage(await remove(nodes.apiA, member, own)).content).toBeNull();

@@ -1,5 +1,5 @@
-import type { InboxRepository } from '../../store/inbox.js';
 import { incrementId } from '../../domain/ids.js';
+import type { InboxRepository } from '../../store/inbox.js';
 import type { ChangeKind, MessageChangeRepository } from '../../store/message-changes.js';
 import type { SendAttempt, SendGuard } from '../sync/index.js';
 import type { ChangesOf } from './paging.js';
