@@ -2,14 +2,18 @@ import type { Bucket } from '../domain/buckets.js';
 import { reactionKey } from '../domain/reactions.js';
 import { type Db, toDate } from './client.js';
 
-const SET_CONTENT =
-  'UPDATE messages SET content = ?, edited_at = ? WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
-const ADD_REACTION =
-  'UPDATE messages SET reactions = reactions + ? WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
-const REMOVE_REACTION =
-  'UPDATE messages SET reactions = reactions - ? WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
-const DELETE_FOR_EVERYONE =
-  'UPDATE messages SET content = null, edited_at = null, reactions = null, deleted_at = ? WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
+const MAIN_KEY = 'WHERE conversation_id = ? AND bucket = ? AND message_id = ?';
+const REPLY_KEY = 'WHERE conversation_id = ? AND root_id = ? AND bucket = ? AND message_id = ?';
+
+/** The four writes, for one table and its key (messages, or thread_messages for a thread reply: cql/0017). */
+const statementsFor = (table: string, key: string) => ({
+  setContent: `UPDATE ${table} SET content = ?, edited_at = ? ${key}`,
+  addReaction: `UPDATE ${table} SET reactions = reactions + ? ${key}`,
+  removeReaction: `UPDATE ${table} SET reactions = reactions - ? ${key}`,
+  deleteForEveryone: `UPDATE ${table} SET content = null, edited_at = null, reactions = null, deleted_at = ? ${key}`,
+});
+const MAIN_STATEMENTS = statementsFor('messages', MAIN_KEY);
+const REPLY_STATEMENTS = statementsFor('thread_messages', REPLY_KEY);
 
 /**
  * Write timestamps of deletes for everyone: this base minus the delete's time in µs (~4.6·10¹⁸,
@@ -22,17 +26,23 @@ const DELETE_FOR_EVERYONE =
  */
 export const TOMBSTONE_TIMESTAMP_BASE = 2n ** 62n;
 
-/** Where a message's row is. */
+/** Where a message's row is: `rootId` set → a reply of that thread, in thread_messages; else messages. */
 export interface MessageKey {
   conversationId: string;
   bucket: Bucket;
   messageId: string;
+  rootId?: string | undefined;
 }
 
-const keyParams = (key: MessageKey) => [key.conversationId, toDate(key.bucket.start), key.messageId];
+const keyParams = (key: MessageKey) =>
+  key.rootId === undefined
+    ? [key.conversationId, toDate(key.bucket.start), key.messageId]
+    : [key.conversationId, key.rootId, toDate(key.bucket.start), key.messageId];
+const statementsOf = (key: MessageKey) => (key.rootId === undefined ? MAIN_STATEMENTS : REPLY_STATEMENTS);
 
 /**
- * The writes of edit, delete for everyone and reactions to a message row (cql/0014). Each is one
+ * The writes of edit, delete for everyone and reactions to a message row (cql/0014) or a thread
+ * reply's row (cql/0017), with the same timestamps and rules for both. Each is one
  * idempotent write with an explicit timestamp, so a retry of the same write changes nothing and
  * no read-modify-write or lightweight transaction is needed: edits are last-write-wins, each
  * reaction is its own map cell, a delete wins over both.
@@ -40,7 +50,7 @@ const keyParams = (key: MessageKey) => [key.conversationId, toDate(key.bucket.st
 export function createMessageMutationRepository(db: Db) {
   return {
     async edit(key: MessageKey, content: string, editedAt: number, writeTs: bigint): Promise<void> {
-      await db.execute(SET_CONTENT, [content, toDate(editedAt), ...keyParams(key)], {
+      await db.execute(statementsOf(key).setContent, [content, toDate(editedAt), ...keyParams(key)], {
         idempotent: true,
         timestamp: writeTs,
       });
@@ -48,7 +58,7 @@ export function createMessageMutationRepository(db: Db) {
 
     /** Nulls the content, the edit time and every reaction, and records when: the tombstone. */
     async deleteForEveryone(key: MessageKey, deletedAt: number): Promise<void> {
-      await db.execute(DELETE_FOR_EVERYONE, [toDate(deletedAt), ...keyParams(key)], {
+      await db.execute(statementsOf(key).deleteForEveryone, [toDate(deletedAt), ...keyParams(key)], {
         idempotent: true,
         timestamp: TOMBSTONE_TIMESTAMP_BASE - BigInt(deletedAt) * 1000n,
       });
@@ -56,14 +66,14 @@ export function createMessageMutationRepository(db: Db) {
 
     /** One reaction cell; `at` (the change id) is its value: when it was given. */
     async addReaction(key: MessageKey, emoji: string, userId: string, at: string, writeTs: bigint): Promise<void> {
-      await db.execute(ADD_REACTION, [{ [reactionKey(emoji, userId)]: at }, ...keyParams(key)], {
+      await db.execute(statementsOf(key).addReaction, [{ [reactionKey(emoji, userId)]: at }, ...keyParams(key)], {
         idempotent: true,
         timestamp: writeTs,
       });
     },
 
     async removeReaction(key: MessageKey, emoji: string, userId: string, writeTs: bigint): Promise<void> {
-      await db.execute(REMOVE_REACTION, [[reactionKey(emoji, userId)], ...keyParams(key)], {
+      await db.execute(statementsOf(key).removeReaction, [[reactionKey(emoji, userId)], ...keyParams(key)], {
         idempotent: true,
         timestamp: writeTs,
       });

@@ -62,9 +62,9 @@ function toReactions(cells: unknown): StoredReaction[] {
  * Whether a row is a message: its send's insert wrote sender_id. An edit, reaction or delete is
  * an upsert, so one that lands on a message whose send was then aborted (its insert deleted at
  * insert + 1, after a reader had already seen it) leaves a row with only those cells: not a
- * message, and never shown.
+ * message, and never shown. The same holds for thread_messages (store/threads.ts).
  */
-const isMessageRow = (row: Row) => row.sender_id != null;
+export const isMessageRow = (row: Row) => row.sender_id != null;
 
 /**
  * The bound values of a message row after its partition key, in the column order both message
@@ -100,20 +100,27 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
     return rows.map((row) => ({ start: fromDate(row.bucket), lengthMs: Number(row.bucket_ms) }));
   }
 
+  /** The message in that bucket, if its row is there. */
+  async function lookUp(conversationId: string, messageId: string, bucket: Bucket) {
+    const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
+      idempotent: true,
+    });
+    const row = result.first();
+    return row && isMessageRow(row) ? toMessage(row) : undefined;
+  }
+
   /** A message by id, looked up in the buckets whose window holds the id's time. */
   async function findById(
     conversationId: string,
     messageId: string,
     likely?: Bucket,
   ): Promise<StoredMessage | undefined> {
-    const lookUp = async (bucket: Bucket) => {
-      const result = await db.execute(SELECT_ONE, [conversationId, toDate(bucket.start), messageId], {
-        idempotent: true,
-      });
-      const row = result.first();
-      return row && isMessageRow(row) ? toMessage(row) : undefined;
-    };
-    return findInBuckets(messageId, likely, (time) => listBuckets(conversationId, time), lookUp);
+    return findInBuckets(
+      messageId,
+      likely,
+      (time) => listBuckets(conversationId, time),
+      (bucket) => lookUp(conversationId, messageId, bucket),
+    );
   }
 
   return {
@@ -170,7 +177,8 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
     /**
      * The messages with these ids (missing ones left out), one query per bucket of the current
      * window length (`IN` on the clustering key, inside one partition), then by id for any not
-     * found there (a bucket written with another MESSAGE_BUCKET_MS). No ids, no query.
+     * found there (a bucket written with another MESSAGE_BUCKET_MS). No ids, no query. Ids of
+     * thread replies are never found: they are not rows of messages (history.ts relies on it).
      */
     async findMany(conversationId: string, ids: readonly string[], bucketOf: (id: string) => Bucket) {
       const byBucket = new Map<number, { bucket: Bucket; ids: string[] }>();
@@ -189,10 +197,22 @@ export function createMessageRepository(db: Db, options: { knownBucketCapacity?:
           for (const row of result.rows) if (isMessageRow(row)) found.set(row.message_id, toMessage(row));
         }),
       );
-      for (const id of ids) {
-        if (found.has(id)) continue;
-        const message = await findById(conversationId, id);
-        if (message) found.set(id, message);
+      const missing = ids.filter((id) => !found.has(id));
+      // Only a bucket of another length (a MESSAGE_BUCKET_MS change) can still hold one. One index
+      // read for them all: a catch-up page's changed thread replies, which no bucket of messages
+      // holds, once cost an index read and a point read each here.
+      const buckets = missing.length > 0 ? await listBuckets(conversationId) : [];
+      for (const id of missing) {
+        const time = ulidTime(id);
+        const guessed = bucketOf(id).start;
+        for (const bucket of buckets) {
+          if (bucket.start === guessed || bucket.start > time || bucket.start + bucket.lengthMs <= time) continue;
+          const message = await lookUp(conversationId, id, bucket);
+          if (message) {
+            found.set(id, message);
+            break;
+          }
+        }
       }
       return ids.flatMap((id) => found.get(id) ?? []);
     },

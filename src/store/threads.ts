@@ -5,15 +5,16 @@ import { replyCountWriteTimestamp, threadWindowOf } from '../domain/threads.js';
 import type { StoredMessage, ThreadSummary } from '../domain/types.js';
 import { findInBuckets, type IdRange, walkBuckets } from './bucket-walk.js';
 import { type Db, fromDate, type Row, toDate } from './client.js';
-import { messageValues, toMessage } from './messages.js';
+import { isMessageRow, messageValues, toMessage } from './messages.js';
 
 const REPLY_COLUMNS =
-  'message_id, conversation_id, root_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id';
+  'message_id, conversation_id, root_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id, edited_at, deleted_at, reactions';
 const INSERT_REPLY =
   'INSERT INTO thread_messages (conversation_id, root_id, bucket, message_id, sender_id, receiver_id, group_id, content, client_ts, reply_to_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const DELETE_REPLY =
   'DELETE FROM thread_messages WHERE conversation_id = ? AND root_id = ? AND bucket = ? AND message_id = ?';
 const SELECT_REPLY = `SELECT ${REPLY_COLUMNS} FROM thread_messages WHERE conversation_id = ? AND root_id = ? AND bucket = ? AND message_id = ?`;
+const SELECT_SOME = `SELECT ${REPLY_COLUMNS} FROM thread_messages WHERE conversation_id = ? AND root_id = ? AND bucket = ? AND message_id IN ?`;
 const SELECT_RANGE_DESC = `SELECT ${REPLY_COLUMNS} FROM thread_messages WHERE conversation_id = ? AND root_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id DESC LIMIT ?`;
 const SELECT_RANGE_ASC = `SELECT ${REPLY_COLUMNS} FROM thread_messages WHERE conversation_id = ? AND root_id = ? AND bucket = ? AND message_id >= ? AND message_id <= ? ORDER BY message_id ASC LIMIT ?`;
 const COUNT_BUCKET =
@@ -105,7 +106,7 @@ export function createThreadRepository(db: Db, options: { knownBucketCapacity?: 
           [query.conversationId, query.rootId, toDate(bucket.start), query.lowId, query.highId, limit],
           { idempotent: true },
         );
-        return result.rows.map(toMessage);
+        return result.rows.filter(isMessageRow).map(toMessage);
       });
     },
 
@@ -121,9 +122,36 @@ export function createThreadRepository(db: Db, options: { knownBucketCapacity?: 
           idempotent: true,
         });
         const row = result.first();
-        return row ? toMessage(row) : undefined;
+        return row && isMessageRow(row) ? toMessage(row) : undefined;
       };
       return findInBuckets(messageId, likely, (time) => listBuckets(conversationId, rootId, time), lookUp);
+    },
+
+    /**
+     * Those of `ids` that are replies of this thread, in `ids` order (others left out: main-history
+     * messages, replies of other threads): what a thread catch-up page returns as `updates`. One
+     * read of the thread's bucket index, then one `IN` read per bucket that can hold an id; an id
+     * no bucket of this thread covers costs nothing (most ids of a conversation's change stream).
+     */
+    async findMany(conversationId: string, rootId: string, ids: readonly string[]): Promise<StoredMessage[]> {
+      if (ids.length === 0) return [];
+      const buckets = await listBuckets(conversationId, rootId, MAX_ULID_TIME_MS);
+      const byBucket = new Map<Bucket, string[]>();
+      for (const id of ids) {
+        const time = ulidTime(id);
+        const bucket = buckets.find((b) => b.start <= time && time < b.start + b.lengthMs);
+        if (bucket) byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), id]);
+      }
+      const found = new Map<string, StoredMessage>();
+      await Promise.all(
+        [...byBucket].map(async ([bucket, some]) => {
+          const result = await db.execute(SELECT_SOME, [conversationId, rootId, toDate(bucket.start), some], {
+            idempotent: true,
+          });
+          for (const row of result.rows) if (isMessageRow(row)) found.set(row.message_id, toMessage(row));
+        }),
+      );
+      return ids.flatMap((id) => found.get(id) ?? []);
     },
 
     /**

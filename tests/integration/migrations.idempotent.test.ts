@@ -65,10 +65,11 @@ describe('migrations', () => {
       '0014_message_mutations.cql',
       '0015_threads.cql',
       '0016_group_roles_and_blocks.cql',
+      '0017_thread_reply_mutations.cql',
     ]);
     const recorded = await client.execute(`SELECT version, name FROM ${keyspace}.schema_migrations`);
     expect(recorded.rows.map((row) => row.version as number).sort((a, b) => a - b)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
     ]);
     const { tables } = await schemaOf(client, keyspace);
     expect(tables).toEqual([

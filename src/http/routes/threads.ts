@@ -42,6 +42,10 @@ export function threadRoutes(deps: { messaging: MessagingService; auth: Middlewa
         z.object({
           root: MessageSchema,
           messages: z.array(MessageSchema),
+          updates: z.array(MessageSchema).openapi({
+            description:
+              'On `after` pages: replies of this thread below `cursor` that were edited, deleted for everyone or reacted to since the `after` cursor and are not in `messages` (replace your copy by id). Empty otherwise.',
+          }),
           nextCursor: Ulid.nullable(),
           cursor: CursorField,
         }),
@@ -64,6 +68,7 @@ export function threadRoutes(deps: { messaging: MessagingService; auth: Middlewa
       {
         root: toMessageJson(page.root, viewerId),
         messages: page.messages.map((message) => toMessageJson(message, viewerId)),
+        updates: page.updates.map((message) => toMessageJson(message, viewerId)),
         nextCursor: page.nextCursor,
         cursor: cursorOf(page.syncPosition),
       },

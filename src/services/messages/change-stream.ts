@@ -1,6 +1,8 @@
+import { incrementId } from '../../domain/ids.js';
 import type { InboxRepository } from '../../store/inbox.js';
 import type { ChangeKind, MessageChangeRepository } from '../../store/message-changes.js';
 import type { SendAttempt, SendGuard } from '../sync/index.js';
+import type { ChangesOf } from './paging.js';
 
 /**
  * Records that an existing message changed, in the conversation's change stream (cql/0014): a row
@@ -38,3 +40,22 @@ export function createChangeStream(deps: {
 }
 
 export type ChangeStream = ReturnType<typeof createChangeStream>;
+
+/**
+ * The changes of (cursor, upTo] in a conversation's change stream (edits, deletes, reactions and
+ * thread summaries of any of its messages, main history and thread replies alike), at most
+ * `limit`; `cut` when there are more. What catch-up pages (paging.ts) pass as `changesOf`; the
+ * history and thread endpoints then keep only the ids that are rows of their own timeline.
+ */
+export const changesOfConversation =
+  (changes: Pick<MessageChangeRepository, 'between'>, conversationId: string): ChangesOf =>
+  async (after, upTo, limit) => {
+    const low = 'id' in after ? incrementId(after.id) : after.below;
+    if (low > upTo) return { messageIds: [], cut: undefined };
+    const found = await changes.between(conversationId, low, upTo, limit + 1);
+    const kept = found.slice(0, limit);
+    return {
+      messageIds: kept.map((change) => change.messageId),
+      cut: found.length > limit ? kept[kept.length - 1]?.changeId : undefined,
+    };
+  };

@@ -1,10 +1,10 @@
 import { bucketForMessage } from '../../domain/buckets.js';
-import { incrementId } from '../../domain/ids.js';
 import type { MessageChangeRepository } from '../../store/message-changes.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { StablePosition } from '../ports.js';
 import type { ConversationAccess } from './access.js';
-import { type ChangesOf, cursorPage, MAX_ID, MIN_ID } from './paging.js';
+import { changesOfConversation } from './change-stream.js';
+import { cursorPage, MAX_ID, MIN_ID } from './paging.js';
 import type { ThreadSummaries } from './thread-summaries.js';
 import type { HistoryPage, HistoryQuery, RecentMessagesCache } from './types.js';
 
@@ -26,23 +26,6 @@ export function createHistoryService(deps: {
 }) {
   const { access, messages, recent } = deps;
   const { requireConversation, conversationById, directRef, requirePeerExists, withStatus } = access;
-
-  /**
-   * The changes of (cursor, upTo] (edits, deletes, reactions, thread summaries of any message:
-   * the change stream), at most `limit`; `cut` when there are more.
-   */
-  const changesOf =
-    (conversationId: string): ChangesOf =>
-    async (after, upTo, limit) => {
-      const low = 'id' in after ? incrementId(after.id) : after.below;
-      if (low > upTo) return { messageIds: [], cut: undefined };
-      const changes = await deps.changes.between(conversationId, low, upTo, limit + 1);
-      const kept = changes.slice(0, limit);
-      return {
-        messageIds: kept.map((change) => change.messageId),
-        cut: changes.length > limit ? kept[kept.length - 1]?.changeId : undefined,
-      };
-    };
 
   return {
     async history(callerId: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -76,8 +59,10 @@ export function createHistoryService(deps: {
         query,
         stable,
         (range) => messages.page({ conversationId, ...range }),
-        { firstPage, changesOf: changesOf(conversationId) },
+        { firstPage, changesOf: changesOfConversation(deps.changes, conversationId) },
       );
+      // Main-history rows only: a changed thread reply is not in `messages`, so it is left out
+      // here and returned by its thread's catch-up page instead (threads.ts).
       const found = await messages.findMany(conversationId, changedIds, (id) => bucketForMessage(id, deps.bucketMs));
       const from = query.from ?? 0;
       const to = query.to ?? Number.POSITIVE_INFINITY;

@@ -7,6 +7,7 @@ import type { GroupRepository } from '../../store/groups.js';
 import type { ChangeKind } from '../../store/message-changes.js';
 import type { MessageKey, MessageMutationRepository } from '../../store/message-mutations.js';
 import type { MessageRepository } from '../../store/messages.js';
+import type { ThreadRepository } from '../../store/threads.js';
 import type { ConversationEvents } from '../ports.js';
 import type { SendAttempt, SendGuard } from '../sync/index.js';
 import { type ConversationAccess, fanOutIds } from './access.js';
@@ -28,6 +29,7 @@ const MODERATOR_ROLES: ReadonlySet<string> = new Set(['owner', 'admin']);
 export function createMutationService(deps: {
   access: ConversationAccess;
   messages: Pick<MessageRepository, 'findById'>;
+  threads: Pick<ThreadRepository, 'rootOf' | 'findById'>;
   mutations: MessageMutationRepository;
   changeStream: ChangeStream;
   groups: Pick<GroupRepository, 'findMember'>;
@@ -38,13 +40,22 @@ export function createMutationService(deps: {
 }) {
   const { access, guard } = deps;
 
+  /**
+   * The message and where its row is: the main history first (one read by primary key), else a
+   * thread reply (thread_reply_roots names its root, then one read in thread_messages). Without
+   * the second step an edit of a thread reply answered 404 although the reply was on screen.
+   */
   async function locate(callerId: string, conversationId: string, messageId: string) {
     const conversation = await access.conversationById(callerId, conversationId);
-    const bucket = bucketForMessage(messageId, deps.bucketMs);
-    const message = await deps.messages.findById(conversation.ref.id, messageId, bucket);
-    if (!message) throw new AppError('NOT_FOUND', `Message ${messageId} does not exist in this conversation`);
-    const key: MessageKey = { conversationId: conversation.ref.id, bucket, messageId };
-    return { conversation, message, key };
+    const id = conversation.ref.id;
+    const likely = bucketForMessage(messageId, deps.bucketMs);
+    const main = await deps.messages.findById(id, messageId, likely);
+    if (main) return { conversation, message: main, key: { conversationId: id, bucket: likely, messageId } };
+    const rootId = await deps.threads.rootOf(id, messageId);
+    const reply = rootId === undefined ? undefined : await deps.threads.findById(id, rootId, messageId, likely);
+    if (!reply) throw new AppError('NOT_FOUND', `Message ${messageId} does not exist in this conversation`);
+    const key: MessageKey = { conversationId: id, bucket: likely, messageId, rootId };
+    return { conversation, message: reply, key };
   }
 
   /** The message as the caller sees it (status from the receipts). */
@@ -62,7 +73,8 @@ export function createMutationService(deps: {
     attempt: SendAttempt = guard.begin(),
   ): Promise<void> {
     await deps.changeStream.record(conversation.ref.id, message.id, kind, applyRow, attempt);
-    await deps.recent?.forget(conversation.ref.id);
+    // The cached window holds the main history only: a thread reply's change leaves it as it is.
+    if (!message.threadId) await deps.recent?.forget(conversation.ref.id);
   }
 
   return {

@@ -1,11 +1,12 @@
 import { bucketForMessage } from '../../domain/buckets.js';
 import { AppError } from '../../domain/errors.js';
 import type { Message, StoredMessage } from '../../domain/types.js';
+import type { MessageChangeRepository } from '../../store/message-changes.js';
 import type { MessageRepository } from '../../store/messages.js';
 import type { ThreadRepository } from '../../store/threads.js';
 import type { ConversationEvents, StablePosition } from '../ports.js';
 import { type ConversationAccess, fanOutIds } from './access.js';
-import type { ChangeStream } from './change-stream.js';
+import { type ChangeStream, changesOfConversation } from './change-stream.js';
 import { type CursorQuery, cursorPage } from './paging.js';
 import type { ThreadSummaries } from './thread-summaries.js';
 import { createTrailingRuns } from './trailing-runs.js';
@@ -19,6 +20,8 @@ export interface ThreadQuery extends CursorQuery {
 export interface ThreadPage {
   root: Message;
   messages: Message[];
+  /** On `after` pages: replies of this thread below the page's position changed since the cursor. */
+  updates: Message[];
   nextCursor: string | null;
   /** As HistoryPage.syncPosition: where to catch up on this thread from next. */
   syncPosition: string | null;
@@ -45,8 +48,9 @@ export function createThreadService(deps: {
   messages: Pick<MessageRepository, 'findById'>;
   threads: Pick<
     ThreadRepository,
-    'findById' | 'page' | 'countReplies' | 'writeReplyCount' | 'writeLastReply' | 'rootOf'
+    'findById' | 'findMany' | 'page' | 'countReplies' | 'writeReplyCount' | 'writeLastReply' | 'rootOf'
   >;
+  changes: Pick<MessageChangeRepository, 'between'>;
   summaries: ThreadSummaries;
   position: StablePosition;
   bucketMs: number;
@@ -146,16 +150,28 @@ export function createThreadService(deps: {
       if (!root)
         throw new AppError('NOT_FOUND', `Message ${query.rootId} is not a message of this conversation's main history`);
       const stable = await deps.position.current();
-      const { page, nextCursor, syncPosition } = await cursorPage(query, stable, (range) =>
-        threads.page({ conversationId, rootId: root.id, ...range }),
+      const { page, changedIds, nextCursor, syncPosition } = await cursorPage(
+        query,
+        stable,
+        (range) => threads.page({ conversationId, rootId: root.id, ...range }),
+        { changesOf: changesOfConversation(deps.changes, conversationId) },
       );
-      const [withRoot, ...replies] = await deps.access.withStatus(conversation, [root, ...page]);
+      // The change stream is the conversation's: only ids that are replies of this root stay.
+      const changed = await threads.findMany(conversationId, root.id, changedIds);
+      const from = query.from ?? 0;
+      const to = query.to ?? Number.POSITIVE_INFINITY;
+      const inRange = changed.filter((reply) => reply.createdAt >= from && reply.createdAt <= to);
+      const [[withRoot, ...replies], updates] = await Promise.all([
+        deps.access.withStatus(conversation, [root, ...page]),
+        deps.access.withStatus(conversation, inRange),
+      ]);
       // Fresh, not cached: a client catching up on the thread sees the summary its page matches.
       const [summarized] = withRoot ? await deps.summaries.attach(conversationId, [withRoot], { fresh: true }) : [];
       if (!summarized) throw new AppError('INTERNAL', 'The root vanished while reading its thread');
       return {
         root: summarized,
         messages: replies.map((reply) => ({ ...reply, thread: null })),
+        updates: updates.map((reply) => ({ ...reply, thread: null })),
         nextCursor,
         syncPosition,
       };
