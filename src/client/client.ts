@@ -22,6 +22,8 @@ export interface ClientOptions {
   /** Where sync cursors live between runs; memory by default (localStorageCursorStore in browsers). */
   cursorStore?: CursorStore;
   reconnect?: BackoffOptions;
+  /** How long one REST call may take before it fails with NETWORK (default 20 s). */
+  requestTimeoutMs?: number;
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
 }
@@ -42,7 +44,7 @@ export function createClient(options: ClientOptions) {
       }
     },
   });
-  const transport = createTransport({ baseUrl, fetch: fetchImpl, session });
+  const transport = createTransport({ baseUrl, fetch: fetchImpl, session, timeoutMs: options.requestTimeoutMs });
   const rest = createRest(transport, session);
   let sync: ReturnType<typeof createSync> | undefined;
   return {

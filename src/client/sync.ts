@@ -77,6 +77,7 @@ export function createSync(options: SyncOptions) {
   let userId: string | undefined;
   let sync: SyncState | undefined;
   let running = false;
+  let runs = 0;
   let wake: (() => void) | undefined;
   let ackTimer: ReturnType<typeof setTimeout> | undefined;
   let catchUp: Promise<void> | undefined;
@@ -308,13 +309,19 @@ export function createSync(options: SyncOptions) {
     }
   }
 
-  async function loop() {
-    while (running) {
+  /**
+   * `run` is this loop's number: after stop() and start() while the old socket is still closing,
+   * the old loop must not carry on beside the new one (two sockets, every message twice).
+   */
+  async function loop(run: number) {
+    const current = () => running && run === runs;
+    while (current()) {
       setState('connecting');
       const { code, opened } = await connectOnce();
-      if (!running) break;
+      if (!current()) break;
       setState('offline');
       if (!(await authStillGood(code, opened))) {
+        if (!current()) break;
         running = false;
         setState('signed-out');
         break;
@@ -328,7 +335,7 @@ export function createSync(options: SyncOptions) {
     start() {
       if (running) return;
       running = true;
-      void loop();
+      void loop(++runs);
     },
     /** Closes the socket with 1000 and stops reconnecting. */
     stop() {

@@ -39,7 +39,13 @@ export function queryString(query: Record<string, unknown> = {}): string {
  * lives 15 minutes, and without this every app would write the same "expired → refresh → retry"
  * dance around every call (and get it wrong under concurrency; see session.ts).
  */
-export function createTransport(options: { baseUrl: () => string; fetch: typeof fetch; session: Session }): Transport {
+export function createTransport(options: {
+  baseUrl: () => string;
+  fetch: typeof fetch;
+  session: Session;
+  /** Per request, unless the call brings its own signal. */
+  timeoutMs?: number | undefined;
+}): Transport {
   async function once(method: string, url: string, call: TransportCall, token: string | undefined) {
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     if (token) headers.authorization = `Bearer ${token}`;
@@ -48,7 +54,9 @@ export function createTransport(options: { baseUrl: () => string; fetch: typeof 
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(call.body);
     }
-    if (call.signal) init.signal = call.signal;
+    // Without a bound, one request to a node that stopped answering (not closed: stalled) would
+    // hold a catch-up, and with it every later message, for as long as the TCP stack waits.
+    init.signal = call.signal ?? AbortSignal.timeout(options.timeoutMs ?? 20_000);
     try {
       return await options.fetch(url, init);
     } catch (error) {

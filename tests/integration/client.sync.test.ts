@@ -143,7 +143,10 @@ describe('the SDK sync loop', () => {
 
     // An upgrade refused outright (expired token): /users/me refreshes, the next connect works.
     const expired = signToken({ ...claims, iat: now - 3600, exp: now - 1800 });
-    const other = sdkClient(node.url, { ...fast, tokens: { token: expired, refreshToken: client.tokens()?.refreshToken ?? null } });
+    const other = sdkClient(node.url, {
+      ...fast,
+      tokens: { token: expired, refreshToken: client.tokens()?.refreshToken ?? null },
+    });
     const otherGot = watch(other);
     other.sync.start();
     await until(() => other.sync.state === 'live', 'live after the refused upgrade', 15_000);
@@ -170,15 +173,26 @@ describe('the SDK sync loop', () => {
     const map = new Map<string, string>();
     const storage = { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => map.set(k, v) };
     const { message: first } = await bob.client.messages.send({ receiverId: ada.id, content: 'first' });
-    const run1 = sdkClient(node.url, { ...fast, tokens: ada.client.tokens() as never, cursorStore: localStorageCursorStore(storage) });
+    const run1 = sdkClient(node.url, {
+      ...fast,
+      tokens: ada.client.tokens() as never,
+      cursorStore: localStorageCursorStore(storage),
+    });
     const got1 = watch(run1);
     run1.sync.start();
     await until(() => got1.has(first.id), 'first run');
-    await until(() => JSON.parse(map.get(`switchboard:sync:${ada.id}`) ?? '{}').syncCursor !== undefined, 'saved cursors');
+    await until(
+      () => JSON.parse(map.get(`switchboard:sync:${ada.id}`) ?? '{}').syncCursor !== undefined,
+      'saved cursors',
+    );
     run1.sync.stop();
 
     const { message: second } = await bob.client.messages.send({ receiverId: ada.id, content: 'second' });
-    const run2 = sdkClient(node.url, { ...fast, tokens: run1.tokens() as never, cursorStore: localStorageCursorStore(storage) });
+    const run2 = sdkClient(node.url, {
+      ...fast,
+      tokens: run1.tokens() as never,
+      cursorStore: localStorageCursorStore(storage),
+    });
     const got2 = watch(run2);
     run2.sync.start();
     await until(() => got2.has(second.id), 'second run', CATCH_UP_WITHIN_MS);
