@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import openapiTS, { astToString } from 'openapi-typescript';
-import pino from 'pino';
 import { loadConfig } from '../src/config.js';
-import { createApp, type HttpDeps } from '../src/http/app.js';
+import { buildOpenApiDocument } from '../src/http/openapi-document.js';
 
 /**
  * Generates src/client/openapi-types.ts (`npm run client:types`) from the OpenAPI document the app
@@ -22,24 +21,13 @@ const HEADER = `/**
  */
 `;
 
-/** The document exactly as GET /api/v1/openapi.json answers it, with the default configuration. */
-export async function servedOpenApiDocument(): Promise<object> {
+/** The document GET /api/v1/openapi.json serves with the default configuration. */
+export function servedOpenApiDocument() {
   const config = loadConfig({ JWT_SECRET: 'only-to-build-the-document-not-a-secret!!' });
-  const none = {} as never;
-  const deps: HttpDeps = {
-    logger: pino({ level: 'silent' }),
-    tokens: none,
-    accounts: none,
-    groups: none,
-    messaging: none,
-    health: none,
-    presence: none,
-    bodyLimitBytes: config.http.bodyLimitBytes,
+  return buildOpenApiDocument({
     maxGroupMembers: config.groups.maxMembers,
-  };
-  const response = await createApp(deps).request('/api/v1/openapi.json');
-  if (response.status !== 200) throw new Error(`openapi.json answered ${response.status}`);
-  return (await response.json()) as object;
+    bodyLimitBytes: config.http.bodyLimitBytes,
+  });
 }
 
 /** The text of src/client/openapi-types.ts for the current server. */

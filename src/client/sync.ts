@@ -224,13 +224,9 @@ export function createSync(options: SyncOptions) {
         emit('status', known.data);
         return;
       case 'presence':
-        emit('presence', known.data);
-        return;
       case 'typing':
-        emit('typing', known.data);
-        return;
       case 'error':
-        emit('error', known.data);
+        (emit as (type: string, data: unknown) => void)(known.type, known.data);
         return;
       default:
         return;

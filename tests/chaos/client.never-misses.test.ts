@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SwitchboardClient } from '../../src/client/index.js';
 import { memoryCursorStore } from '../../src/client/index.js';
-import { type RedisChild, startRedisChild } from '../support/redis-server.js';
+import { type FaultyPair, startFaultyPair } from '../support/faulty-pair.js';
+import type { RedisChild } from '../support/redis-server.js';
 import { sdkClient, sdkUser } from '../support/sdk.js';
-import { type ServerProcess, startServerProcess } from '../support/server.js';
-import { CATCH_UP_WITHIN_MS } from '../support/sync.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import type { ServerProcess } from '../support/server.js';
+import { CATCH_UP_WITHIN_MS, seededRandom, sleep } from '../support/sync.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * tests/chaos/sync.randomized.test.ts's property, with a reader that uses only the SDK: its sync
@@ -26,39 +27,20 @@ const SEED = Number(process.env.SYNC_TEST_SEED ?? 20261201);
 const RUN_MS = 15_000;
 const SEND_DEADLINE_MS = 1_500;
 
-function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('the SDK never misses an acknowledged message (randomized, seeded)', () => {
+  let pair: FaultyPair;
   let redis: RedisChild;
   let slowLink: TcpProxy;
   let nodeA: ServerProcess;
   let nodeB: ServerProcess;
 
   beforeAll(async () => {
-    redis = await startRedisChild();
-    slowLink = await startTcpProxy('127.0.0.1', 9042);
-    const common = { REDIS_URL: redis.url, SEND_DEADLINE_MS: String(SEND_DEADLINE_MS) };
-    [nodeA, nodeB] = await Promise.all([
-      startServerProcess(common),
-      startServerProcess({ ...common, CASSANDRA_CONTACT_POINTS: `127.0.0.1:${slowLink.port}` }),
-    ]);
+    pair = await startFaultyPair(SEND_DEADLINE_MS);
+    ({ redis, slowLink, nodeA, nodeB } = pair);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all([nodeA?.stop('SIGTERM'), nodeB?.stop('SIGTERM')]);
-    await slowLink?.close();
-    await redis?.close();
+    await pair?.close();
   });
 
   it('ends with exactly the acknowledged messages: none missing, none unacknowledged', async () => {
