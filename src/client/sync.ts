@@ -55,6 +55,8 @@ export interface SyncOptions {
   /** An application-level ping this often; no frame within `pongTimeoutMs` after it closes the socket. */
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
+  /** A catch-up this often while connected, for messages stored just before the socket subscribed. */
+  catchUpEveryMs?: number;
   random?: () => number;
 }
 
@@ -202,6 +204,8 @@ export function createSync(options: SyncOptions) {
     flushAcks();
     subscribePresenceFrames([...presenceWanted]);
     requestCatchUp();
+    const connection = socket;
+    setTimeout(() => connection && socket === connection && running && requestCatchUp(), 1_500);
   }
 
   function onFrame(frame: AnyFrame) {
@@ -254,6 +258,12 @@ export function createSync(options: SyncOptions) {
       const pongTimeout = options.pongTimeoutMs ?? 10_000;
       // Browsers cannot see protocol pings: a dead link (a laptop's sleep, a NAT timeout) shows
       // only as silence, so ping and give up when nothing at all came back in time.
+      // A message answered 201 just before this socket subscribed is not heard live, and the
+      // catch-up after `ready` returns it only once its send settled on every node (the stable
+      // position, normally ~0.2 s behind, seconds while a node is slow or dead). Without another
+      // pass it would wait for the next resync or reconnect, maybe hours: so catch up again
+      // shortly after `ready` (onReady), then every `catchUpEveryMs` while connected (a cheap changedSince).
+      const safetyNet = setInterval(() => socket === ws && requestCatchUp(), options.catchUpEveryMs ?? 30_000);
       const pinger = setInterval(() => {
         if (Date.now() - lastFrameAt > pingEvery + pongTimeout) ws.close(4000, 'no pong');
         else if (ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'ping' }));
@@ -269,6 +279,7 @@ export function createSync(options: SyncOptions) {
       ws.onerror = () => {};
       ws.onclose = (event) => {
         clearInterval(pinger);
+        clearInterval(safetyNet);
         if (socket === ws) socket = undefined;
         resolve({ code: event.code, opened });
       };
