@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, registerUser, type TestUser } from '../support/api.js';
-import { type RedisChild, startRedisChild } from '../support/redis-server.js';
-import { type ServerProcess, startServerProcess } from '../support/server.js';
-import { CATCH_UP_WITHIN_MS } from '../support/sync.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { type FaultyPair, startFaultyPair } from '../support/faulty-pair.js';
+import type { RedisChild } from '../support/redis-server.js';
+import type { ServerProcess } from '../support/server.js';
+import { CATCH_UP_WITHIN_MS, seededRandom, sleep } from '../support/sync.js';
+import type { TcpProxy } from '../support/tcp-proxy.js';
 import { connectWs, type TestSocket } from '../support/ws-client.js';
 
 /**
@@ -39,20 +40,6 @@ const SLOW_LINK_MS = 2_000;
 /** How long one HTTP call may take before the client gives up on it and retries. */
 const CLIENT_TIMEOUT_MS = 6_000;
 
-/** mulberry32: a small, well-known seeded generator, so the run's choices replay. */
-function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** One HTTP call that gives up after CLIENT_TIMEOUT_MS: a network error or timeout is `undefined`. */
 async function call(
   baseUrl: string,
@@ -76,6 +63,7 @@ async function call(
 }
 
 describe('sync under faults (randomized, seeded)', () => {
+  let pair: FaultyPair;
   let redis: RedisChild;
   let slowLink: TcpProxy;
   let nodeA: ServerProcess;
@@ -85,13 +73,8 @@ describe('sync under faults (randomized, seeded)', () => {
   let groupId: string;
 
   beforeAll(async () => {
-    redis = await startRedisChild();
-    slowLink = await startTcpProxy('127.0.0.1', 9042);
-    const common = { REDIS_URL: redis.url, SEND_DEADLINE_MS: String(SEND_DEADLINE_MS) };
-    [nodeA, nodeB] = await Promise.all([
-      startServerProcess(common),
-      startServerProcess({ ...common, CASSANDRA_CONTACT_POINTS: `127.0.0.1:${slowLink.port}` }),
-    ]);
+    pair = await startFaultyPair(SEND_DEADLINE_MS);
+    ({ redis, slowLink, nodeA, nodeB } = pair);
     const api = apiClient(nodeA.url);
     reader = await registerUser(api, 'reader');
     senders = await Promise.all([1, 2, 3, 4].map((i) => registerUser(api, `sender${i}`)));
@@ -105,11 +88,7 @@ describe('sync under faults (randomized, seeded)', () => {
   }, 180_000);
 
   afterAll(async () => {
-    // SIGTERM, not SIGKILL: a killed node's sync row would hold every other test's catch-up back
-    // until it is reaped (tests/support/sync.ts, CATCH_UP_WITHIN_MS); a stopped node marks it left.
-    await Promise.all([nodeA?.stop('SIGTERM'), nodeB?.stop('SIGTERM')]);
-    await slowLink?.close();
-    await redis?.close();
+    await pair?.close();
   });
 
   it('the reader ends with exactly the acknowledged messages: none missing, none unacknowledged', async () => {

@@ -15,6 +15,10 @@ import { describe, expect, it } from 'vitest';
  *   only compute, and the client-address rules (which proxy to believe) are domain rules that both
  *   edges call; anything else from node:net (sockets, servers) is I/O and refused.
  * - api-shapes/ and realtime/ import neither http/ nor ws/: both edges depend on them.
+ * - client/ (the SDK users import as switchboard/client) imports nothing outside client/ but
+ *   type-only imports of api-shapes/, and no package at all: a browser bundle that reached
+ *   `../domain/errors.js` for one constant would pull ulid, then config, then node:crypto, and
+ *   break in the browser (or ship server code to every user).
  *
  * No exemption is needed today: the composition root (container.ts) builds its Redis clients
  * through cache/client.ts and observability/redis.ts types the client structurally, so neither
@@ -65,6 +69,8 @@ interface Import {
   specifier: string;
   /** The names of `import { a, b as c }` (a, b); undefined for default, namespace, side-effect or dynamic imports. */
   names: string[] | undefined;
+  /** `import type …` / `export type …`: erased at build time. */
+  typeOnly?: boolean;
 }
 
 /** Every module a file imports or re-exports (static, type-only and dynamic), with the names it takes. */
@@ -83,7 +89,7 @@ function importsOf(text: string): Import[] {
             .split(/\s+as\s+/)[0] ?? '',
       )
       .filter((name) => name.length > 0);
-    found.push({ specifier: match[2] as string, names });
+    found.push({ specifier: match[2] as string, names, typeOnly: /^type\s/.test(clause) });
   }
   for (const pattern of [
     /^\s*import\s*['"]([^'"]+)['"]/gm,
@@ -109,7 +115,7 @@ function checkImports(files: SourceFile[]): Violation[] {
   for (const file of files) {
     const dir = posix.dirname(file.path);
     const inside = (folder: string) => file.path.startsWith(`src/${folder}/`);
-    for (const { specifier, names } of importsOf(file.text)) {
+    for (const { specifier, names, typeOnly } of importsOf(file.text)) {
       const flag = (rule: string) => violations.push({ file: file.path, specifier, rule });
       const pkg = packageOf(specifier);
       const target = pkg === undefined ? posix.normalize(posix.join(dir, specifier)) : undefined;
@@ -119,6 +125,9 @@ function checkImports(files: SourceFile[]): Violation[] {
       if (inside('http') && targets('ws')) flag('http/ must not import ws/ (share shapes through api-shapes/)');
       if ((inside('api-shapes') || inside('realtime')) && (targets('http') || targets('ws'))) {
         flag('api-shapes/ and realtime/ must not import http/ or ws/');
+      }
+      if (inside('client') && !targets('client') && !(typeOnly && targets('api-shapes'))) {
+        flag('client/ imports only client/ (and type-only api-shapes/), no packages');
       }
       if (pkg === 'cassandra-driver' && !inside('store')) flag('only store/ imports cassandra-driver');
       if (pkg === 'ioredis' && !inside('cache') && !file.path.startsWith('src/realtime/bus')) {
@@ -186,6 +195,8 @@ describe('import rules', () => {
       file('src/domain/ids.ts', 'node:crypto', 'ulid', 'node:fs', 'hono', '@hono/zod-openapi', 'node:net'),
       { path: 'src/domain/client-address.ts', text: "import { BlockList, isIP } from 'node:net';" },
       { path: 'src/domain/sockets.ts', text: "import { isIP, createConnection as connect } from 'node:net';" },
+      file('src/client/sync.ts', './frames.js', '../domain/errors.js', '../api-shapes/problem.js', 'ws'),
+      { path: 'src/client/errors.ts', text: "import type { Problem } from '../api-shapes/problem.js';" },
     ]);
     expect(violations.map((violation) => `${violation.file} ${violation.specifier}`)).toEqual([
       'src/ws/gateway.ts ../http/problem.js',
@@ -201,6 +212,10 @@ describe('import rules', () => {
       'src/domain/ids.ts @hono/zod-openapi',
       'src/domain/ids.ts node:net',
       'src/domain/sockets.ts node:net',
+      'src/client/sync.ts ../domain/errors.js',
+      'src/client/sync.ts ../api-shapes/problem.js',
+      'src/client/sync.ts ws',
+      'src/client/sync.ts ws',
     ]);
   });
 });

@@ -1,6 +1,5 @@
-import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type HttpDeps } from '../../src/http/app.js';
+import { buildOpenApiDocument } from '../../src/http/openapi-document.js';
 import { INSTANT_PATTERN, NOT_ONLY_WHITESPACE_PATTERN } from '../../src/http/schemas.js';
 
 /** The document is walked as plain JSON (as in tests/integration/openapi.docs.test.ts). */
@@ -12,20 +11,7 @@ type Doc = any;
  * No handler runs: the services are empty fakes.
  */
 function documentOf(maxGroupMembers = 1000): Promise<Doc> {
-  const none = {} as never;
-  const deps: HttpDeps = {
-    logger: pino({ level: 'silent' }),
-    tokens: none,
-    accounts: none,
-    groups: none,
-    messaging: none,
-    health: none,
-    presence: none,
-    blocks: { service: none, maxPerUser: 1000 },
-    bodyLimitBytes: 64 * 1024,
-    maxGroupMembers,
-  };
-  return Promise.resolve(createApp(deps).request('/api/v1/openapi.json')).then((response) => response.json());
+  return buildOpenApiDocument({ maxGroupMembers, bodyLimitBytes: 64 * 1024 });
 }
 
 describe('the OpenAPI document states what the validators enforce', () => {
