@@ -1,4 +1,4 @@
-import type { ErrorCode, Message, Presence, Receipt } from './types.js';
+import type { ErrorCode, Group, GroupMember, Message, Presence, Receipt } from './types.js';
 
 /**
  * The WebSocket frames (src/ws/README.md; AsyncAPI at /api/v1/asyncapi.json), typed over the
@@ -10,7 +10,12 @@ export type ServerFrame =
   | { type: 'ready'; data: { userId: string; connectionId: string; heartbeatMs: number } }
   | { type: 'resync'; data: { reason: string } }
   | { type: 'message.created'; data: { message: Message } }
+  | { type: 'message.updated'; data: { message: Message } }
+  | { type: 'message.deleted'; data: { message: Message } }
+  | { type: 'reaction.updated'; data: ReactionUpdate }
   | { type: 'message.status'; data: Receipt }
+  | { type: 'group.updated'; data: { group: Group } }
+  | { type: 'member.added' | 'member.removed' | 'member.updated'; data: { groupId: string; member: GroupMember } }
   | { type: 'presence'; data: Presence }
   | { type: 'typing'; data: TypingEvent }
   | { type: 'pong'; data?: unknown }
@@ -20,12 +25,29 @@ export const KNOWN_SERVER_FRAMES = [
   'ready',
   'resync',
   'message.created',
+  'message.updated',
+  'message.deleted',
+  'reaction.updated',
   'message.status',
+  'group.updated',
+  'member.added',
+  'member.removed',
+  'member.updated',
   'presence',
   'typing',
   'pong',
   'error',
 ] as const satisfies ReadonlyArray<ServerFrame['type']>;
+
+/** `userId` gave (`added`) or took back `emoji` on a message; `count`: how many give it now. */
+export interface ReactionUpdate {
+  conversationId: string;
+  messageId: string;
+  emoji: string;
+  count: number;
+  userId: string;
+  added: boolean;
+}
 
 export interface TypingEvent {
   conversationId: string;

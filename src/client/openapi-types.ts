@@ -492,6 +492,690 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/conversations/{conversationId}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message for everyone
+         * @description Allowed to its sender and, in a group, to owners and admins. Answers the tombstone: `deletedAt` set, `content` null, reactions empty; the text is removed from storage. Idempotent: deleting again answers the same tombstone. Every participant gets `message.deleted`.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    conversationId: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The message as it now is */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: components["schemas"]["Message"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Edit a message (its sender only)
+         * @description Replaces the content (same rules as a send) and sets `editedAt`; every participant gets `message.updated`. 409 once the message was deleted for everyone. The same content again changes nothing.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    conversationId: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["EditMessageRequest"];
+                };
+            };
+            responses: {
+                /** @description The message as it now is */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: components["schemas"]["Message"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with the current state (CONFLICT) */
+                409: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is over the size limit (PAYLOAD_TOO_LARGE) */
+                413: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not sent as JSON (UNSUPPORTED_MEDIA_TYPE) */
+                415: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * React to a message
+         * @description Any participant; one reaction per user per emoji (idempotent). At most 20 different emoji and 500 reactions per message (409 past either), and none on a deleted message (409). Every participant gets `reaction.updated`.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    conversationId: string;
+                    /** @description One emoji (exactly one grapheme cluster, at most 32 bytes of UTF-8, no spaces or control characters), percent-encoded: 👍 is %F0%9F%91%8D */
+                    emoji: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The message as it now is */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: components["schemas"]["Message"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with the current state (CONFLICT) */
+                409: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /**
+         * Take back a reaction
+         * @description Idempotent: a reaction the caller did not give answers the message unchanged.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    conversationId: string;
+                    /** @description One emoji (exactly one grapheme cluster, at most 32 bytes of UTF-8, no spaces or control characters), percent-encoded: 👍 is %F0%9F%91%8D */
+                    emoji: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The message as it now is */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: components["schemas"]["Message"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversations/{conversationId}/messages/{rootId}/thread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of a thread's replies, with its root
+         * @description The replies sent with `threadId` = rootId, by the same cursor rules as GET /messages: newest first; with `after`, oldest first (catch-up). `nextCursor` goes in `before` (or `after`) for the next page; `cursor` (on `after` pages and the first newest-first page) is how a client catches up on a thread it follows: store it, pass it as `after` later. `root` carries the current `thread` summary. Readable by the conversation's participants only (403/404 as for its history); 404 when rootId is not a main-history message of this conversation.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Catch-up: a `cursor` from a previous response (opaque; every message that became visible since, oldest first, including late ones whose ids sort before messages already returned), or a message id (exclusive; no such guarantee). Not together with before. */
+                    after?: string;
+                    /** @description Cursor (exclusive): messages older than this id, newest first. Not together with after. */
+                    before?: string;
+                    /** @description Earliest createdAt (inclusive), ISO-8601 or epoch ms; not later than to */
+                    from?: string;
+                    /** @description Page size */
+                    limit?: number;
+                    /** @description Latest createdAt (inclusive), ISO-8601 or epoch ms; not earlier than from */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    conversationId: string;
+                    /** @description The thread's root: a message of the conversation's main history */
+                    rootId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of the thread */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Opaque catch-up cursor (pass as `after`); null on `before` and `to` pages */
+                            cursor: string | null;
+                            messages: components["schemas"]["Message"][];
+                            /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
+                            nextCursor: string | null;
+                            root: components["schemas"]["Message"];
+                            /** @description On `after` pages: replies of this thread below `cursor` that were edited, deleted for everyone or reacted to since the `after` cursor and are not in `messages` (replace your copy by id). Empty otherwise. */
+                            updates: components["schemas"]["Message"][];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/conversations/{conversationId}/receipts": {
         parameters: {
             query?: never;
@@ -1097,7 +1781,145 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename or describe a group (owner or admin)
+         * @description Event `group.updated` to every member.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    groupId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateGroupRequest"];
+                };
+            };
+            responses: {
+                /** @description The group as it now stands */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            group: components["schemas"]["Group"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is over the size limit (PAYLOAD_TOO_LARGE) */
+                413: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not sent as JSON (UNSUPPORTED_MEDIA_TYPE) */
+                415: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/groups/{groupId}/members": {
@@ -1218,7 +2040,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a member (owner only) */
+        /** Add a member (owner or admin) */
         post: {
             parameters: {
                 query?: never;
@@ -1381,7 +2203,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove a member (owner) or leave (member) */
+        /** Remove a member (owner: anyone; admin: members) or leave (anyone but the owner) */
         delete: {
             parameters: {
                 query?: never;
@@ -1501,7 +2323,157 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a member's role (owner only); role owner transfers ownership
+         * @description Making another member `owner` transfers ownership: the caller becomes `admin`. The owner cannot give themselves another role (409): they transfer instead. The same role again is a no-op. Event `member.updated` for each member whose role changed, and `group.updated` after a transfer.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    groupId: string;
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateMemberRequest"];
+                };
+            };
+            responses: {
+                /** @description The member as it now stands */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            member: components["schemas"]["GroupMember"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Authenticated but not allowed (FORBIDDEN) */
+                403: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with the current state (CONFLICT) */
+                409: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is over the size limit (PAYLOAD_TOO_LARGE) */
+                413: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not sent as JSON (UNSUPPORTED_MEDIA_TYPE) */
+                415: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/messages": {
@@ -1555,6 +2527,8 @@ export interface paths {
                             messages: components["schemas"]["Message"][];
                             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
                             nextCursor: string | null;
+                            /** @description On `after` pages: the current state of messages edited, deleted or reacted to since the cursor (up to where this page ends) that `messages` does not hold; replace them by id. Empty on other pages. */
+                            updates: components["schemas"]["Message"][];
                         };
                     };
                 };
@@ -2279,6 +3253,328 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The users the caller blocked
+         * @description Not paged: all of them, at most 1000 (BLOCKS_MAX_PER_USER), in user-id order.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Blocks */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            blocks: components["schemas"]["Block"][];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/blocks/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block a user (idempotent)
+         * @description A user you block cannot send you one-to-one messages (403), cannot add you to a group (403) and does not see your presence; groups you share keep working. Takes effect at once on the node that answers and within BLOCK_CHECK_CACHE_MS (2 s) on every other node. Blocking yourself is 400, an unknown user 404, more than 1000 blocks 409.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Blocked */
+                204: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflicts with the current state (CONFLICT) */
+                409: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Unblock a user (idempotent) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Not blocked (any more) */
+                204: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2298,6 +3594,15 @@ export interface components {
             /** @description Access token (HS256 JWT) for `Authorization: Bearer` */
             token: string;
             user: components["schemas"]["User"];
+        };
+        Block: {
+            /**
+             * Format: date-time
+             * @description When the block was first made
+             */
+            blockedAt: string;
+            /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
+            userId: string;
         };
         Conversation: {
             /**
@@ -2337,9 +3642,15 @@ export interface components {
             /** @description 1–100 characters (Unicode code points), not only whitespace, valid Unicode (no lone surrogates); stored trimmed */
             name: string;
         };
+        EditMessageRequest: {
+            /** @description 1–4000 characters (Unicode code points), not only whitespace, valid Unicode (no lone surrogates); stored exactly as sent */
+            content: string;
+        };
         Group: {
             /** Format: date-time */
             createdAt: string;
+            /** @description Set by the owner or an admin; null until set */
+            description: string | null;
             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
             id: string;
             memberCount: number;
@@ -2350,8 +3661,7 @@ export interface components {
         GroupMember: {
             /** Format: date-time */
             joinedAt: string;
-            /** @enum {string} */
-            role: "owner" | "member";
+            role: components["schemas"]["MemberRole"];
             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
             userId: string;
         };
@@ -2377,24 +3687,53 @@ export interface components {
              */
             refreshToken?: string;
         } & (unknown | unknown);
+        /**
+         * @description owner: exactly one per group, changes roles and transfers ownership; admin: adds and removes members (not the owner or other admins) and edits settings; member: reads, sends and leaves
+         * @enum {string}
+         */
+        MemberRole: "owner" | "admin" | "member";
         Message: {
             /** Format: date-time */
             clientTimestamp: string | null;
-            content: string;
+            /** @description null once the message was deleted for everyone */
+            content: string | null;
             /** @example dm_01JD3W6YQ7R5S3T2V1X0Z9Y8W7_01JD3W7B1C2D3E4F5G6H7J8K9M */
             conversationId: string;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description When it was deleted for everyone (content null, reactions empty); null if not
+             */
+            deletedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the content was last edited; null if never
+             */
+            editedAt: string | null;
             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
             groupId: string | null;
             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
             id: string;
+            /** @description One entry per emoji, in the order each was first given; `me`: you gave it (always false in WebSocket frames) */
+            reactions: components["schemas"]["Reaction"][];
             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
             receiverId: string | null;
+            /**
+             * @description The message this one answers (of the same timeline: main history, or the same thread); null when none
+             * @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7
+             */
+            replyToId: string | null;
             /** @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7 */
             senderId: string;
             /** @enum {string} */
             status: "sent" | "delivered" | "read";
+            thread: components["schemas"]["ThreadSummary"];
+            /**
+             * @description The root of the thread this message is a reply in; null for main-history messages
+             * @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7
+             */
+            threadId: string | null;
         };
         Presence: {
             /**
@@ -2426,6 +3765,11 @@ export interface components {
              * @example https://switchboard.dev/problems/validation-failed
              */
             type: string;
+        };
+        Reaction: {
+            count: number;
+            emoji: string;
+            me: boolean;
         };
         Receipt: {
             /** @example dm_01JD3W6YQ7R5S3T2V1X0Z9Y8W7_01JD3W7B1C2D3E4F5G6H7J8K9M */
@@ -2474,19 +3818,53 @@ export interface components {
              */
             receiverId?: string;
             /**
+             * @description The message this one answers: a message of the same conversation, of the main history (or, with threadId, the root or a reply of that thread). Unknown: 404; in another timeline: 409
+             * @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7
+             */
+            replyToId?: string;
+            /**
              * @description Optional; must be the signed-in user when given
              * @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7
              */
             senderId?: string;
+            /**
+             * @description Send as a reply in the thread under this root (a main-history message of the same conversation; a thread reply: 409, unknown: 404). Thread replies are not in the conversation's history: read them with GET /conversations/{conversationId}/messages/{rootId}/thread
+             * @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7
+             */
+            threadId?: string;
             /**
              * @description The client's time of writing; stored, never used for order
              * @example 2026-11-24T12:00:00.000Z
              */
             timestamp?: number | string;
         } & (unknown | unknown);
+        /** @description A thread root's replies at a glance; null when the message has no thread replies (and on thread replies) */
+        ThreadSummary: {
+            /**
+             * Format: date-time
+             * @description When the newest reply was sent
+             */
+            lastReplyAt: string;
+            /**
+             * @description The newest reply
+             * @example 01JD3W6YQ7R5S3T2V1X0Z9Y8W7
+             */
+            lastReplyId: string;
+            /** @description Replies in the thread */
+            replyCount: number;
+        } | null;
         TokenRequest: {
             password: string;
             username: string;
+        };
+        UpdateGroupRequest: {
+            /** @description 1–500 characters, or null to clear it */
+            description?: string;
+            /** @description 1–100 characters (Unicode code points), not only whitespace, valid Unicode (no lone surrogates); stored trimmed */
+            name?: string;
+        };
+        UpdateMemberRequest: {
+            role: components["schemas"]["MemberRole"];
         };
         User: {
             /** Format: date-time */

@@ -32,6 +32,12 @@ export type ConnectionState = 'connecting' | 'catching-up' | 'live' | 'offline' 
 export interface SyncEvents {
   /** A message, once per id: `live` from a frame, `catch-up` from a history page. */
   message: (message: Message, meta: { source: 'live' | 'catch-up' }) => void;
+  /**
+   * A message you may already have changed: edited, deleted for everyone (the tombstone), its
+   * thread summary moved. `live` from message.updated / message.deleted frames, `catch-up` from a
+   * history page's `updates`. Replace your copy by id (a deletion is final).
+   */
+  changed: (message: Message, meta: { source: 'live' | 'catch-up' }) => void;
   /** A participant's delivered/read watermark moved (message.status). */
   status: (receipt: Receipt) => void;
   presence: (presence: Presence) => void;
@@ -143,6 +149,7 @@ export function createSync(options: SyncOptions) {
         limit: PAGE_SIZE,
       });
       for (const message of page.messages) deliver(message, 'catch-up');
+      for (const message of page.updates) emit('changed', message, { source: 'catch-up' });
       if (page.cursor) current.cursors[conversationId] = page.cursor;
       await save();
       if (!page.nextCursor) return;
@@ -223,6 +230,10 @@ export function createSync(options: SyncOptions) {
         return;
       case 'message.created':
         deliver(known.data.message, 'live');
+        return;
+      case 'message.updated':
+      case 'message.deleted':
+        emit('changed', known.data.message, { source: 'live' });
         return;
       case 'message.status':
         emit('status', known.data);

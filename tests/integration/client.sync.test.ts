@@ -203,4 +203,32 @@ describe('the SDK sync loop', () => {
     await until(() => got2.has(second.id), 'second run', CATCH_UP_WITHIN_MS);
     expect(got2.has(first.id)).toBe(false);
   });
+
+  it('hands out edits and deletes as changed: live while connected, and from catch-up updates after being away', async () => {
+    const node = await server();
+    const ada = await sdkUser(node.url, 'ada', fast);
+    const bob = await sdkUser(node.url, 'bob', fast);
+    const changed: Array<{ id: string; content: string | null; source: string }> = [];
+    ada.client.sync.on('changed', (message, { source }) =>
+      changed.push({ id: message.id, content: message.content, source }),
+    );
+    const got = watch(ada.client);
+    ada.client.sync.start();
+    await ada.client.sync.whenLive();
+    const { message } = await bob.client.messages.send({ receiverId: ada.id, content: 'tpyo' });
+    await until(() => got.has(message.id), 'the message');
+    const path = '/conversations/{conversationId}/messages/{messageId}' as const;
+    const params = { path: { conversationId: message.conversationId, messageId: message.id } };
+    await bob.client.call('patch', path, { ...params, body: { content: 'typo' } });
+    await until(() => changed.some((c) => c.content === 'typo' && c.source === 'live'), 'the live edit');
+
+    ada.client.sync.stop();
+    await bob.client.call('delete', path, params);
+    ada.client.sync.start();
+    await until(
+      () => changed.some((c) => c.id === message.id && c.content === null && c.source === 'catch-up'),
+      'the delete, through catch-up',
+      CATCH_UP_WITHIN_MS,
+    );
+  });
 });
