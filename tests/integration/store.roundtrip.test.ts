@@ -230,7 +230,7 @@ describe('repositories round-trip every table through prepared statements', () =
       'INSERT INTO messages (conversation_id, bucket, message_id',
       'UPDATE receipts SET delivered_up_to = ?',
       'INSERT INTO users_by_username (username, user_id) VALUES (?, ?) IF NOT EXISTS',
-      'SELECT group_id, user_id, role, joined_at FROM group_members WHERE group_id = ?',
+      'SELECT group_id, user_id, role, joined_at, owner_id FROM group_members WHERE group_id = ?',
     ]) {
       expect(queries.some((query) => query.includes(fragment))).toBe(true);
     }
