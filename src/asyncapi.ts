@@ -61,6 +61,11 @@ const SERVER_FRAMES: Record<ServerFrameType, { summary: string; schema: z.ZodTyp
       'You may have missed events: catch up from the inbox (changedSince) and each changed conversation’s after=<cursor>. `reason` is for logs only.',
     schema: frame('resync', z.object({ reason: z.string() })),
   },
+  settled: {
+    summary:
+      'Once per connection: everything stored before your `ready` is now below the stable position, so catch up (as on resync) and that catch-up returns it all.',
+    schema: frame('settled', z.object({}).strict()),
+  },
   'message.created': {
     summary: 'A message was stored in a conversation you take part in (the same JSON as GET /api/v1/messages).',
     schema: frame('message.created', z.object({ message: MessageSchema })),

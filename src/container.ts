@@ -43,6 +43,7 @@ import { createSyncPositionRepository } from './store/sync-positions.js';
 import { createThreadRepository, messageRows } from './store/threads.js';
 import { createUserRepository } from './store/users.js';
 import { createGateway } from './ws/gateway.js';
+import { createSettledNotices, SETTLED_CLOCK_MARGIN_MS } from './ws/settled-notices.js';
 
 /**
  * The one composition root: builds every client, repository and service once, and returns them
@@ -255,6 +256,14 @@ export async function createContainer(config: Config, options: { logger?: Logger
   const attachers: Array<(server: Server) => void> = [];
   const drainers: Array<() => Promise<void>> = [];
   attachers.push((server) => answerClientErrors(server, logger));
+  // `settled` frames: once S passes the point a connection subscribed at, it is told to catch up.
+  const settled = createSettledNotices({
+    now: () => Date.now() + config.sync.testClockOffsetMs,
+    marginMs: SETTLED_CLOCK_MARGIN_MS,
+    delayMs: 2 * config.sync.reportIntervalMs,
+    observer: metrics,
+  });
+  sync.onAdvance(settled.advanced);
   attachers.push((server) => {
     const gateway = createGateway({
       server,
@@ -265,6 +274,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       presencePolicy,
       logger,
       observer: metrics,
+      settled,
       limits: {
         enabled: config.rateLimit.enabled,
         maxConnectionsPerUser: config.rateLimit.ws.maxConnectionsPerUser,

@@ -9,6 +9,7 @@ import type { ErrorCode, Group, GroupMember, Message, Presence, Receipt } from '
 export type ServerFrame =
   | { type: 'ready'; data: { userId: string; connectionId: string; heartbeatMs: number } }
   | { type: 'resync'; data: { reason: string } }
+  | { type: 'settled'; data: Record<string, never> }
   | { type: 'message.created'; data: { message: Message } }
   | { type: 'message.updated'; data: { message: Message } }
   | { type: 'message.deleted'; data: { message: Message } }
@@ -24,6 +25,7 @@ export type ServerFrame =
 export const KNOWN_SERVER_FRAMES = [
   'ready',
   'resync',
+  'settled',
   'message.created',
   'message.updated',
   'message.deleted',

@@ -10,7 +10,7 @@ import {
   type TypingEvent,
 } from './frames.js';
 import type { Rest } from './rest.js';
-import { createSeenIds } from './seen-ids.js';
+import { createSeenMessages } from './seen-messages.js';
 import type { Session } from './session.js';
 import type { Message, Presence, Receipt } from './types.js';
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from './websocket.js';
@@ -77,7 +77,7 @@ export function createSync(options: SyncOptions) {
   const random = options.random ?? Math.random;
   const backoff = createBackoff(options.reconnect, random);
   const listeners: { [K in keyof SyncEvents]?: Set<SyncEvents[K]> } = {};
-  const seen = createSeenIds();
+  const seen = createSeenMessages();
   const pendingAcks = new Map<string, string>();
   const presenceWanted = new Set<string>();
   let state: ConnectionState = 'stopped';
@@ -127,7 +127,9 @@ export function createSync(options: SyncOptions) {
   }
 
   function deliver(message: Message, source: 'live' | 'catch-up') {
-    if (!seen.add(message.id)) return;
+    const seenBefore = seen.offer(message);
+    if (seenBefore === 'changed') emit('changed', message, { source });
+    if (seenBefore !== 'new') return;
     emit('message', message, { source });
     if (message.senderId === userId) return;
     // Watermarks never go backwards on the server; keeping the highest id sends one ack, not many.
@@ -149,7 +151,7 @@ export function createSync(options: SyncOptions) {
         limit: PAGE_SIZE,
       });
       for (const message of page.messages) deliver(message, 'catch-up');
-      for (const message of page.updates) emit('changed', message, { source: 'catch-up' });
+      for (const message of page.updates) if (seen.changed(message)) emit('changed', message, { source: 'catch-up' });
       if (page.cursor) current.cursors[conversationId] = page.cursor;
       await save();
       if (!page.nextCursor) return;
@@ -211,8 +213,6 @@ export function createSync(options: SyncOptions) {
     flushAcks();
     subscribePresenceFrames([...presenceWanted]);
     requestCatchUp();
-    const connection = socket;
-    setTimeout(() => connection && socket === connection && running && requestCatchUp(), 1_500);
   }
 
   function onFrame(frame: AnyFrame) {
@@ -228,12 +228,16 @@ export function createSync(options: SyncOptions) {
         if (state === 'live') setState('catching-up');
         requestCatchUp();
         return;
+      case 'settled':
+        // Everything stored before our `ready` is catch-up-visible now (src/ws/settled-notices.ts).
+        requestCatchUp();
+        return;
       case 'message.created':
         deliver(known.data.message, 'live');
         return;
       case 'message.updated':
       case 'message.deleted':
-        emit('changed', known.data.message, { source: 'live' });
+        if (seen.changed(known.data.message)) emit('changed', known.data.message, { source: 'live' });
         return;
       case 'message.status':
         emit('status', known.data);
@@ -270,10 +274,9 @@ export function createSync(options: SyncOptions) {
       // Browsers cannot see protocol pings: a dead link (a laptop's sleep, a NAT timeout) shows
       // only as silence, so ping and give up when nothing at all came back in time.
       // A message answered 201 just before this socket subscribed is not heard live, and the
-      // catch-up after `ready` returns it only once its send settled on every node (the stable
-      // position, normally ~0.2 s behind, seconds while a node is slow or dead). Without another
-      // pass it would wait for the next resync or reconnect, maybe hours: so catch up again
-      // shortly after `ready` (onReady), then every `catchUpEveryMs` while connected (a cheap changedSince).
+      // catch-up after `ready` returns it only once its send settled on every node. The server's
+      // `settled` frame says when that is; this timer is the net for what it cannot see (nodes'
+      // clocks further apart than its margin): a cheap changedSince every `catchUpEveryMs`.
       const safetyNet = setInterval(() => socket === ws && requestCatchUp(), options.catchUpEveryMs ?? 30_000);
       const pinger = setInterval(() => {
         if (Date.now() - lastFrameAt > pingEvery + pongTimeout) ws.close(4000, 'no pong');

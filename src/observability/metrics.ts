@@ -48,6 +48,8 @@ export interface Metrics {
   pubsubResyncNoticePublished(): void;
   /** `resync` frames handed to local WebSocket connections, by reason. */
   resyncDelivered(reason: string, count: number): void;
+  /** `settled` frames sent (src/ws/settled-notices.ts). */
+  settledSent(count: number): void;
   /** Sync cursors (src/services/sync/): from a send's 201 until the stable position passes it. */
   catchUpLag(seconds: number): void;
   /** A send aborted (deadline D, lease lost, store error, or superseded by an idempotent retry). */
@@ -129,6 +131,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     name: 'switchboard_ws_resync_frames_total',
     help: 'resync frames sent to WebSocket connections (events may have been missed), by reason',
     labelNames: ['reason'] as const,
+    registers,
+  });
+
+  const settledFrames = new Counter({
+    name: 'switchboard_ws_settled_frames_total',
+    help: 'settled frames sent to WebSocket connections (a catch-up now returns everything stored before their ready)',
     registers,
   });
 
@@ -217,6 +225,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     },
     resyncDelivered(reason, count) {
       if (count > 0) resyncFrames.inc({ reason }, count);
+    },
+    settledSent(count) {
+      settledFrames.inc(count);
     },
     fanoutDelivered(event, count = 1) {
       if (count > 0) fanoutDeliveries.inc({ event }, count);

@@ -15,6 +15,7 @@ import type { TokenService } from '../services/tokens.js';
 import { type Connection, createConnection } from './connection.js';
 import { createFrameLimiter } from './frame-limiter.js';
 import { CLOSE_CODES, type ClientFrame, encodeFrame, errorFrame, parseClientFrame } from './protocol.js';
+import type { SettledNotices } from './settled-notices.js';
 
 /** Paths the gateway answers upgrades on. */
 export const WS_PATHS = ['/ws', '/'];
@@ -61,6 +62,8 @@ export function createGateway(deps: {
   observer?: GatewayObserver;
   /** Connection cap and frame rate (RATE_LIMIT_ENABLED=false turns both off). */
   limits: GatewayLimits;
+  /** Tells each connection once when a catch-up returns everything stored before its `ready`. */
+  settled: Pick<SettledNotices, 'watch' | 'forget'>;
 }) {
   const { config, logger, realtime } = deps;
   // perMessageDeflate stays off: per-socket zlib contexts cost far more memory than they save.
@@ -219,6 +222,7 @@ export function createGateway(deps: {
         clearTimeout(expiryTimer);
         releaseSlot(userId);
         connections.delete(closing);
+        deps.settled.forget(closing);
         deps.observer?.wsConnectionClosed();
         logger.debug({ connectionId: closing.id, userId, code }, 'websocket closing');
         await realtime.unregister(closing);
@@ -350,6 +354,7 @@ export function createGateway(deps: {
         data: { userId, connectionId: connection.id, heartbeatMs: config.heartbeatMs },
       }),
     );
+    if (connection.state === 'open') deps.settled.watch(connection);
     logger.debug({ connectionId: connection.id, userId }, 'websocket ready');
   }
 

@@ -151,6 +151,11 @@ export type ServerFrame =
     }
   | { type: 'pong'; data: unknown }
   /**
+   * Once per connection, when everything stored before it got `ready` is below the stable
+   * position: catch up now and that catch-up returns it all (src/ws/settled-notices.ts).
+   */
+  | { type: 'settled'; data: Record<string, never> }
+  /**
    * Events may have been missed (see src/ws/README.md, "resync"): catch up from the inbox's
    * `changedSince` and each changed conversation's `after=` cursor. The frame is the real-time
    * event of that name (src/realtime/events.ts), sent as is.

@@ -46,7 +46,7 @@ describe('the WebSocket protocol document', () => {
     expect(named('receiveClientFrames').sort()).toEqual([...CLIENT_FRAME_TYPES].sort());
     expect(named('sendServerFrames').sort()).toEqual(
       [
-        ...['ready', 'error', 'pong', 'resync', 'message.created', 'message.updated', 'message.deleted'],
+        ...['ready', 'error', 'pong', 'resync', 'settled', 'message.created', 'message.updated', 'message.deleted'],
         ...['reaction.updated', 'message.status'],
         ...['presence', 'typing', 'group.updated', 'member.added', 'member.removed', 'member.updated'],
       ].sort(),
@@ -74,11 +74,12 @@ describe('the WebSocket protocol document', () => {
     await aliceSocket.waitFor('pong');
     aliceSocket.send({ type: 'ack', id: 'bad-frame', data: { conversationId, messageId: 'not-a-ulid' } });
     await aliceSocket.waitFor('error');
+    await Promise.all([aliceSocket.waitFor('settled'), bobSocket.waitFor('settled')]);
 
     const received: Frame[] = [...aliceSocket.frames, ...bobSocket.frames];
     const types = new Set(received.map((frame) => frame.type));
     expect([...types].sort()).toEqual(
-      ['ready', 'presence', 'message.created', 'message.status', 'typing', 'pong', 'error'].sort(),
+      ['ready', 'settled', 'presence', 'message.created', 'message.status', 'typing', 'pong', 'error'].sort(),
     );
     for (const frame of received) {
       expect(SERVER_FRAME_TYPES).toContain(frame.type);

@@ -204,7 +204,7 @@ describe('the SDK sync loop', () => {
     expect(got2.has(first.id)).toBe(false);
   });
 
-  it('hands out edits and deletes as changed: live while connected, and from catch-up updates after being away', async () => {
+  it('hands out edits and deletes as changed: live while connected, and from catch-up after being away (a conversation caught up from its start returns the deleted message itself)', async () => {
     const node = await server();
     const ada = await sdkUser(node.url, 'ada', fast);
     const bob = await sdkUser(node.url, 'bob', fast);

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createBackoff } from '../../src/client/backoff.js';
 import { localStorageCursorStore } from '../../src/client/cursor-store.js';
 import { parseFrame } from '../../src/client/frames.js';
-import { createSeenIds } from '../../src/client/seen-ids.js';
+import { createSeenMessages } from '../../src/client/seen-messages.js';
 import { fillPath, queryString } from '../../src/client/transport.js';
+import type { Message } from '../../src/client/types.js';
 
 describe('the SDK loop parts', () => {
   it('backs off exponentially from 500 ms to 30 s with up to half a step of jitter, and starts over after reset', () => {
@@ -15,15 +16,41 @@ describe('the SDK loop parts', () => {
     expect(high.next()).toBeCloseTo(749.75, 2);
   });
 
-  it('hands each message id out once, forgetting the oldest past its bound', () => {
-    const seen = createSeenIds(2);
-    expect([seen.add('a'), seen.add('a'), seen.add('b'), seen.add('c'), seen.add('a')]).toEqual([
-      true,
-      false,
-      true,
-      true,
-      true,
+  it('hands each message out once, as changed when it comes back edited or deleted, forgetting the oldest past its bound', () => {
+    const message = (id: string, changes: Partial<Message> = {}): Message => ({
+      id,
+      conversationId: 'dm_a_b',
+      senderId: 'a',
+      receiverId: 'b',
+      groupId: null,
+      content: 'hi',
+      createdAt: '2026-12-01T00:00:00.000Z',
+      clientTimestamp: null,
+      status: 'sent',
+      editedAt: null,
+      deletedAt: null,
+      reactions: [],
+      replyToId: null,
+      threadId: null,
+      thread: null,
+      ...changes,
+    });
+    const seen = createSeenMessages(2);
+    const deleted = message('a', { content: null, deletedAt: '2026-12-01T00:01:00.000Z' });
+    expect([seen.offer(message('a')), seen.offer(message('a', { status: 'read' })), seen.offer(deleted)]).toEqual([
+      'new',
+      'same',
+      'changed',
     ]);
+    // A reaction as a frame carries me: false, as REST carries me: true: the same version.
+    const liked = message('a', { ...deleted, reactions: [{ emoji: '👍', count: 1, me: true }] });
+    expect(seen.changed(liked)).toBe(true);
+    expect(seen.changed({ ...liked, reactions: [{ emoji: '👍', count: 1, me: false }] })).toBe(false);
+    expect(seen.offer(liked)).toBe('same');
+    // A change to a message never handed out is passed on, but it stays unknown.
+    expect(seen.changed(message('z', { editedAt: '2026-12-01T00:02:00.000Z' }))).toBe(true);
+    expect(seen.offer(message('z'))).toBe('new');
+    expect([seen.offer(message('c')), seen.offer(message('a'))]).toEqual(['new', 'new']);
   });
 
   it('ignores a stored value that is not its own JSON instead of sending made-up cursors', () => {

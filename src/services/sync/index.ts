@@ -34,6 +34,7 @@ export function createSync(
   const ids = createIdSource({ now: wallClock });
   const inFlight = createInFlight(ids);
   const lag = createLagTracker((seconds) => deps.observer?.catchUpLag(seconds));
+  const advanceListeners = new Set<(position: string) => void>();
   const reaper = createReaper({
     ...deps,
     selfId: () => node.nodeId,
@@ -50,7 +51,10 @@ export function createSync(
     logger: deps.logger,
     monotonic,
     reap: reaper.reap,
-    onAdvance: (position) => lag.passed(position, monotonic()),
+    onAdvance: (position) => {
+      lag.passed(position, monotonic());
+      for (const listener of advanceListeners) listener(position);
+    },
   });
   const guard = createSendGuard({
     node,
@@ -74,6 +78,11 @@ export function createSync(
       return node.nodeId;
     },
     start: () => node.start(),
+    /** Calls `listener` with S each time it moves (the gateway's `settled` notices); returns the unsubscribe. */
+    onAdvance(listener: (position: string) => void): () => void {
+      advanceListeners.add(listener);
+      return () => advanceListeners.delete(listener);
+    },
     /**
      * Stops reporting. Waits (up to 2·D) for this node's sends to settle and then marks the row
      * left, so S moves on at once; with sends still open the row stays live and is reaped after L.
