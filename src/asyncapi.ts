@@ -86,6 +86,7 @@ const SERVER_FRAMES: Record<ServerFrameType, { summary: string; schema: z.ZodTyp
       z.object({
         conversationId: z.string(),
         messageId: z.string(),
+        threadId: z.string().nullable(),
         emoji: z.string(),
         count: z.number().int().min(0),
         userId: z.string(),

@@ -45,6 +45,8 @@ export const KNOWN_SERVER_FRAMES = [
 export interface ReactionUpdate {
   conversationId: string;
   messageId: string;
+  /** The thread the message is a reply in (its root's id), so a client knows which timeline to update; null in the main history. */
+  threadId: string | null;
   emoji: string;
   count: number;
   userId: string;

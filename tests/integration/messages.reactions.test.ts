@@ -134,6 +134,7 @@ describe('PUT / DELETE …/messages/{id}/reactions/{emoji}', () => {
       expect(added.data).toEqual({
         conversationId: sent.conversationId,
         messageId: sent.id,
+        threadId: null,
         emoji: '👀',
         count: 1,
         userId: bob.id,

@@ -176,7 +176,7 @@ describe('edit, delete and reactions on a thread reply', () => {
     expect(updated.data.message).toMatchObject({ threadId: root.id, content: 'first, edited' });
     expectMessage(await react(nodes.apiA, bob, first, '👍'));
     const reaction = await socket.waitFor('reaction.updated', (data) => data.messageId === first.id);
-    expect(reaction.data).toMatchObject({ emoji: '👍', count: 1, userId: bob.id, added: true });
+    expect(reaction.data).toMatchObject({ threadId: root.id, emoji: '👍', count: 1, userId: bob.id, added: true });
     expectMessage(await remove(nodes.apiA, bob, second));
     const deleted = await socket.waitFor('message.deleted', (data) => data.message.id === second.id);
     expect(deleted.data.message).toMatchObject({ threadId: root.id, content: null });

@@ -69,15 +69,9 @@ export function createHistoryService(deps: {
       const updates = found.filter((message) => message.createdAt >= from && message.createdAt <= to);
       // Nobody can have written to a user who does not exist, so only an empty page needs to ask.
       if (page.length === 0 && updates.length === 0) await requirePeerExists(callerId, conversation.ref);
-      const [withStatusPage, withStatusUpdates] = await Promise.all([
-        withStatus(conversation, page),
-        withStatus(conversation, updates),
-      ]);
-      const [pageMessages, updatedMessages] = await Promise.all([
-        deps.summaries.attach(conversationId, withStatusPage),
-        deps.summaries.attach(conversationId, withStatusUpdates),
-      ]);
-      return { messages: pageMessages, updates: updatedMessages, nextCursor, syncPosition };
+      // Page and updates together: one receipts read and one summaries read, not one each.
+      const all = await deps.summaries.attach(conversationId, await withStatus(conversation, [...page, ...updates]));
+      return { messages: all.slice(0, page.length), updates: all.slice(page.length), nextCursor, syncPosition };
     },
   };
 }

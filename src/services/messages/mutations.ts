@@ -166,7 +166,15 @@ export function createMutationService(deps: {
     added: boolean,
   ): Promise<Message> {
     const count = (message.reactions ?? []).filter((r) => r.emoji === emoji).length;
-    const update = { conversationId: conversation.ref.id, messageId: message.id, emoji, count, userId, added };
+    const update = {
+      conversationId: conversation.ref.id,
+      messageId: message.id,
+      threadId: message.threadId ?? null,
+      emoji,
+      count,
+      userId,
+      added,
+    };
     await deps.events?.reactionUpdated(update, message.groupId, fanOutIds(conversation)).catch(() => {});
     return answer(conversation, message);
   }

@@ -31,7 +31,8 @@ export function createThreadSummaries(deps: {
     /** `fresh`: read Cassandra even with a cache (the summary a `message.updated` event carries). */
     async attach(conversationId: string, messages: Message[], options: { fresh?: boolean } = {}): Promise<Message[]> {
       if (messages.length === 0) return [];
-      const roots = messages.filter((message) => !message.threadId).map((message) => message.id);
+      // A set: a history answer attaches its page and its updates together, and one message can be in both.
+      const roots = [...new Set(messages.filter((message) => !message.threadId).map((message) => message.id))];
       if (roots.length === 0) return messages.map((message) => ({ ...message, thread: null }));
       const summaries = await summariesOf(conversationId, roots, options.fresh === true);
       return messages.map((message) => ({ ...message, thread: summaries.get(message.id) ?? null }));
