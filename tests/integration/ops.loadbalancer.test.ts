@@ -168,4 +168,25 @@ describe.runIf(NGINX)('the nginx load balancer in front of two nodes', () => {
       await Promise.all([again, ...sockets].map((socket) => socket.close()));
     }
   });
+
+  it('answers in the API error format (503 UNAVAILABLE, Retry-After) when no node can take the request', async () => {
+    await Promise.all([nodeA.stop('SIGTERM'), nodeB.stop('SIGTERM')]);
+    const response = await fetch(`${lb}/api/v1/users/me`, { headers: { 'x-request-id': 'lb-all-down' } });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(response.headers.get('retry-after')).toBe('2');
+    expect(await response.json()).toEqual({
+      type: 'https://switchboard.dev/problems/unavailable',
+      title: 'Service unavailable',
+      status: 503,
+      detail: 'No API node can take the request right now; retry shortly',
+      code: 'UNAVAILABLE',
+      requestId: 'lb-all-down',
+    });
+    // An id that is not sane is replaced, so it cannot write into the body.
+    const forged = await fetch(`${lb}/api/v1/users/me`, { headers: { 'x-request-id': 'x","code":"OK' } });
+    const body = await forged.json();
+    expect(body.code).toBe('UNAVAILABLE');
+    expect(body.requestId).toMatch(/^[0-9a-f]{32}$/);
+  });
 });
