@@ -185,7 +185,7 @@ describe.runIf(NGINX)('the nginx load balancer in front of two nodes', () => {
     });
     // An id that is not sane is replaced, so it cannot write into the body.
     const forged = await fetch(`${lb}/api/v1/users/me`, { headers: { 'x-request-id': 'x","code":"OK' } });
-    const body = await forged.json();
+    const body = (await forged.json()) as { code: string; requestId: string };
     expect(body.code).toBe('UNAVAILABLE');
     expect(body.requestId).toMatch(/^[0-9a-f]{32}$/);
   });

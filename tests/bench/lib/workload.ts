@@ -49,7 +49,7 @@ export interface SendSpec {
   sender: SeedUser;
   receiverId: string | null;
   groupId: string | null;
-  body: { receiverId: string; content: string } | { groupId: string; content: string };
+  body: ({ receiverId: string } | { groupId: string }) & { content: string; clientMessageId?: string };
 }
 
 /** `count` sends, half one-to-one and half into groups, senders drawn from each conversation. */
