@@ -36,21 +36,34 @@ export function defaultConsoleDir(): string {
 
 export function consoleRoutes(options: { dir?: string } = {}) {
   const dir = options.dir ?? defaultConsoleDir();
-  const files = serveStatic<AppEnv>({
-    root: dir,
-    precompressed: true,
-    rewriteRequestPath: (path) => path.replace(/^\/app/, '') || '/',
-    onFound: (_path, c) => {
-      const hashed = c.req.path.startsWith('/app/assets/');
-      c.header('Cache-Control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
-      c.header('Content-Security-Policy', CONSOLE_CSP);
-    },
-  });
-  // Without the files (no `npm run build` yet) say so instead of a bare 404.
-  const built = createMiddleware<AppEnv>(async (c, next) => {
-    if (!existsSync(dir))
-      return problemResponse(c, new AppError('UNAVAILABLE', 'The console is not built: run npm run build'));
+  // serveStatic's onFound runs after the response is made, too late for headers: it marks the
+  // request, and `headers` below sets them on the way out (a 404 from the fallthrough gets none).
+  const served = new WeakSet<object>();
+  const files = () =>
+    serveStatic<AppEnv>({
+      root: dir,
+      precompressed: true,
+      rewriteRequestPath: (path) => path.replace(/^\/app/, '') || '/',
+      onFound: (_path, c) => {
+        served.add(c);
+      },
+    });
+  const headers = createMiddleware<AppEnv>(async (c, next) => {
     await next();
+    if (!served.has(c)) return;
+    const hashed = c.req.path.startsWith('/app/assets/');
+    c.res.headers.set('Cache-Control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
+    c.res.headers.set('Content-Security-Policy', CONSOLE_CSP);
   });
-  return new Hono<AppEnv>().get('/app', built, files).get('/app/*', built, files);
+  // Made on first use of a built console: without the files (no `npm run build` yet) the answer
+  // says so instead of a bare 404, and an API-only node logs no serveStatic warning at start.
+  let serve: ReturnType<typeof files> | undefined;
+  const built = createMiddleware<AppEnv>(async (c, next) => {
+    if (!serve && !existsSync(dir)) {
+      return problemResponse(c, new AppError('UNAVAILABLE', 'The console is not built: run npm run build'));
+    }
+    serve ??= files();
+    return serve(c, next);
+  });
+  return new Hono<AppEnv>().get('/app', headers, built).get('/app/*', headers, built);
 }
