@@ -24,6 +24,8 @@ export interface ChatState {
   messages: Record<string, Message[]>;
   /** The `before` cursor for older messages; null: no more; absent: nothing loaded yet. */
   older: Record<string, string | null>;
+  /** The oldest message id history paging reached (what is shown starts there). */
+  shownFrom: Record<string, string>;
   /** Replies per thread root, oldest first (loaded when the thread is opened). */
   threads: Record<string, Message[]>;
   /** Others' watermarks per conversation (receipts REST call, then message.status frames). */
@@ -53,6 +55,7 @@ const fresh = (): ChatState => ({
   conversations: [],
   messages: {},
   older: {},
+  shownFrom: {},
   threads: {},
   receipts: {},
   members: {},
@@ -255,6 +258,8 @@ export function createChat(client: SwitchboardClient) {
       const page = await client.messages.history({ conversationId, limit: PAGE, ...(before ? { before } : {}) });
       state.messages[conversationId] = mergeMessages(state.messages[conversationId] ?? [], page.messages);
       state.older[conversationId] = page.nextCursor;
+      const oldest = page.messages.at(-1)?.id; // newest first
+      if (oldest) state.shownFrom[conversationId] = oldest;
       for (const m of page.messages) void ensureName(m.senderId);
     } finally {
       loadingOlder.delete(conversationId);
@@ -451,6 +456,16 @@ export function createChat(client: SwitchboardClient) {
         await client.call('patch', '/groups/{groupId}/members/{userId}', { path: { groupId, userId }, body: { role } });
         await loadMembers(groupId);
       }),
+    /**
+     * The messages to show: from the oldest that history paging reached. The sync loop's
+     * catch-up also hands over older ones (a first sync pulls all history); showing them would
+     * leave a hole between them and the pages, so they wait until scrolling up reaches them.
+     */
+    shown(conversationId: string): Message[] {
+      const all = state.messages[conversationId] ?? [];
+      const from = state.shownFrom[conversationId];
+      return state.older[conversationId] === null || !from ? all : all.filter((m) => m.id >= from);
+    },
     /** Who is typing in a conversation now (not us). */
     typingIn(conversationId: string): string[] {
       const now = Date.now();

@@ -12,6 +12,7 @@ import {
   startConsoleRig,
   transferred,
 } from '../support/browser.js';
+import { PASSWORD, sdkUser } from '../support/sdk.js';
 
 /**
  * The web console at /app in a real browser (Debian's chromium through playwright-core), against
@@ -152,5 +153,36 @@ describe.skipIf(!available)('the web console', () => {
     await members.getByRole('button', { name: `Promote ${memberName}` }).click();
     await shown(members.getByRole('listitem', { name: `${memberName}, admin` }));
     await owner.screenshot({ path: `${SCREENSHOTS}console-group.png` });
+  });
+
+  it('signs out and in again, scrolls up through older history, and shows a deletion on the other side', async () => {
+    const name = uniqueUsername('eve');
+    const page = await newPage({ width: 375, height: 740 });
+    const eveId = await signUp(page, rig.url, name);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Username').fill(name);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await shown(page.getByRole('navigation', { name: 'Conversations' }));
+
+    // 45 messages from a user of the SDK: more than the first page (30) holds.
+    const writer = await sdkUser(rig.server.url, 'writer');
+    for (let i = 1; i <= 45; i++) await writer.client.messages.send({ receiverId: eveId, content: `note ${i}.` });
+    await page.getByRole('link', { name: new RegExp(writer.username) }).click();
+    await shown(messageWith(page, 'note 45.'));
+    expect(await messageWith(page, 'note 1.').count()).toBe(0);
+    // Scrolling to the top loads the page before it.
+    await page.getByRole('log', { name: 'Messages' }).evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await shown(messageWith(page, 'note 1.'));
+
+    const { message } = await writer.client.messages.send({ receiverId: eveId, content: 'soon gone' });
+    await shown(messageWith(page, 'soon gone'));
+    await writer.client.call('delete', '/conversations/{conversationId}/messages/{messageId}', {
+      path: { conversationId: message.conversationId, messageId: message.id },
+    });
+    await shown(page.getByRole('log', { name: 'Messages' }).getByText('Message deleted'));
+    expect(await messageWith(page, 'soon gone').count()).toBe(0);
   });
 });

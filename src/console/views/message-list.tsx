@@ -11,7 +11,7 @@ export function MessageList({ conversationId, onReply }: { conversationId: strin
   const { chat, state } = useChat();
   const box = useRef<HTMLDivElement>(null);
   const fromBottom = useRef(0);
-  const messages = state.messages[conversationId] ?? [];
+  const messages = chat.shown(conversationId);
   const older = state.older[conversationId];
 
   useLayoutEffect(() => {
