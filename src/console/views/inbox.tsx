@@ -23,6 +23,11 @@ export function Inbox() {
         Your id: <code>{me.id}</code>
       </p>
       <NewChat />
+      {state.error && !state.openId && (
+        <p role="alert" class="error">
+          {state.error}
+        </p>
+      )}
       <ul>
         {state.conversations.map((c) => (
           <InboxRow key={c.id} conversation={c} open={c.id === state.openId} />
