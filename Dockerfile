@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Switchboard API image: the TypeScript build happens in one stage, the runtime stage holds only
-# production dependencies, the compiled JavaScript (dist/) and the CQL migrations (cql/).
+# production dependencies, the compiled JavaScript (dist/, with the web console's static files in
+# dist/console/) and the CQL migrations (cql/).
 # The same image runs the API (default command) and the one-shot migration
 # (`node dist/src/migrate.js`). No secret is baked in: JWT_SECRET and the rest come from the
 # environment at run time (see .env.example).
@@ -13,7 +14,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-# The cache's Lua scripts are read next to their compiled modules.
+COPY scripts ./scripts
+# The cache's Lua scripts are read next to their compiled modules; the web console (src/console/)
+# is bundled by scripts/build-console.ts into dist/console/, served at /app.
 RUN npm run build
 
 # ---- runtime: production dependencies only, non-root --------------------------------------------

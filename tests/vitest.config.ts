@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three projects: unit (no I/O, fast), integration (real Cassandra and Redis, started by
- * docker/native/test.sh; few files at once so a 2-core machine is not oversubscribed), and faults
- * (the randomized fault tests of tests/chaos/, alone at the end). The cluster-topology suite
+ * Four projects: unit (no I/O, fast), integration (real Cassandra and Redis, started by
+ * docker/native/test.sh; few files at once so a 2-core machine is not oversubscribed), faults
+ * (the randomized fault tests of tests/chaos/, alone after it), and browser (the web console in
+ * headless chromium, last). The cluster-topology suite
  * (tests/chaos/*.chaos.ts) has its own config: npm run chaos.
  */
 export default defineConfig({
@@ -50,6 +51,22 @@ export default defineConfig({
           fileParallelism: false,
           maxWorkers: 1,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The web console in headless chromium (tests/browser/): last, one file at a time, so
+          // the browser's processes never compete with the integration workers for two cores.
+          name: 'browser',
+          include: ['tests/browser/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['tests/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -12,6 +12,10 @@ ensure_node_modules
 # those tests are skipped, so install them where apt-get can.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx || say "nginx unavailable: its test will be skipped"
 command -v docker-compose >/dev/null || apt_install docker-compose || say "docker-compose unavailable: its check will be skipped"
+# The web console's browser tests (tests/browser/) drive Debian's chromium through playwright-core
+# (no browser download); the emoji font only makes the screenshots' reactions legible. Without
+# chromium those tests fail in CI (CI=true) and are skipped with the reason elsewhere.
+[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || apt_install chromium fonts-noto-color-emoji || say "chromium unavailable: the browser tests cannot run"
 # Start what is not running, and stop afterwards only what this run started.
 started=()
 for service in redis cassandra; do
@@ -34,7 +38,7 @@ npm run --silent typecheck
 results="$REPO/.native/test-results"
 rm -rf "$results" && mkdir -p "$results"
 reporters=(--reporter=default --reporter=json)
-say "tests (vitest: unit + integration)"
+say "tests (vitest: unit, integration, faults, browser)"
 npx vitest run --config tests/vitest.config.ts "${reporters[@]}" --outputFile.json="$results/single-redis.json" "$@"
 
 # The Redis-facing suites once more against a Redis Cluster (3 primaries, 3 replicas; sharded

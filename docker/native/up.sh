@@ -14,7 +14,7 @@ ensure_env_file
 bash docker/native/stack.sh up
 say "applying schema"
 node --env-file=.env --import tsx src/migrate.ts
-say "building"
+say "building (the API and the web console)"
 npm run --silent build
 
 API_PID="$STATE_DIR/api.pid"
@@ -30,6 +30,7 @@ echo $! >"$API_PID"
 for _ in $(seq 1 150); do
   if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then
     say "ready: http://127.0.0.1:$PORT (API under /api/v1, docs at /docs, logs in $API_LOG)"
+    say "console: http://127.0.0.1:$PORT/app (open it in two browser windows to chat)"
     say "stop everything with: npm run down"
     exit 0
   fi

@@ -23,6 +23,7 @@ import { strictUrl } from './middleware/strict-url.js';
 import { problemResponse } from './problem.js';
 import { accountRoutes } from './routes/accounts.js';
 import { blockRoutes } from './routes/blocks.js';
+import { consoleRoutes } from './routes/console.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { docsRoutes } from './routes/docs.js';
 import { groupRoutes } from './routes/groups.js';
@@ -154,6 +155,7 @@ export function createApp(deps: HttpDeps) {
   app.route('/', healthRoutes(deps.health));
   app.route('/api/v1', api);
   app.route('/', docsRoutes());
+  app.route('/', consoleRoutes());
 
   const allowedMethods = createAllowedMethods(app.routes);
   app.notFound((c) => {

@@ -34,4 +34,18 @@ describe('the compiled build (npm run build → node dist/src/main.js)', () => {
       expect(page.body.messages.map((m: { content: string }) => m.content)).toEqual(['from the build']);
     }
   });
+
+  it('serves the built console at /app: index.html no-cache, its bundle immutable and gzipped', async () => {
+    const index = await fetch(`${node.url}/app`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const script = /src="(\/app\/assets\/main-[A-Z0-9]+\.js)"/.exec(await index.text())?.[1];
+    expect(script).toBeDefined();
+    const bundle = await fetch(`${node.url}${script}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(bundle.headers.get('content-encoding')).toBe('gzip');
+    expect(bundle.headers.get('cache-control')).toContain('immutable');
+  });
 });

@@ -19,6 +19,10 @@ import { describe, expect, it } from 'vitest';
  *   type-only imports of api-shapes/, and no package at all: a browser bundle that reached
  *   `../domain/errors.js` for one constant would pull ulid, then config, then node:crypto, and
  *   break in the browser (or ship server code to every user).
+ * - console/ (the web console, bundled for the browser) imports only console/, client/ and the
+ *   preact package: it talks to the API through the SDK alone, so what it does is what any SDK user
+ *   can do, and a reach into server code would bundle it into a page. Nothing else in src/ imports
+ *   console/: the server serves its built files, never its modules.
  *
  * No exemption is needed today: the composition root (container.ts) builds its Redis clients
  * through cache/client.ts and observability/redis.ts types the client structurally, so neither
@@ -129,6 +133,10 @@ function checkImports(files: SourceFile[]): Violation[] {
       if (inside('client') && !targets('client') && !(typeOnly && targets('api-shapes'))) {
         flag('client/ imports only client/ (and type-only api-shapes/), no packages');
       }
+      if (inside('console') && (pkg ? pkg !== 'preact' : !targets('console') && !targets('client'))) {
+        flag('console/ imports only console/, client/ and preact');
+      }
+      if (!inside('console') && targets('console')) flag('nothing outside console/ imports console/');
       if (pkg === 'cassandra-driver' && !inside('store')) flag('only store/ imports cassandra-driver');
       if (pkg === 'ioredis' && !inside('cache') && !file.path.startsWith('src/realtime/bus')) {
         flag('only cache/ and realtime/bus* import ioredis');
@@ -147,7 +155,7 @@ function sourceFiles(dir: string): SourceFile[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) return sourceFiles(full);
-    if (!entry.name.endsWith('.ts')) return [];
+    if (!/\.tsx?$/.test(entry.name)) return [];
     return [{ path: relative(ROOT, full).split('\\').join('/'), text: readFileSync(full, 'utf8') }];
   });
 }
@@ -197,6 +205,8 @@ describe('import rules', () => {
       { path: 'src/domain/sockets.ts', text: "import { isIP, createConnection as connect } from 'node:net';" },
       file('src/client/sync.ts', './frames.js', '../domain/errors.js', '../api-shapes/problem.js', 'ws'),
       { path: 'src/client/errors.ts', text: "import type { Problem } from '../api-shapes/problem.js';" },
+      file('src/console/app.tsx', './chat.js', '../client/index.js', 'preact/hooks', '../domain/ids.js', 'hono'),
+      file('src/http/routes/console.ts', '../../console/chat.js'),
     ]);
     expect(violations.map((violation) => `${violation.file} ${violation.specifier}`)).toEqual([
       'src/ws/gateway.ts ../http/problem.js',
@@ -216,6 +226,9 @@ describe('import rules', () => {
       'src/client/sync.ts ../api-shapes/problem.js',
       'src/client/sync.ts ws',
       'src/client/sync.ts ws',
+      'src/console/app.tsx ../domain/ids.js',
+      'src/console/app.tsx hono',
+      'src/http/routes/console.ts ../../console/chat.js',
     ]);
   });
 });
