@@ -460,11 +460,14 @@ export function createChat(client: SwitchboardClient) {
      * The messages to show: from the oldest that history paging reached. The sync loop's
      * catch-up also hands over older ones (a first sync pulls all history); showing them would
      * leave a hole between them and the pages, so they wait until scrolling up reaches them.
+     * Before the first page is in, the newest page's worth of what arrived live: all of it made
+     * a conversation opened after a burst show its whole burst, then shrink to one page.
      */
     shown(conversationId: string): Message[] {
       const all = state.messages[conversationId] ?? [];
       const from = state.shownFrom[conversationId];
-      return state.older[conversationId] === null || !from ? all : all.filter((m) => m.id >= from);
+      if (state.older[conversationId] === null) return all;
+      return from ? all.filter((m) => m.id >= from) : all.slice(-PAGE);
     },
     /** Who is typing in a conversation now (not us). */
     typingIn(conversationId: string): string[] {
