@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { buildConsole } from '../../scripts/build-console.js';
 import { PASSWORD } from './sdk.js';
@@ -10,7 +10,15 @@ import { startServer, type TestServer } from './server.js';
  * node serving it at /app against the real Cassandra and Redis.
  */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url).pathname;
+/**
+ * Where the tests' screenshots go: the README's (docs/screenshots/) with UPDATE_SCREENSHOTS=1,
+ * else beside the test results, so an ordinary run leaves the work tree as it found it.
+ */
+export const SCREENSHOTS = new URL(
+  process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../.native/test-results/screenshots/',
+  import.meta.url,
+).pathname;
+mkdirSync(SCREENSHOTS, { recursive: true });
 
 /**
  * Whether the browser tests can run. Without chromium they fail in CI (a green run that tested
