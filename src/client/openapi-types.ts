@@ -3152,6 +3152,123 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/by-username/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user by username
+         * @description Finds someone to start a conversation with by the name they signed up with (case-insensitive). Usernames are public handles, like user ids; presence stays behind GET /users/{userId} and its visibility rule.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    username: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The user */
+                200: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user: components["schemas"]["User"];
+                        };
+                    };
+                };
+                /** @description The request breaks the schema or a rule (VALIDATION_FAILED) or its body is not JSON (MALFORMED_JSON) */
+                400: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid bearer token (UNAUTHENTICATED) */
+                401: {
+                    headers: {
+                        /** @description Bearer */
+                        "WWW-Authenticate": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource (NOT_FOUND) */
+                404: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests (RATE_LIMITED) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A bug, logged with its stack under the requestId (INTERNAL) */
+                500: {
+                    headers: {
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store the route needs is unreachable; retry (UNAVAILABLE) */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After": string;
+                        /** @description The request's id (the one sent if it was 1–128 characters of A-Za-z0-9._:-) */
+                        "X-Request-Id": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/me": {
         parameters: {
             query?: never;

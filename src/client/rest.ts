@@ -51,6 +51,8 @@ export function createRest(transport: Transport, session: Session) {
       },
       me: () => call('get', '/users/me'),
       user: (userId: string) => call('get', '/users/{userId}', { path: { userId } }),
+      /** Finds a user by the name they signed up with (case-insensitive); NOT_FOUND when nobody is. */
+      byUsername: (username: string) => call('get', '/users/by-username/{username}', { path: { username } }),
     },
     messages: {
       /**

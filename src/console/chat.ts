@@ -48,6 +48,8 @@ const TYPING_SHOWS_MS = 4_000;
 /** At most one typing frame this often (the gateway refuses more than one a second). */
 const TYPING_EVERY_MS = 1_500;
 const PAGE = 30;
+/** A user id as the API mints them (ULID); anything else typed into a "who" field is a username. */
+const USER_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 const fresh = (): ChatState => ({
   me: undefined,
@@ -266,6 +268,13 @@ export function createChat(client: SwitchboardClient) {
     }
   }
 
+  /** A user by what a person typed: a 26-character id, or else a username. */
+  async function findUser(who: string) {
+    const { user } = USER_ID.test(who) ? await client.accounts.user(who) : await client.accounts.byUsername(who);
+    state.names[user.id] = user.displayName || user.username;
+    return user;
+  }
+
   async function loadReceipts(conversationId: string) {
     const { receipts } = await client.conversations.receipts(conversationId);
     state.receipts[conversationId] = new Map(receipts.filter((r) => r.userId !== myId()).map((r) => [r.userId, r]));
@@ -414,20 +423,21 @@ export function createChat(client: SwitchboardClient) {
       lastTyping = Date.now();
       client.sync.typing(conversationId);
     },
-    /** Opens the one-to-one conversation with a user, by id (the API has no lookup by username). */
-    startDirect: (userId: string) =>
+    /** Opens the one-to-one conversation with a user, by username or id. */
+    startDirect: (who: string) =>
       attempt(async () => {
         const me = myId();
         if (!me) return;
-        const { user } = await client.accounts.user(userId);
+        const user = await findUser(who);
         state.names[user.id] = user.displayName || user.username;
         const id = directConversationId(me, user.id);
         if (!conversation(id)) upsertConversation(placeholder(id, { peerId: user.id }));
         client.sync.subscribePresence([user.id]);
         await open(id);
       }),
-    createGroup: (name: string, memberIds: string[]) =>
+    createGroup: (name: string, members: string[]) =>
       attempt(async () => {
+        const memberIds = await Promise.all(members.map(async (who) => (await findUser(who)).id));
         const { group } = await client.groups.create({ name, memberIds });
         if (!conversation(group.id)) {
           upsertConversation(
@@ -441,9 +451,9 @@ export function createChat(client: SwitchboardClient) {
         }
         await open(group.id);
       }),
-    addMember: (groupId: string, userId: string) =>
+    addMember: (groupId: string, who: string) =>
       attempt(async () => {
-        await client.groups.addMember(groupId, userId);
+        await client.groups.addMember(groupId, (await findUser(who)).id);
         await loadMembers(groupId);
       }),
     removeMember: (groupId: string, userId: string) =>

@@ -74,6 +74,15 @@ export function createAccountService(deps: { users: UserRepository; sessions: Se
       const { passwordHash: _hash, ...user } = record;
       return user;
     },
+
+    /** A user by username (case-insensitive, as usernames are unique in lower case). */
+    async findByUsername(username: string): Promise<User> {
+      const userId = await users.findIdByUsername(username.toLowerCase());
+      const record = userId ? await users.findById(userId) : undefined;
+      if (!record) throw new AppError('NOT_FOUND', `No user is called ${username}`);
+      const { passwordHash: _hash, ...user } = record;
+      return user;
+    },
   };
 }
 

@@ -47,11 +47,11 @@ describe.skipIf(!available)('the web console', () => {
     const signUpMs = Date.now() - firstLoadStarted;
     // Bob is on a phone-width screen: one column, the inbox or a conversation.
     const bob = await newPage({ width: 375, height: 740 });
-    const bobId = await signUp(bob, rig.url, bobName);
+    await signUp(bob, rig.url, bobName);
 
-    // Ada starts the chat by Bob's id and writes first.
+    // Ada starts the chat by Bob's username and writes first.
     await ada.getByText('New chat').click();
-    await ada.getByLabel('User id').fill(bobId);
+    await ada.getByLabel('Their username').fill(bobName);
     await ada.getByRole('button', { name: 'Start chat' }).click();
     await shown(ada.getByRole('heading', { name: bobName }));
     await send(ada, 'hello bob');
@@ -109,7 +109,7 @@ describe.skipIf(!available)('the web console', () => {
     await shown(bob.getByRole('heading', { name: adaName }));
     await shown(messageWith(bob, 'hello bob, edited'));
     await shown(messageWith(bob, 'replying to you'));
-    expect(await bob.getByLabel('Username').count()).toBe(0);
+    expect(await bob.getByRole('button', { name: 'Sign in' }).count()).toBe(0);
 
     // First load of a signed-in user on a fresh browser profile (nothing cached): bytes and time.
     const state = await bob.context().storageState();
@@ -134,14 +134,14 @@ describe.skipIf(!available)('the web console', () => {
     const owner = await newPage();
     await signUp(owner, rig.url, ownerName);
     const member = await newPage();
-    const memberId = await signUp(member, rig.url, memberName);
+    await signUp(member, rig.url, memberName);
 
     await owner.getByText('New chat').click();
     await owner.getByLabel('Group name').fill('Launch crew');
     await owner.getByRole('button', { name: 'Create group' }).click();
     await shown(owner.getByRole('heading', { name: 'Launch crew' }));
     await owner.getByRole('button', { name: 'Members' }).click();
-    await owner.getByLabel('Add member by user id').fill(memberId);
+    await owner.getByLabel('Add member by username').fill(memberName);
     await owner.getByRole('button', { name: 'Add', exact: true }).click();
     const members = owner.getByRole('region', { name: 'Members' });
     await shown(members.getByRole('listitem', { name: `${memberName}, member` }));
@@ -160,7 +160,7 @@ describe.skipIf(!available)('the web console', () => {
     const page = await newPage({ width: 375, height: 740 });
     const eveId = await signUp(page, rig.url, name);
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('Username').fill(name);
+    await page.getByLabel('Username', { exact: true }).fill(name);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await shown(page.getByRole('navigation', { name: 'Conversations' }));

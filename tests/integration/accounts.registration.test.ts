@@ -146,6 +146,7 @@ describe('POST /api/v1/users', () => {
     responses.push(await api.post('/api/v1/auth/token', { username, password: PASSWORD }));
     responses.push(await api.get('/api/v1/users/me', token));
     responses.push(await api.get(`/api/v1/users/${responses[0]?.body.user.id}`, token));
+    responses.push(await api.get(`/api/v1/users/by-username/${username}`, token));
     for (const response of responses) {
       expect(response.status).toBeLessThan(300);
       expect(JSON.stringify(response.body)).not.toContain(PASSWORD);
@@ -154,5 +155,36 @@ describe('POST /api/v1/users', () => {
       expect(JSON.stringify(rest)).not.toMatch(/scrypt|hash|password|salt|\$/i);
       expect(Object.keys(response.body.user).sort()).toEqual(USER_KEYS);
     }
+  });
+});
+
+describe('GET /api/v1/users/by-username/:username', () => {
+  let server: TestServer;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    server = await startServer();
+    api = apiClient(server.url);
+  });
+  afterAll(async () => server?.close());
+
+  it('finds a user by the name they signed up with, in any case, for a signed-in caller', async () => {
+    const name = uniqueUsername('Find');
+    const found = await api.post('/api/v1/users', { username: name, password: PASSWORD });
+    const asker = await api.post('/api/v1/users', { username: uniqueUsername('ask'), password: PASSWORD });
+    for (const spelling of [name, name.toLowerCase(), name.toUpperCase()]) {
+      const response = await api.get(`/api/v1/users/by-username/${spelling}`, asker.body.token);
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ user: found.body.user });
+    }
+  });
+
+  it('answers 404 for a name nobody has, 400 for one no account could have, and 401 without a token', async () => {
+    const asker = await api.post('/api/v1/users', { username: uniqueUsername('ask'), password: PASSWORD });
+    const token = asker.body.token;
+    expectProblem(await api.get(`/api/v1/users/by-username/${uniqueUsername('nobody')}`, token), 404, 'NOT_FOUND');
+    expectProblem(await api.get('/api/v1/users/by-username/a%20b', token), 400, 'VALIDATION_FAILED');
+    expectProblem(await api.get(`/api/v1/users/by-username/${'x'.repeat(33)}`, token), 400, 'VALIDATION_FAILED');
+    expectProblem(await api.get(`/api/v1/users/by-username/${asker.body.user.username}`), 401, 'UNAUTHENTICATED');
   });
 });

@@ -31,6 +31,7 @@ describe('the SDK over REST', () => {
     const profile = await ada.client.accounts.user(bob.id);
     expect(profile.user.username).toBe(bob.username);
     expect(profile.presence?.status).toBe('offline');
+    expect((await ada.client.accounts.byUsername(bob.username.toUpperCase())).user.id).toBe(bob.id);
     const presence = await ada.client.presence.of([bob.id]);
     expect(presence.presence.map((p) => p.userId)).toEqual([bob.id]);
 
@@ -120,6 +121,8 @@ describe('the SDK over REST', () => {
 
     const missing = await rejection(ada.client.accounts.user('01JD3W6YQ7R5S3T2V1X0Z9Y8W7'));
     expect(missing).toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    const nobody = await rejection(ada.client.accounts.byUsername('nobody_by_this_name'));
+    expect(nobody).toMatchObject({ code: 'NOT_FOUND', status: 404 });
 
     const taken = await rejection(
       sdkClient(node.url).accounts.register({ username: ada.username, password: PASSWORD }),

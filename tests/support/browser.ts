@@ -68,7 +68,7 @@ export async function shown(locator: Locator): Promise<void> {
 export async function signUp(page: Page, url: string, username: string): Promise<string> {
   await page.goto(url);
   await page.getByRole('button', { name: 'No account yet? Create one' }).click();
-  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create an account' }).click();
   const inbox = page.getByRole('navigation', { name: 'Conversations' });

@@ -16,8 +16,8 @@ export function GroupPanel({ groupId }: { groupId: string }) {
   function add(event: Event) {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
-    const userId = String(new FormData(form).get('userId') ?? '').trim();
-    if (userId) void chat.addMember(groupId, userId).then(() => form.reset());
+    const who = String(new FormData(form).get('who') ?? '').trim();
+    if (who) void chat.addMember(groupId, who).then(() => form.reset());
   }
 
   return (
@@ -30,8 +30,8 @@ export function GroupPanel({ groupId }: { groupId: string }) {
       {manages && (
         <form onSubmit={add} aria-label="Add a member">
           <label>
-            Add member by user id
-            <input name="userId" required />
+            Add member by username
+            <input name="who" required autoComplete="off" autoCapitalize="none" />
           </label>
           <button type="submit">Add</button>
         </form>

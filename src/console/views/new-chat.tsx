@@ -1,17 +1,14 @@
 import { useChat } from '../use-chat.js';
 
-/**
- * Start a one-to-one chat or a group. By user id: the API has no lookup by username
- * (src/console/README.md); each user sees their own id at the top of the inbox.
- */
+/** Start a one-to-one chat or a group, naming people by username (or user id). */
 export function NewChat() {
   const { chat } = useChat();
 
   function direct(event: Event) {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
-    const userId = String(new FormData(form).get('userId') ?? '').trim();
-    if (userId) void chat.startDirect(userId).then(() => done(form));
+    const who = String(new FormData(form).get('who') ?? '').trim();
+    if (who) void chat.startDirect(who).then(() => done(form));
   }
 
   function group(event: Event) {
@@ -19,10 +16,10 @@ export function NewChat() {
     const form = event.currentTarget as HTMLFormElement;
     const data = new FormData(form);
     const name = String(data.get('name') ?? '').trim();
-    const memberIds = String(data.get('memberIds') ?? '')
+    const members = String(data.get('members') ?? '')
       .split(/[\s,]+/)
       .filter(Boolean);
-    if (name) void chat.createGroup(name, memberIds).then(() => done(form));
+    if (name) void chat.createGroup(name, members).then(() => done(form));
   }
 
   return (
@@ -30,8 +27,8 @@ export function NewChat() {
       <summary>New chat</summary>
       <form onSubmit={direct} aria-label="Start a direct chat">
         <label>
-          User id
-          <input name="userId" required pattern="[0-9A-HJKMNP-TV-Z]{26}" title="A 26-character user id" />
+          Their username
+          <input name="who" required autoComplete="off" autoCapitalize="none" title="A username (or a user id)" />
         </label>
         <button type="submit">Start chat</button>
       </form>
@@ -41,8 +38,8 @@ export function NewChat() {
           <input name="name" required maxLength={100} />
         </label>
         <label>
-          Member ids (comma separated)
-          <input name="memberIds" />
+          Members (usernames, comma separated)
+          <input name="members" autoComplete="off" autoCapitalize="none" />
         </label>
         <button type="submit">Create group</button>
       </form>

@@ -185,6 +185,19 @@ export function accountRoutes(deps: {
     responses: { 200: json(UserWithPresence, 'The user and their presence'), ...problems(400, 401, 404, 503) },
   });
 
+  const byUsername = createRoute({
+    method: 'get',
+    path: '/users/by-username/{username}',
+    tags: ['accounts'],
+    summary: 'A user by username',
+    description:
+      'Finds someone to start a conversation with by the name they signed up with (case-insensitive). Usernames are public handles, like user ids; presence stays behind GET /users/{userId} and its visibility rule.',
+    security: bearer,
+    middleware: deps.auth,
+    request: { params: z.object({ username: Username }) },
+    responses: { 200: json(UserResult, 'The user'), ...problems(400, 401, 404, 503) },
+  });
+
   return new OpenAPIHono<AppEnv>(hookOptions)
     .openapi(register, async (c) => {
       const result = await deps.accounts.register(c.req.valid('json'));
@@ -206,6 +219,10 @@ export function accountRoutes(deps: {
     })
     .openapi(me, async (c) => {
       const user = await deps.accounts.getUser(c.get('userId'));
+      return c.json({ user: toUserJson(user) }, 200);
+    })
+    .openapi(byUsername, async (c) => {
+      const user = await deps.accounts.findByUsername(c.req.valid('param').username);
       return c.json({ user: toUserJson(user) }, 200);
     })
     .openapi(byId, async (c) => {
