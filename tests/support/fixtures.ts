@@ -1,3 +1,4 @@
+import type { Message as MessageJson } from '../../src/client/types.js';
 import type { Message } from '../../src/domain/types.js';
 
 /** Two fixed user ids and their one-to-one conversation, for unit tests that need no database. */
@@ -16,5 +17,25 @@ export const directMessage = (overrides: Partial<Message> = {}): Message => ({
   createdAt: Date.UTC(2026, 0, 1),
   clientTimestamp: null,
   status: 'sent',
+  ...overrides,
+});
+
+/** A message from A to B as the API answers it (the SDK's and the console's `Message`). */
+export const messageJson = (id: string, overrides: Partial<MessageJson> = {}): MessageJson => ({
+  id,
+  conversationId: DM_AB,
+  senderId: USER_A,
+  receiverId: USER_B,
+  groupId: null,
+  content: `text ${id}`,
+  createdAt: '2026-12-01T12:00:00.000Z',
+  clientTimestamp: null,
+  status: 'sent',
+  editedAt: null,
+  deletedAt: null,
+  reactions: [],
+  replyToId: null,
+  threadId: null,
+  thread: null,
   ...overrides,
 });

@@ -4,7 +4,7 @@ import { localStorageCursorStore } from '../../src/client/cursor-store.js';
 import { parseFrame } from '../../src/client/frames.js';
 import { createSeenMessages } from '../../src/client/seen-messages.js';
 import { fillPath, queryString } from '../../src/client/transport.js';
-import type { Message } from '../../src/client/types.js';
+import { messageJson } from '../support/fixtures.js';
 
 describe('the SDK loop parts', () => {
   it('backs off exponentially from 500 ms to 30 s with up to half a step of jitter, and starts over after reset', () => {
@@ -17,24 +17,7 @@ describe('the SDK loop parts', () => {
   });
 
   it('hands each message out once, as changed when it comes back edited or deleted, forgetting the oldest past its bound', () => {
-    const message = (id: string, changes: Partial<Message> = {}): Message => ({
-      id,
-      conversationId: 'dm_a_b',
-      senderId: 'a',
-      receiverId: 'b',
-      groupId: null,
-      content: 'hi',
-      createdAt: '2026-12-01T00:00:00.000Z',
-      clientTimestamp: null,
-      status: 'sent',
-      editedAt: null,
-      deletedAt: null,
-      reactions: [],
-      replyToId: null,
-      threadId: null,
-      thread: null,
-      ...changes,
-    });
+    const message = messageJson;
     const seen = createSeenMessages(2);
     const deleted = message('a', { content: null, deletedAt: '2026-12-01T00:01:00.000Z' });
     expect([seen.offer(message('a')), seen.offer(message('a', { status: 'read' })), seen.offer(deleted)]).toEqual([

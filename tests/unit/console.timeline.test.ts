@@ -1,32 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { Message, Receipt } from '../../src/client/index.js';
+import type { Receipt } from '../../src/client/index.js';
 import { applyReaction, directConversationId, mergeMessages, ticksOf } from '../../src/console/timeline.js';
+import { messageJson, USER_A, USER_B } from '../support/fixtures.js';
 
 /** The console's view-model rules: what a person sees after frames arrive in any order. */
-const ADA = '01JD3W6YQ7R5S3T2V1X0Z9Y8W7';
-const BOB = '01JD3W7B1C2D3E4F5G6H7J8K9M';
+const ADA = USER_A;
+const BOB = USER_B;
 const CONV = directConversationId(ADA, BOB);
 
-function message(id: string, fields: Partial<Message> = {}): Message {
-  return {
-    id,
-    conversationId: CONV,
-    senderId: ADA,
-    receiverId: BOB,
-    groupId: null,
-    content: `text ${id}`,
-    createdAt: '2026-12-01T12:00:00.000Z',
-    clientTimestamp: null,
-    status: 'sent',
-    editedAt: null,
-    deletedAt: null,
-    reactions: [],
-    replyToId: null,
-    threadId: null,
-    thread: null,
-    ...fields,
-  };
-}
+const message = messageJson; // from Ada to Bob, in CONV
 
 const receipt = (userId: string, deliveredUpTo: string | null, readUpTo: string | null): Receipt => ({
   conversationId: CONV,
