@@ -112,7 +112,7 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
-function closeSocket(socket: WebSocket): Promise<void> {
+export function closeSocket(socket: WebSocket): Promise<void> {
   if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

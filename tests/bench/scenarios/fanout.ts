@@ -140,7 +140,7 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
  * `finish` waits up to 10 s for the expected deliveries and reports them as a load result:
  * latency from just before the POST to the frame, deliveries per second, missing ones as errors.
  */
-function collectDeliveries(set: ClientSet, tag: string) {
+export function collectDeliveries(set: ClientSet, tag: string) {
   const sentAt: number[] = [];
   const latencies: number[] = [];
   const startedAt = hrNow();

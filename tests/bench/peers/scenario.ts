@@ -1,0 +1,173 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { directConversationId } from '../../../src/domain/conversations.js';
+import { newId } from '../../../src/domain/ids.js';
+import { type BenchHttp, createHttp } from '../lib/http.js';
+import { closedLoop, openLoop } from '../lib/load.js';
+import { createRng } from '../lib/prng.js';
+import { type BenchContext, measure, type ScenarioResult, skipped } from '../lib/scenario.js';
+import { messageContent } from '../lib/seed.js';
+import { round } from '../lib/stats.js';
+import type { ClientSet } from '../lib/ws-clients.js';
+import { hrNow } from '../lib/ws-clients.js';
+import { collectDeliveries } from '../scenarios/fanout.js';
+import {
+  CENTRIFUGO_VERSION,
+  type CentrifugoNode,
+  centrifugoBinary,
+  GROUP,
+  PERSONAL,
+  startCentrifugo,
+} from './centrifugo.js';
+import { connectCentrifugoClients, type PeerUser } from './centrifugo-clients.js';
+import { cpuMsPerDelivery, PEER_ID } from './compare.js';
+
+const TITLE = `Peer: Centrifugo ${CENTRIFUGO_VERSION} (memory engine), the fan-out scenario`;
+
+/**
+ * The fan-out scenario (scenarios/fanout.ts) against Centrifugo, with the same sizes (clients,
+ * rate, duration, group size and messages), the same seeded choice of senders, the same load
+ * loops, delivery collector and process measurement. What differs is only what a peer is: the
+ * sender's POST is Centrifugo's server API `/api/publish` (API key) to the receiver's personal
+ * channel, and every client is subscribed server-side through its connection token.
+ */
+export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioResult> {
+  const binary = centrifugoBinary(ctx.log);
+  if ('reason' in binary) return skipped(PEER_ID, TITLE, `${binary.reason}; the rest of the bench ran`);
+  const started = performance.now();
+  const { fanout } = ctx.profile;
+  // The fan-out scenario's seed, so the same senders send in the same order.
+  const rng = createRng(ctx.profile.seed + 3);
+  const count = fanout.clients - (fanout.clients % 2);
+  const groupId = newId();
+  const users: PeerUser[] = Array.from({ length: count }, (_, i) => {
+    const id = newId();
+    return { id, channels: [`${PERSONAL}:${id}`, ...(i < fanout.groupSize ? [`${GROUP}:${groupId}`] : [])] };
+  });
+  const node = await startCentrifugo(binary.path);
+  const http = createHttp(node.url, ctx.profile.concurrency);
+  let set: ClientSet | undefined;
+  try {
+    set = await connectCentrifugoClients(node.url, node.secret, users);
+    if (set.clients.length === 0) return skipped(PEER_ID, TITLE, `no client could connect: ${set.firstError}`);
+    ctx.log(`peers: ${set.clients.length} clients connected to ${node.version} (${set.failed} failed)`);
+    const clientSet = set;
+    const publish = publisher(http, node);
+    const direct = (i: number, index: number, tag: string) => {
+      const sender = users[index] as PeerUser;
+      const receiver = users[index ^ 1] as PeerUser;
+      return publish(`${PERSONAL}:${receiver.id}`, frame(`${tag} ${i}`, sender.id, receiver.id, null));
+    };
+
+    await closedLoop({ total: 40, concurrency: 4, task: (i) => direct(i, i, 'warmup') });
+    await sleep(500);
+
+    const senders = Array.from({ length: Math.ceil(fanout.rate * fanout.seconds) }, () => rng.int(users.length));
+    const oneToOne = await measure(`1:1, ${fanout.rate} publishes/s`, [node.pid], { rate: fanout.rate }, async () => {
+      const collector = collectDeliveries(clientSet, 'fanout');
+      const posts = await openLoop({
+        rate: fanout.rate,
+        durationMs: fanout.seconds * 1000,
+        maxInFlight: 64,
+        task: async (i) => {
+          collector.sentAt[i] = hrNow();
+          await direct(i, senders[i] as number, 'fanout');
+        },
+      });
+      return collector.finish(senders.length, posts);
+    });
+    ctx.log(`peers 1:1: p99 ${oneToOne.latencyMs.p99} ms, ${oneToOne.latencyMs.count}/${senders.length} delivered`);
+
+    const owner = users[0] as PeerUser;
+    const members = Math.min(fanout.groupSize, users.length);
+    const expected = fanout.groupMessages * (members - 1);
+    const grouped = await measure(
+      `${members}-member group, ${fanout.groupMessages} publishes, 4 in flight`,
+      [node.pid],
+      { concurrency: 4 },
+      async () => {
+        const collector = collectDeliveries(clientSet, 'group');
+        const posts = await closedLoop({
+          total: fanout.groupMessages,
+          concurrency: 4,
+          task: async (i) => {
+            collector.sentAt[i] = hrNow();
+            await publish(`${GROUP}:${groupId}`, frame(`group ${i}`, owner.id, null, groupId));
+          },
+        });
+        return collector.finish(expected, posts);
+      },
+    );
+    ctx.log(
+      `peers group: ${grouped.throughput} deliveries/s, ${grouped.latencyMs.count}/${expected}, p99 ${grouped.latencyMs.p99} ms`,
+    );
+
+    return {
+      id: PEER_ID,
+      title: TITLE,
+      status: 'ok',
+      seconds: round((performance.now() - started) / 1000, 1),
+      measurements: [oneToOne, grouped],
+      metrics: {
+        peer: `centrifugo ${CENTRIFUGO_VERSION}`,
+        peerVersion: node.version,
+        clients: set.clients.length,
+        deliveryP50Ms: oneToOne.latencyMs.p50,
+        deliveryP99Ms: oneToOne.latencyMs.p99,
+        directDelivered: `${oneToOne.latencyMs.count}/${senders.length}`,
+        cpuMsPerDelivered: cpuMsPerDelivery(oneToOne),
+        groupSize: members,
+        groupDeliveriesPerSecond: grouped.throughput,
+        groupP99Ms: grouped.latencyMs.p99,
+        groupDelivered: `${grouped.latencyMs.count}/${expected}`,
+      },
+      notes: [
+        'one Centrifugo process, memory engine: nothing is stored, no broker between nodes; every delivery is in-process',
+        'POST = the server API /api/publish (X-API-Key) to the receiver’s personal channel; the data is a Switchboard message.created frame of the same size',
+        'clients: JSON protocol over /connection/websocket, subscribed server-side with the connection JWT’s channels claim',
+      ],
+    };
+  } finally {
+    await set?.close();
+    await http.close();
+    await node.stop();
+  }
+}
+
+/** Publishes through the server API; Centrifugo answers errors with 200 and an `error` body. */
+function publisher(http: BenchHttp, node: CentrifugoNode) {
+  const headers = { 'x-api-key': node.apiKey };
+  return async (channel: string, data: unknown) => {
+    const reply = await http.request<{ error?: { code: number; message: string } }>('POST', '/api/publish', {
+      headers,
+      body: { channel, data },
+      expect: 200,
+    });
+    if (reply?.error) throw new Error(`publish ${channel}: ${reply.error.code} ${reply.error.message}`);
+  };
+}
+
+/** What Switchboard's gateway pushes for a new message: the same fields, so the same bytes. */
+function frame(tag: string, senderId: string, receiverId: string | null, groupId: string | null) {
+  return {
+    type: 'message.created',
+    data: {
+      message: {
+        id: newId(),
+        conversationId: groupId ?? directConversationId(senderId, receiverId as string),
+        senderId,
+        receiverId,
+        groupId,
+        content: messageContent(tag),
+        createdAt: new Date().toISOString(),
+        clientTimestamp: null,
+        status: 'sent',
+        editedAt: null,
+        deletedAt: null,
+        reactions: [],
+        replyToId: null,
+        threadId: null,
+        thread: null,
+      },
+    },
+  };
+}
