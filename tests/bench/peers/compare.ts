@@ -124,7 +124,17 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
         'higher',
         num(sb, 'maxSustainedRate'),
         num(peer, 'maxSustainedRate'),
-        num(sb, 'maxSustainedRate') === null ? 'not measured by the fan-out scenario yet' : '',
+        [
+          num(sb, 'maxSustainedRate') === null
+            ? 'Switchboard: not measured by the fan-out scenario (no maxSustainedRate metric)'
+            : '',
+          peer?.metrics.sweepHarnessBound === 'yes'
+            ? 'Centrifugo: the load generator was at its CPU limit, so at least this'
+            : '',
+          num(peer, 'firstFailedRate') === null && peer ? 'Centrifugo: held at every rate tried' : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
       ),
       row(
         `${members}-member group: deliveries/s`,

@@ -20,7 +20,11 @@ import {
 } from './centrifugo.js';
 import { connectCentrifugoClients, type PeerUser } from './centrifugo-clients.js';
 import { cpuMsPerDelivery, PEER_ID } from './compare.js';
+import { doublingRates, SUSTAINED_P99_MS, sweepRates } from './sweep.js';
 
+/** The sweep's last offered rate, as a multiple of the scenario's (200/s × 32 = 6,400/s full). */
+const SWEEP_CEILING_FACTOR = 32;
+const SWEEP_STEP_SECONDS = { full: 5, quick: 2 } as const;
 const TITLE = `Peer: Centrifugo ${CENTRIFUGO_VERSION} (memory engine), the fan-out scenario`;
 
 /**
@@ -61,21 +65,26 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
     await closedLoop({ total: 40, concurrency: 4, task: (i) => direct(i, i, 'warmup') });
     await sleep(500);
 
-    const senders = Array.from({ length: Math.ceil(fanout.rate * fanout.seconds) }, () => rng.int(users.length));
-    const oneToOne = await measure(`1:1, ${fanout.rate} publishes/s`, [node.pid], { rate: fanout.rate }, async () => {
-      const collector = collectDeliveries(clientSet, 'fanout');
-      const posts = await openLoop({
-        rate: fanout.rate,
-        durationMs: fanout.seconds * 1000,
-        maxInFlight: 64,
-        task: async (i) => {
-          collector.sentAt[i] = hrNow();
-          await direct(i, senders[i] as number, 'fanout');
-        },
+    // One open-loop run of 1:1 publishes at `rate`, senders drawn from the seeded sequence.
+    const oneToOneAt = (rate: number, seconds: number, tag: string, label: string) => {
+      const senders = Array.from({ length: Math.ceil(rate * seconds) }, () => rng.int(users.length));
+      return measure(label, [node.pid], { rate }, async () => {
+        const collector = collectDeliveries(clientSet, tag);
+        const posts = await openLoop({
+          rate,
+          durationMs: seconds * 1000,
+          maxInFlight: 64,
+          task: async (i) => {
+            collector.sentAt[i] = hrNow();
+            await direct(i, senders[i] as number, tag);
+          },
+        });
+        return collector.finish(senders.length, posts);
       });
-      return collector.finish(senders.length, posts);
-    });
-    ctx.log(`peers 1:1: p99 ${oneToOne.latencyMs.p99} ms, ${oneToOne.latencyMs.count}/${senders.length} delivered`);
+    };
+    const oneToOne = await oneToOneAt(fanout.rate, fanout.seconds, 'fanout', `1:1, ${fanout.rate} publishes/s`);
+    const directExpected = Math.ceil(fanout.rate * fanout.seconds);
+    ctx.log(`peers 1:1: p99 ${oneToOne.latencyMs.p99} ms, ${oneToOne.latencyMs.count}/${directExpected} delivered`);
 
     const owner = users[0] as PeerUser;
     const members = Math.min(fanout.groupSize, users.length);
@@ -101,29 +110,42 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
       `peers group: ${grouped.throughput} deliveries/s, ${grouped.latencyMs.count}/${expected}, p99 ${grouped.latencyMs.p99} ms`,
     );
 
+    // The highest 1:1 rate that holds (p99 < 50 ms, nothing lost), the rate doubling each step.
+    const sweep = await sweepRates(doublingRates(fanout.rate, fanout.rate * SWEEP_CEILING_FACTOR), (rate) =>
+      oneToOneAt(rate, SWEEP_STEP_SECONDS[ctx.profile.name], `sweep${rate}`, `sweep: 1:1 at ${rate} publishes/s`),
+    );
+    ctx.log(
+      `peers sweep: held up to ${sweep.maxSustainedRate ?? '—'}/s${sweep.firstFailedRate ? `, not at ${sweep.firstFailedRate}/s` : ''}${sweep.atFailure ? ` (${sweep.atFailure})` : ''}`,
+    );
+
     return {
       id: PEER_ID,
       title: TITLE,
       status: 'ok',
       seconds: round((performance.now() - started) / 1000, 1),
-      measurements: [oneToOne, grouped],
+      measurements: [oneToOne, grouped, ...sweep.steps],
       metrics: {
         peer: `centrifugo ${CENTRIFUGO_VERSION}`,
         peerVersion: node.version,
         clients: set.clients.length,
         deliveryP50Ms: oneToOne.latencyMs.p50,
         deliveryP99Ms: oneToOne.latencyMs.p99,
-        directDelivered: `${oneToOne.latencyMs.count}/${senders.length}`,
+        directDelivered: `${oneToOne.latencyMs.count}/${directExpected}`,
         cpuMsPerDelivered: cpuMsPerDelivery(oneToOne),
         groupSize: members,
         groupDeliveriesPerSecond: grouped.throughput,
         groupP99Ms: grouped.latencyMs.p99,
         groupDelivered: `${grouped.latencyMs.count}/${expected}`,
+        maxSustainedRate: sweep.maxSustainedRate,
+        firstFailedRate: sweep.firstFailedRate,
+        sweepHarnessBound: sweep.harnessBound ? 'yes' : 'no',
+        sweepAtFailure: sweep.atFailure || null,
       },
       notes: [
         'one Centrifugo process, memory engine: nothing is stored, no broker between nodes; every delivery is in-process',
         'POST = the server API /api/publish (X-API-Key) to the receiver’s personal channel; the data is a Switchboard message.created frame of the same size',
         'clients: JSON protocol over /connection/websocket, subscribed server-side with the connection JWT’s channels claim',
+        `sweep: 1:1 rate doubled from ${fanout.rate}/s, ${SWEEP_STEP_SECONDS[ctx.profile.name]} s a step, until p99 ≥ ${SUSTAINED_P99_MS} ms or a delivery is lost; "harness-bound" when Centrifugo used under half a core at the step that failed (the load generator or the shared cores gave out first)`,
       ],
     };
   } finally {
