@@ -84,9 +84,9 @@ async function main() {
   const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   // The limiter comparison runs only when asked for: it is not one of the published scenarios.
-  // The peer only with --peers (it needs Go and a build), whatever --only says.
+  // The peer only when asked for (--peers, or named in --only): it needs Go and a first build.
   const selected = SCENARIOS.filter((s) =>
-    s.id === PEER_ID ? values.peers : only ? only.includes(s.id) : s.id !== 'limiter',
+    s.id === PEER_ID ? values.peers || only?.includes(s.id) : only ? only.includes(s.id) : s.id !== 'limiter',
   );
   const profileDir = values.profile ? `${REPO}tests/bench/results/tmp/profiles` : undefined;
   const startedAt = new Date();
@@ -172,7 +172,7 @@ async function main() {
   for (const path of writeReport(report, `${REPO}tests/bench/results`, complete))
     log(`wrote ${path.replace(REPO, '')}`);
   for (const path of writePeersReport(report, `${REPO}tests/bench/results`)) log(`wrote ${path.replace(REPO, '')}`);
-  for (const row of report.peers?.rows ?? []) {
+  for (const row of report.peers?.missing ? [] : (report.peers?.rows ?? [])) {
     log(
       `peers ${row.what}: Switchboard ${row.switchboard ?? '—'} vs ${row.peer ?? '—'} ${row.unit} (× ${row.ratio ?? '—'}, ${row.better} is better)`,
     );

@@ -3,13 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { freePort } from '../../support/server.js';
 import { REPO } from '../lib/stack.js';
+import { CENTRIFUGO_VERSION } from './versions.js';
 
 /**
  * Centrifugo, the peer the fan-out scenario is compared with: built from the Go module proxy at a
  * pinned version into `.native/peers/` (reused when present), started on loopback with the memory
  * engine and a config the harness writes, stopped when the comparison ends.
  */
-export const CENTRIFUGO_VERSION = 'v6.9.1';
 const MODULE = 'github.com/centrifugal/centrifugo/v6';
 const GO = process.env.GO_BINARY ?? '/usr/local/go/bin/go';
 const PEERS_DIR = `${REPO}.native/peers`;

@@ -1,6 +1,6 @@
 import type { Measurement, ScenarioResult } from '../lib/scenario.js';
 import { ratio, round } from '../lib/stats.js';
-import { CENTRIFUGO_VERSION } from './centrifugo.js';
+import { CENTRIFUGO_VERSION } from './versions.js';
 
 /** The peer scenario's id (`--peers`). */
 export const PEER_ID = 'peers';
@@ -76,6 +76,7 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
   ): PeerRow => ({ what, unit, better, switchboard, peer: other, ratio: ratio(switchboard, other, 2), note });
   const rate = sbDirect?.rate ?? peerDirect?.rate;
   const members = num(sb, 'groupSize') ?? num(peer, 'groupSize');
+  const groupLabel = members === null ? 'group' : `${members}-member group`;
   return {
     peer: `Centrifugo ${CENTRIFUGO_VERSION}`,
     missing,
@@ -136,15 +137,9 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
           .filter(Boolean)
           .join('; '),
       ),
+      row(`${groupLabel}: deliveries/s`, '/s', 'higher', orNull(sbGroup?.throughput), orNull(peerGroup?.throughput)),
       row(
-        `${members}-member group: deliveries/s`,
-        '/s',
-        'higher',
-        orNull(sbGroup?.throughput),
-        orNull(peerGroup?.throughput),
-      ),
-      row(
-        `${members}-member group: POST → frame p99`,
+        `${groupLabel}: POST → frame p99`,
         'ms',
         'lower',
         orNull(sbGroup?.latencyMs.p99),
@@ -166,7 +161,10 @@ const fmt = (value: number | null, digits = 2) =>
 export function renderPeers(comparison: PeerComparison | undefined): string[] {
   if (!comparison) return [];
   const lines = ['', `## Peers: Switchboard vs ${comparison.peer}, same fan-out scenario`, ''];
-  if (comparison.missing) lines.push(`**No comparison**: ${comparison.missing}`, '');
+  if (comparison.missing) {
+    lines.push(`**No comparison**: ${comparison.missing}`);
+    return lines;
+  }
   lines.push(
     `| Measure | Switchboard | ${comparison.peer} | Switchboard ÷ peer | Better | Note |`,
     '| --- | --- | --- | --- | --- | --- |',

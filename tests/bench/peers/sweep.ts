@@ -22,7 +22,7 @@ export interface SweepResult {
 
 /**
  * Raises the offered 1:1 rate step by step (`rates`, ascending) and stops at the first that does
- * not hold: p99 ≥ SUSTAINED_P99_MS, a failed POST or a delivery missing. `runAt` measures one
+ * not hold twice in a row: p99 ≥ SUSTAINED_P99_MS, a failed POST or a delivery missing. `runAt` measures one
  * step (open loop at that rate, every delivery collected). Written for any server the fan-out
  * scenario drives, Switchboard's nodes or a peer: the same bar for both.
  */
@@ -33,10 +33,18 @@ export async function sweepRates(
   const steps: Measurement[] = [];
   let maxSustainedRate: number | null = null;
   let firstFailedRate: number | null = null;
+  const holds = (step: Measurement) =>
+    step.errors === 0 && step.latencyMs.count > 0 && step.latencyMs.p99 < SUSTAINED_P99_MS;
   for (const rate of rates) {
-    const step = await runAt(rate);
+    let step = await runAt(rate);
     steps.push(step);
-    if (step.errors > 0 || step.latencyMs.count === 0 || !(step.latencyMs.p99 < SUSTAINED_P99_MS)) {
+    // Once more before giving up: on shared cores one burst of someone else's work (a test suite,
+    // a compaction) fails a step the server itself sustains; twice in a row is the server's limit.
+    if (!holds(step)) {
+      step = await runAt(rate);
+      steps.push(step);
+    }
+    if (!holds(step)) {
       firstFailedRate = rate;
       break;
     }
