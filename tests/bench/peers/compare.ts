@@ -104,6 +104,14 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
         'missing after 10 s, plus failed POSTs',
       ),
       row(
+        `1:1 at ${rate}/s: frames repeated`,
+        '',
+        'lower',
+        num(sb, 'directDuplicates'),
+        num(peer, 'directDuplicates'),
+        'a message arriving again at its receiver (not counted as a delivery)',
+      ),
+      row(
         'CPU per delivered 1:1 message: API process(es) vs Centrifugo',
         'ms',
         'lower',

@@ -59,6 +59,7 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
     await closedLoop({ total: 40, concurrency: 4, task: (i) => direct(i, i, 'warmup') });
     await sleep(500);
 
+    const duplicates = new Map<string, number>();
     // One open-loop run of 1:1 publishes at `rate`, senders drawn from the seeded sequence.
     const oneToOneAt = (rate: number, seconds: number, tag: string, label: string) => {
       const senders = Array.from({ length: Math.ceil(rate * seconds) }, () => rng.int(users.length));
@@ -73,7 +74,9 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
             await direct(i, senders[i] as number, tag);
           },
         });
-        return collector.finish(senders.length, posts);
+        const delivered = await collector.finish(senders.length, posts);
+        duplicates.set(tag, collector.duplicates());
+        return delivered;
       });
     };
     const oneToOne = await oneToOneAt(fanout.rate, fanout.seconds, 'fanout', `1:1, ${fanout.rate} publishes/s`);
@@ -125,6 +128,7 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
         deliveryP50Ms: oneToOne.latencyMs.p50,
         deliveryP99Ms: oneToOne.latencyMs.p99,
         directDelivered: `${oneToOne.latencyMs.count}/${directExpected}`,
+        directDuplicates: duplicates.get('fanout') ?? 0,
         cpuMsPerDelivered: cpuMsPerDelivery(oneToOne),
         groupSize: members,
         groupDeliveriesPerSecond: grouped.throughput,
