@@ -125,7 +125,7 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
         'lower',
         sbServerMs,
         peerMs,
-        `Cassandra ${sbCassandraMs ?? '—'} ms per message; Redis not measured (not a local process the bench tracks)`,
+        `Cassandra ${sbCassandraMs ?? '—'} ms per message (the whole process: on a shared Cassandra, others' work too); Redis not measured`,
       ),
       row(
         'highest 1:1 rate with p99 < 50 ms, nothing lost',
@@ -137,9 +137,8 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
           num(sb, 'maxSustainedRate') === null
             ? 'Switchboard: not measured by the fan-out scenario (no maxSustainedRate metric)'
             : '',
-          peer?.metrics.sweepHarnessBound === 'yes'
-            ? 'Centrifugo: the load generator was at its CPU limit, so at least this'
-            : '',
+          peer?.metrics.sweepHarnessBound === 'yes' ? 'Centrifugo: harness-bound (its own ceiling is higher)' : '',
+          typeof peer?.metrics.sweepAtFailure === 'string' ? `Centrifugo failed ${peer.metrics.sweepAtFailure}` : '',
           num(peer, 'firstFailedRate') === null && peer ? 'Centrifugo: held at every rate tried' : '',
         ]
           .filter(Boolean)
