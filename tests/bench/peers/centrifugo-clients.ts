@@ -1,8 +1,6 @@
 import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
-import { forEachConcurrent } from '../lib/load.js';
-import type { ClientSet, FrameHandler, ServerFrame, WsClient } from '../lib/ws-clients.js';
-import { closeSocket, hrNow } from '../lib/ws-clients.js';
+import { type ClientSet, connectEach, type ServerFrame } from '../lib/ws-clients.js';
 
 /**
  * The smallest client of Centrifugo's JSON protocol (v2) over `/connection/websocket` that the
@@ -40,50 +38,28 @@ interface Reply {
  * offering permessage-deflate (Centrifugo declines it unless configured), ready once the connect
  * reply came back with the subscriptions live.
  */
-export async function connectCentrifugoClients(
+export function connectCentrifugoClients(
   baseUrl: string,
   secret: string,
   users: readonly PeerUser[],
   concurrency = 100,
 ): Promise<ClientSet> {
-  let handler: FrameHandler = () => {};
-  const clients: WsClient[] = [];
-  let failed = 0;
-  let firstError: string | undefined;
   const url = `${baseUrl.replace(/^http/, 'ws')}/connection/websocket`;
-  await forEachConcurrent(users, concurrency, async (user) => {
-    try {
-      const socket = await open(url, connectionToken(secret, user), user.channels.length);
-      const client = { userId: user.id, socket };
-      socket.on('message', (data) => {
-        const receivedAt = hrNow();
-        // One WebSocket message may carry several replies, newline-separated.
-        for (const line of data.toString().split('\n')) {
-          if (line === '{}') {
-            socket.send('{}'); // the server's ping: answer it or be disconnected
-            continue;
-          }
-          const frame = parse(line)?.push?.pub?.data;
-          if (frame) handler(client, frame, receivedAt);
-        }
-      });
-      clients.push(client);
-    } catch (error) {
-      failed++;
-      firstError ??= (error as Error).message;
-    }
-  });
-  return {
-    clients,
-    failed,
-    firstError,
-    onFrame(next) {
-      handler = next;
+  return connectEach(
+    users,
+    concurrency,
+    (user) => open(url, connectionToken(secret, user), user.channels.length),
+    (data, socket) => {
+      const frames: ServerFrame[] = [];
+      // One WebSocket message may carry several replies, newline-separated.
+      for (const line of data.toString().split('\n')) {
+        if (line === '{}') socket.send('{}'); // the server's ping: answer it or be disconnected
+        const frame = parse(line)?.push?.pub?.data;
+        if (frame) frames.push(frame);
+      }
+      return frames;
     },
-    async close() {
-      await Promise.all(clients.map((client) => closeSocket(client.socket)));
-    },
-  };
+  );
 }
 
 function parse(line: string): Reply | undefined {
