@@ -96,6 +96,14 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
         orNull(peerDirect?.latencyMs.p99),
       ),
       row(
+        `1:1 at ${rate}/s: load generator's longest event-loop stall`,
+        'ms',
+        'lower',
+        num(sb, 'loadgenLoopDelayMaxMs'),
+        num(peer, 'loadgenLoopDelayMaxMs'),
+        'a p99 near this is the harness stalling, not the server',
+      ),
+      row(
         `1:1 at ${rate}/s: deliveries missing`,
         '',
         'lower',

@@ -1,9 +1,11 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { directConversationId } from '../../../src/domain/conversations.js';
 import { newId } from '../../../src/domain/ids.js';
 import { type BenchHttp, createHttp } from '../lib/http.js';
 import { closedLoop, openLoop } from '../lib/load.js';
 import { createRng } from '../lib/prng.js';
+import { trackProcess } from '../lib/process-metrics.js';
 import { type BenchContext, measure, type ScenarioResult, skipped } from '../lib/scenario.js';
 import { messageContent } from '../lib/seed.js';
 import { round } from '../lib/stats.js';
@@ -18,6 +20,7 @@ import { CENTRIFUGO_VERSION } from './versions.js';
 
 /** The sweep's last offered rate, as a multiple of the scenario's (200/s × 32 = 6,400/s full). */
 const SWEEP_CEILING_FACTOR = 32;
+const LOOP_RESOLUTION_MS = 10;
 const SWEEP_STEP_SECONDS = { full: 5, quick: 2 } as const;
 const TITLE = `Peer: Centrifugo ${CENTRIFUGO_VERSION} (memory engine), the fan-out scenario`;
 
@@ -41,6 +44,9 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
     const id = newId();
     return { id, channels: [`${PERSONAL}:${id}`, ...(i < fanout.groupSize ? [`${GROUP}:${groupId}`] : [])] };
   });
+  // run.ts keeps Switchboard's first node up for the whole run: what it does meanwhile (idle, no
+  // clients) competes with Centrifugo for the same cores, so the report says how much it was.
+  const switchboardIdle = trackProcess(ctx.api.pid);
   const node = await startCentrifugo(binary.path);
   const http = createHttp(node.url, ctx.profile.concurrency);
   let set: ClientSet | undefined;
@@ -79,7 +85,12 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
         return delivered;
       });
     };
+    // The load generator's own event-loop stalls over the 1:1 run: a p99 burst with the loop stalled
+    // as long is the harness's, not the server's.
+    const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loopDelay.enable();
     const oneToOne = await oneToOneAt(fanout.rate, fanout.seconds, 'fanout', `1:1, ${fanout.rate} publishes/s`);
+    loopDelay.disable();
     const directExpected = Math.ceil(fanout.rate * fanout.seconds);
     ctx.log(`peers 1:1: p99 ${oneToOne.latencyMs.p99} ms, ${oneToOne.latencyMs.count}/${directExpected} delivered`);
 
@@ -115,6 +126,7 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
       `peers sweep: held up to ${sweep.maxSustainedRate ?? '—'}/s${sweep.firstFailedRate ? `, not at ${sweep.firstFailedRate}/s` : ''}${sweep.atFailure ? ` (${sweep.atFailure})` : ''}`,
     );
 
+    const idle = switchboardIdle.stop();
     return {
       id: PEER_ID,
       title: TITLE,
@@ -129,6 +141,9 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
         deliveryP99Ms: oneToOne.latencyMs.p99,
         directDelivered: `${oneToOne.latencyMs.count}/${directExpected}`,
         directDuplicates: duplicates.get('fanout') ?? 0,
+        // The histogram holds whole timer intervals: minus the resolution, what the loop was late.
+        loadgenLoopDelayP99Ms: round(Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS)),
+        loadgenLoopDelayMaxMs: round(Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS)),
         cpuMsPerDelivered: cpuMsPerDelivery(oneToOne),
         groupSize: members,
         groupDeliveriesPerSecond: grouped.throughput,
@@ -138,9 +153,11 @@ export async function runCentrifugoFanout(ctx: BenchContext): Promise<ScenarioRe
         firstFailedRate: sweep.firstFailedRate,
         sweepHarnessBound: sweep.harnessBound ? 'yes' : 'no',
         sweepAtFailure: sweep.atFailure || null,
+        switchboardIdleNodeCpuPercent: idle.cpuPercent,
       },
       notes: [
         'one Centrifugo process, memory engine: nothing is stored, no broker between nodes; every delivery is in-process',
+        `Switchboard's first API node stays up (idle, no clients) during this scenario: it used ${idle.cpuPercent}% of a core meanwhile`,
         'POST = the server API /api/publish (X-API-Key) to the receiver’s personal channel; the data is a Switchboard message.created frame of the same size',
         'clients: JSON protocol over /connection/websocket, subscribed server-side with the connection JWT’s channels claim',
         `sweep: 1:1 rate doubled from ${fanout.rate}/s, ${SWEEP_STEP_SECONDS[ctx.profile.name]} s a step, until a rate fails twice in a row (p99 ≥ ${SUSTAINED_P99_MS} ms, or a delivery lost); "harness-bound" when Centrifugo used under half a core at the step that failed (the load generator or the shared cores gave out first)`,
