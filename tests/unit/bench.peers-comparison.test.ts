@@ -129,7 +129,7 @@ describe('peer comparison', () => {
 
 describe('rate sweep', () => {
   const step = (rate: number, p99: number, serverCpu = 80) =>
-    measurement(`at ${rate}`, { p99, count: rate, api: [usage(1, serverCpu)] });
+    measurement(`at ${rate}`, { p99, count: rate, throughput: rate, api: [usage(1, serverCpu)] });
 
   it('stops at the first rate that fails twice and keeps the last that held', async () => {
     const seen: number[] = [];
@@ -151,6 +151,14 @@ describe('rate sweep', () => {
   it('counts a lost delivery as a failure however fast the rest were', async () => {
     const result = await sweepRates([200], async (rate) => ({ ...step(rate, 1), errors: 1 }));
     expect(result).toMatchObject({ maxSustainedRate: null, firstFailedRate: 200 });
+  });
+
+  it('fails a rate the load generator could not issue, however fast each delivery was', async () => {
+    const result = await sweepRates([200, 3200], async (rate) => ({
+      ...step(rate, 5),
+      throughput: Math.min(rate, 2646),
+    }));
+    expect(result).toMatchObject({ maxSustainedRate: 200, firstFailedRate: 3200 });
   });
 
   it('calls a failure with the server at a fraction of a core harness-bound', async () => {
