@@ -18,6 +18,9 @@ import {
   UNREACHABLE_LIMITS,
 } from './lib/stack.js';
 import { createWorkload, type Workload } from './lib/workload.js';
+import { PEER_ID } from './peers/compare.js';
+import { writePeersReport } from './peers/report.js';
+import { runCentrifugoFanout } from './peers/scenario.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runGrowth } from './scenarios/growth.js';
 import { runHistory } from './scenarios/history.js';
@@ -27,12 +30,15 @@ import { runRawInsert } from './scenarios/raw-insert.js';
 import { runSend } from './scenarios/send.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only=send,history] [-- --profile] [-- --limits]`
+ * `npm run bench [-- --quick] [-- --only=send,history] [-- --profile] [-- --limits] [-- --peers]`
  *
  * Rate limits are off on the bench's API nodes (RATE_LIMIT_ENABLED=false: every user comes from
  * 127.0.0.1). `--limits` turns them on with quotas no run reaches (UNREACHABLE_LIMITS), so every
  * scenario pays the limiter without being refused; `--only=limiter` measures that cost on sends,
  * a node with limits against one without, in the same run.
+ *
+ * `--peers` adds the fan-out scenario against Centrifugo (peers/, built with Go on first use) and
+ * its comparison with Switchboard's; `--only=fanout --peers` runs just the two.
  *
  * Starts what it needs (services via docker/native/stack.sh, a fresh bench keyspace, API nodes as
  * child processes on loopback), runs the seeded scenarios in a fixed order, writes the JSON and
@@ -50,6 +56,8 @@ const SCENARIOS: Array<{
   { id: 'growth', run: (ctx) => runGrowth(ctx) },
   // Not part of the published run's numbers: the rate limiter's cost on sends (on vs. off).
   { id: 'limiter', run: async (ctx, workload) => runLimiter(ctx, await workload()) },
+  // Only with --peers: the fan-out scenario against Centrifugo, beside Switchboard's in the report.
+  { id: PEER_ID, run: (ctx) => runCentrifugoFanout(ctx) },
 ];
 
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
@@ -61,12 +69,13 @@ async function main() {
       only: { type: 'string' },
       profile: { type: 'boolean', default: false },
       limits: { type: 'boolean', default: false },
+      peers: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npm run bench [-- --quick] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile] [-- --limits]\n`,
+      `usage: npm run bench [-- --quick] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile] [-- --limits] [-- --peers]\n`,
     );
     return 0;
   }
@@ -75,7 +84,10 @@ async function main() {
   const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   // The limiter comparison runs only when asked for: it is not one of the published scenarios.
-  const selected = SCENARIOS.filter((s) => (only ? only.includes(s.id) : s.id !== 'limiter'));
+  // The peer only when asked for (--peers, or named in --only): it needs Go and a first build.
+  const selected = SCENARIOS.filter((s) =>
+    s.id === PEER_ID ? values.peers || only?.includes(s.id) : only ? only.includes(s.id) : s.id !== 'limiter',
+  );
   const profileDir = values.profile ? `${REPO}tests/bench/results/tmp/profiles` : undefined;
   const startedAt = new Date();
   log(
@@ -159,6 +171,13 @@ async function main() {
   const complete = profile.name === 'full' && !only && !values.limits;
   for (const path of writeReport(report, `${REPO}tests/bench/results`, complete))
     log(`wrote ${path.replace(REPO, '')}`);
+  for (const path of writePeersReport(report, `${REPO}tests/bench/results`)) log(`wrote ${path.replace(REPO, '')}`);
+  for (const row of report.peers?.missing ? [] : (report.peers?.rows ?? [])) {
+    log(
+      `peers ${row.what}: Switchboard ${row.switchboard ?? '—'} vs ${row.peer ?? '—'} ${row.unit} (× ${row.ratio ?? '—'}, ${row.better} is better)`,
+    );
+  }
+  if (report.peers?.missing) log(`peers: no comparison: ${report.peers.missing}`);
   log(`ratios ${JSON.stringify(report.ratios)}`);
   for (const target of report.targets) {
     const verdict = target.holds === null ? 'not measured' : target.holds ? 'holds' : 'MISSES';

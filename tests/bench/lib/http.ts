@@ -6,7 +6,7 @@ export interface BenchHttp {
   request<T = unknown>(
     method: 'GET' | 'POST',
     path: string,
-    options?: { token?: string; body?: unknown; expect?: number },
+    options?: { token?: string; body?: unknown; expect?: number; headers?: Record<string, string> },
   ): Promise<T>;
   close(): Promise<void>;
 }
@@ -17,9 +17,9 @@ export function createHttp(baseUrl: string, connections: number): BenchHttp {
     async request<T>(
       method: 'GET' | 'POST',
       path: string,
-      options: { token?: string; body?: unknown; expect?: number } = {},
+      options: { token?: string; body?: unknown; expect?: number; headers?: Record<string, string> } = {},
     ): Promise<T> {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...options.headers };
       if (options.token) headers.authorization = `Bearer ${options.token}`;
       let body: string | undefined;
       if (options.body !== undefined) {

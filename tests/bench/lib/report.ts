@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { comparePeers, type PeerComparison, renderPeers } from '../peers/compare.js';
 import type { Environment } from './environment.js';
 import type { Measurement, Profile, ScenarioResult } from './scenario.js';
 import { ratio } from './stats.js';
@@ -12,6 +13,8 @@ export interface Report {
   startedAt: string;
   durationSeconds: number;
   targets: TargetResult[];
+  /** Switchboard's fan-out beside Centrifugo's (`--peers` only). */
+  peers?: PeerComparison;
   scenarios: ScenarioResult[];
 }
 
@@ -48,6 +51,7 @@ export function buildReport(input: {
     warmToColdHistory: ratio(get('history', 'warmThroughput'), get('history', 'coldThroughput')),
     historyP99At1e6To1e4: ratio(get('growth', 'historyP99Ms_1e6'), get('growth', 'historyP99Ms_1e4')),
   };
+  const peers = comparePeers(scenarios);
   const growthRatio = ratios.historyP99At1e6To1e4 ?? get('growth', 'historyP99LargestToSmallest');
   const levels = profile.growth.levels.map((level) => `1e${Math.round(Math.log10(level))}`);
   const fanoutClients = get('fanout', 'clients');
@@ -127,6 +131,7 @@ export function buildReport(input: {
         ratios.historyP99At1e6To1e4 === null ? `${levels.at(-1)} vs ${levels[0]} (quick sizes)` : '',
       ),
     ],
+    ...(peers ? { peers } : {}),
     scenarios,
   };
 }
@@ -138,7 +143,7 @@ const fmt = (value: number | null | undefined, digits = 2) =>
 
 const verdict = (holds: boolean | null) => (holds === null ? '— not measured' : holds ? '✅ holds' : '❌ misses');
 
-function measurementRow(m: Measurement): string {
+export function measurementRow(m: Measurement): string {
   const api = m.api.length === 0 ? '—' : m.api.map((u) => fmt(u.cpuPercent, 0)).join(' + ');
   const rss =
     m.api.length === 0
@@ -175,6 +180,7 @@ export function renderMarkdown(report: Report): string {
     `- send / raw insert throughput: **${fmt(report.ratios.sendToRawInsert, 3)}**`,
     `- warm / cold history throughput: **${fmt(report.ratios.warmToColdHistory, 3)}**`,
     `- history p99 at 10⁶ / at 10⁴ stored messages: **${fmt(report.ratios.historyP99At1e6To1e4, 3)}**`,
+    ...renderPeers(report.peers),
     '',
     '## Scenarios',
   ];

@@ -45,24 +45,42 @@ export interface ClientSet {
  * Connects one client per user, user i to node i mod nodes.length, `concurrency` handshakes at
  * a time. Clients behave like browsers: they offer permessage-deflate and answer pings.
  */
-export async function connectClients(
+export function connectClients(
   nodeUrls: readonly string[],
   users: readonly SeedUser[],
   concurrency = 100,
+): Promise<ClientSet> {
+  return connectEach(
+    users,
+    concurrency,
+    (user, index) => open(wsUrl(nodeUrls[index % nodeUrls.length] as string, user.token)),
+    (data) => [JSON.parse(data.toString()) as ServerFrame],
+  );
+}
+
+/**
+ * One client per user through `connect` (`concurrency` at a time), gathered into a set whose
+ * frames all go to one handler. `decode` turns a WebSocket message into the frames it carries
+ * (it may answer on the socket, e.g. a ping); what it cannot parse is not a frame and is ignored.
+ */
+export async function connectEach<U extends { id: string }>(
+  users: readonly U[],
+  concurrency: number,
+  connect: (user: U, index: number) => Promise<WebSocket>,
+  decode: (data: WebSocket.RawData, socket: WebSocket) => ServerFrame[],
 ): Promise<ClientSet> {
   let handler: FrameHandler = () => {};
   const clients: WsClient[] = [];
   let failed = 0;
   let firstError: string | undefined;
   await forEachConcurrent(users, concurrency, async (user, index) => {
-    const url = wsUrl(nodeUrls[index % nodeUrls.length] as string, user.token);
     try {
-      const socket = await open(url);
+      const socket = await connect(user, index);
       const client = { userId: user.id, socket };
       socket.on('message', (data) => {
         const receivedAt = hrNow();
         try {
-          handler(client, JSON.parse(data.toString()) as ServerFrame, receivedAt);
+          for (const frame of decode(data, socket)) handler(client, frame, receivedAt);
         } catch {
           // not JSON: not a frame of the contract; ignore
         }
