@@ -31,6 +31,10 @@ export interface SettledNoticeOptions {
  */
 export const SETTLED_CLOCK_MARGIN_MS = 500;
 
+/** Notices due together go out this many at a time, this far apart. */
+export const SETTLED_BATCH = 200;
+export const SETTLED_BATCH_GAP_MS = 100;
+
 /** The frame: "everything stored before you subscribed is below the stable position now". */
 export const SETTLED_FRAME = encodeFrame({ type: 'settled', data: {} });
 
@@ -66,13 +70,21 @@ export function createSettledNotices(options: SettledNoticeOptions) {
         due.push(connection);
         waiting.delete(connection);
       }
-      if (due.length === 0) return;
-      const timer = setTimeout(() => {
-        let sent = 0;
-        for (const connection of due) if (connection.send(SETTLED_FRAME)) sent++;
-        if (sent > 0) options.observer?.settledSent(sent);
-      }, options.delayMs);
-      timer.unref();
+      // When a held position moves, every connection that came in meanwhile is due at once: in
+      // batches, 100 ms apart, so thousands of clients reconnected after a node died do not all
+      // catch up in the same instant (10,000 spread over 5 s).
+      for (let start = 0; start < due.length; start += SETTLED_BATCH) {
+        const batch = due.slice(start, start + SETTLED_BATCH);
+        const timer = setTimeout(
+          () => {
+            let sent = 0;
+            for (const connection of batch) if (connection.send(SETTLED_FRAME)) sent++;
+            if (sent > 0) options.observer?.settledSent(sent);
+          },
+          options.delayMs + (start / SETTLED_BATCH) * SETTLED_BATCH_GAP_MS,
+        );
+        timer.unref();
+      }
     },
     /** Connections still waiting (a gauge, and for tests). */
     get waiting(): number {

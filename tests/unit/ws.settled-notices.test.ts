@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { idAt, minUlidAt } from '../../src/domain/ids.js';
-import { createSettledNotices, SETTLED_FRAME } from '../../src/ws/settled-notices.js';
+import {
+  createSettledNotices,
+  SETTLED_BATCH,
+  SETTLED_BATCH_GAP_MS,
+  SETTLED_FRAME,
+} from '../../src/ws/settled-notices.js';
 
 /** The gateway's `settled` notices, on a hand-driven clock and stable position. */
 function target(open = true) {
@@ -71,5 +76,19 @@ describe('settled notices', () => {
     expect(gone.sent).toEqual([]);
     expect(open.sent).toHaveLength(1);
     expect(counted).toEqual([1]);
+  });
+
+  it('spreads many notices due at once over batches, so a reconnect wave does not catch up in one instant', () => {
+    const n = notices();
+    const many = Array.from({ length: SETTLED_BATCH * 2 + 1 }, () => target());
+    for (const connection of many) n.watch(connection);
+    n.advanced(minUlidAt(now + 1_000));
+    const told = () => many.filter((connection) => connection.sent.length === 1).length;
+    vi.advanceTimersByTime(200);
+    expect(told()).toBe(SETTLED_BATCH);
+    vi.advanceTimersByTime(SETTLED_BATCH_GAP_MS);
+    expect(told()).toBe(SETTLED_BATCH * 2);
+    vi.advanceTimersByTime(SETTLED_BATCH_GAP_MS);
+    expect(told()).toBe(many.length);
   });
 });
