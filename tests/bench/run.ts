@@ -129,6 +129,7 @@ async function main() {
       bucketMs: benchConfig(BENCH_KEYSPACE).messages.bucketMs,
       startNode,
       limits: values.limits,
+      peers: values.peers,
       log,
     };
     let workload: Promise<Workload> | undefined;

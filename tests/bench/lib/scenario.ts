@@ -61,6 +61,8 @@ export interface BenchContext {
   startNode(name: string, keyspace?: string, env?: Record<string, string>): Promise<ApiNode>;
   /** Whether the nodes run with rate limits on (`--limits`: UNREACHABLE_LIMITS) or off (the default). */
   limits: boolean;
+  /** `--peers`: scenarios that have a peer counterpart also measure what the comparison needs (the fan-out rate sweep). */
+  peers: boolean;
   log(line: string): void;
 }
 

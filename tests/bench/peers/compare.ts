@@ -145,6 +145,8 @@ export function comparePeers(scenarios: ScenarioResult[]): PeerComparison | unde
           num(sb, 'maxSustainedRate') === null
             ? 'Switchboard: not measured by the fan-out scenario (no maxSustainedRate metric)'
             : '',
+          num(sb, 'maxSustainedRate') === 0 ? 'Switchboard: not even the sweep’s first rate held' : '',
+          typeof sb?.metrics.sweepAtFailure === 'string' ? `Switchboard failed ${sb.metrics.sweepAtFailure}` : '',
           peer?.metrics.sweepHarnessBound === 'yes' ? 'Centrifugo: harness-bound (its own ceiling is higher)' : '',
           typeof peer?.metrics.sweepAtFailure === 'string' ? `Centrifugo failed ${peer.metrics.sweepAtFailure}` : '',
           num(peer, 'firstFailedRate') === null && peer ? 'Centrifugo: held at every rate tried' : '',

@@ -6,8 +6,13 @@ import { type BenchContext, measure, type ScenarioResult, skipped } from '../lib
 import { createGroups, messageContent, type SeedUser, seedUsers } from '../lib/seed.js';
 import { round, summarize } from '../lib/stats.js';
 import { type ClientSet, connectClients, type FrameHandler, gatewayMissingReason, hrNow } from '../lib/ws-clients.js';
+import { doublingRates, sweepRates } from '../peers/sweep.js';
 
 const ID = 'fanout';
+/** The --peers sweep: from the scenario's rate ÷ 8 (Switchboard may not hold the rate itself) to × 32, 5 s (full) or 2 s (quick) a step. */
+const SWEEP_FLOOR_DIVISOR = 8;
+const SWEEP_CEILING_FACTOR = 32;
+const SWEEP_STEP_SECONDS = { full: 5, quick: 2 } as const;
 const TITLE = 'Fan-out: POST → message.created over two API nodes';
 
 /**
@@ -55,32 +60,42 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
     await sleep(500);
 
     // (1) one-to-one, partner on the other node.
-    const count = Math.ceil(fanout.rate * fanout.seconds);
-    const senders = Array.from({ length: count }, () => rng.int(users.length));
-    let postP99Ms = Number.NaN;
-    let directDuplicates = 0;
-    const direct = await measure(`1:1 cross-node, ${fanout.rate} sends/s`, pids, { rate: fanout.rate }, async () => {
-      const collector = collectDeliveries(clientSet, 'fanout');
-      const posts = await openLoop({
-        rate: fanout.rate,
-        durationMs: fanout.seconds * 1000,
-        maxInFlight: 64,
-        task: async (i) => {
-          const index = senders[i] as number;
-          const sender = users[index] as SeedUser;
-          const partner = users[index ^ 1] as SeedUser;
-          collector.sentAt[i] = hrNow();
-          await (http[index % 2] ?? ctx.http).request('POST', '/api/v1/messages', {
-            token: sender.token,
-            body: { receiverId: partner.id, content: messageContent(`fanout ${i}`) },
-          });
-        },
+    /** One open-loop run of 1:1 sends at `rate` for `seconds`, every delivery collected. */
+    const oneToOneAt = async (rate: number, seconds: number, tag: string, label: string) => {
+      const count = Math.ceil(rate * seconds);
+      const senders = Array.from({ length: count }, () => rng.int(users.length));
+      let postP99Ms = Number.NaN;
+      let duplicates = 0;
+      const measured = await measure(label, pids, { rate }, async () => {
+        const collector = collectDeliveries(clientSet, tag);
+        const posts = await openLoop({
+          rate,
+          durationMs: seconds * 1000,
+          maxInFlight: 64,
+          task: async (i) => {
+            const index = senders[i] as number;
+            const sender = users[index] as SeedUser;
+            const partner = users[index ^ 1] as SeedUser;
+            collector.sentAt[i] = hrNow();
+            await (http[index % 2] ?? ctx.http).request('POST', '/api/v1/messages', {
+              token: sender.token,
+              body: { receiverId: partner.id, content: messageContent(`${tag} ${i}`) },
+            });
+          },
+        });
+        postP99Ms = summarize(posts.latenciesMs).p99;
+        const delivered = await collector.finish(count, posts);
+        duplicates = collector.duplicates();
+        return delivered;
       });
-      postP99Ms = summarize(posts.latenciesMs).p99;
-      const delivered = await collector.finish(count, posts);
-      directDuplicates = collector.duplicates();
-      return delivered;
-    });
+      return { measured, count, postP99Ms, duplicates };
+    };
+    const {
+      measured: direct,
+      count,
+      postP99Ms,
+      duplicates: directDuplicates,
+    } = await oneToOneAt(fanout.rate, fanout.seconds, 'fanout', `1:1 cross-node, ${fanout.rate} sends/s`);
     ctx.log(`fan-out 1:1: p99 ${direct.latencyMs.p99} ms, ${direct.latencyMs.count}/${count} delivered`);
 
     // (2) a big group, one sender, a few sends in flight.
@@ -111,12 +126,27 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
       `fan-out group: ${grouped.throughput} deliveries/s, ${grouped.latencyMs.count}/${expected} delivered, p99 ${grouped.latencyMs.p99} ms`,
     );
 
+    // With --peers: the highest 1:1 rate that holds (p99 < 50 ms, nothing lost), by the same
+    // sweep and bar as the peer's (peers/sweep.ts), starting below the scenario's rate.
+    const sweep = ctx.peers
+      ? await sweepRates(doublingRates(fanout.rate / SWEEP_FLOOR_DIVISOR, fanout.rate * SWEEP_CEILING_FACTOR), (rate) =>
+          oneToOneAt(rate, SWEEP_STEP_SECONDS[ctx.profile.name], `sweep${rate}`, `sweep: 1:1 at ${rate} sends/s`).then(
+            (step) => step.measured,
+          ),
+        )
+      : undefined;
+    if (sweep) {
+      ctx.log(
+        `fan-out sweep: held up to ${sweep.maxSustainedRate ?? '—'}/s${sweep.firstFailedRate ? `, not at ${sweep.firstFailedRate}/s` : ''}${sweep.atFailure ? ` (${sweep.atFailure})` : ''}`,
+      );
+    }
+
     return {
       id: ID,
       title: TITLE,
       status: 'ok',
       seconds: round((performance.now() - started) / 1000, 1),
-      measurements: [direct, grouped],
+      measurements: [direct, grouped, ...(sweep?.steps ?? [])],
       metrics: {
         clients: set.clients.length,
         deliveryP99Ms: direct.latencyMs.p99,
@@ -126,6 +156,7 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
         groupSize: members.length,
         groupDeliveriesPerSecond: grouped.throughput,
         groupDelivered: `${grouped.latencyMs.count}/${expected}`,
+        ...(sweep ? { maxSustainedRate: sweep.maxSustainedRate ?? 0, sweepAtFailure: sweep.atFailure || null } : {}),
       },
       notes: [
         'latency: from just before the POST to the frame arriving at the other participant; throughput in the measurements is deliveries per second',
