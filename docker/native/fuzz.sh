@@ -89,6 +89,10 @@ print(requests)
 PY
 }
 
+# schemathesis's report as quoted material: "[schemathesis] " before each line, its "=====" banners
+# and its "in 100.02s" endings (the two marks of a pytest summary) rewritten.
+quote_report() { sed -E 's/^=+ (.*[^ ]) =+$/-- \1 --/; s/ in ([0-9.]+)s\b/ (\1 s)/; s/^/[schemathesis] /'; }
+
 # One schemathesis pass; $1 names it, $2 is its time budget, the rest are extra options (a header).
 failed=0
 declare -A SUMMARY
@@ -104,15 +108,18 @@ fuzz_pass() {
     --report junit,ndjson --report-dir "$OUT/$name" --no-color "$@" >"$OUT/$name.txt" 2>&1 || rc=$?
   # schemathesis's own report: from the first error or failure on when the pass failed (each
   # with a curl line that reproduces it), else only its summary.
+  # Each line goes out prefixed and without its "=====" banners: CI reads the log's closing lines
+  # for test runners' summaries, and schemathesis's last line ("=== 2 warnings in 100.02s ===")
+  # has the shape of a pytest run that executed no test.
   if [ "$rc" != 0 ]; then
-    sed -n '/^=* \(ERRORS\|FAILURES\) =*$/,$p' "$OUT/$name.txt" >&2
+    sed -n '/^=* \(ERRORS\|FAILURES\) =*$/,$p' "$OUT/$name.txt" | quote_report >&2
   else
-    sed -n '/^=* SUMMARY =*$/,$p' "$OUT/$name.txt" >&2
+    sed -n '/^=* SUMMARY =*$/,$p' "$OUT/$name.txt" | quote_report >&2
   fi
   if [ "$rc" = 124 ]; then say "pass '$name' overran its budget by 30 s and was stopped"; fi
   # schemathesis's last line: "N failures, M errors, K warnings in T s" (or "no issues found").
   local verdict
-  verdict="$(tail -n 1 "$OUT/$name.txt" | tr -d '=' | sed 's/^ *//;s/ *$//')"
+  verdict="$(tail -n 1 "$OUT/$name.txt" | tr -d '=' | sed 's/^ *//;s/ *$//;s/ in \([0-9.]*\)s$/ (\1 s)/')"
   SUMMARY[$name]="$(count_requests "$OUT/$name") requests, $verdict; exit $rc after $((SECONDS - pass_started)) s"
   [ "$rc" = 0 ] || failed=1
 }
