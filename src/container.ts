@@ -249,6 +249,7 @@ export async function createContainer(config: Config, options: { logger?: Logger
       return true;
     },
     redis: () => redisAnswers(redis),
+    sync: () => sync.holdsLease(),
   };
 
   // Parts that need the listening HTTP server (the WebSocket gateway) register here; drainers

@@ -25,6 +25,9 @@ describe('readiness', () => {
       REDIS_URL: redis.url,
       CASSANDRA_CONTACT_POINTS: `127.0.0.1:${cassandraProxy.port}`,
       CASSANDRA_REQUEST_TIMEOUT_MS: '2000',
+      // A lease of L/2 = 1 s, so a slow link lets it lapse quickly (the last test).
+      SYNC_NODE_TIMEOUT_MS: '2000',
+      SYNC_REPORT_INTERVAL_MS: '100',
     });
   });
 
@@ -51,7 +54,7 @@ describe('readiness', () => {
   it('reports ready with both dependencies up', async () => {
     expect(await readyz()).toEqual({
       status: 200,
-      body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up' } },
+      body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up', sync: 'up' } },
     });
   });
 
@@ -60,7 +63,7 @@ describe('readiness', () => {
     const degraded = await poll(readyz, (r) => r.body.dependencies.redis === 'down');
     expect(degraded).toEqual({
       status: 200,
-      body: { status: 'degraded', dependencies: { cassandra: 'up', redis: 'down' } },
+      body: { status: 'degraded', dependencies: { cassandra: 'up', redis: 'down', sync: 'up' } },
     });
     // The node still serves from Cassandra while the cache is away.
     const api = apiClient(server.url);
@@ -71,7 +74,7 @@ describe('readiness', () => {
     const recovered = await poll(readyz, (r) => r.body.dependencies.redis === 'up');
     expect(recovered).toEqual({
       status: 200,
-      body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up' } },
+      body: { status: 'ready', dependencies: { cassandra: 'up', redis: 'up', sync: 'up' } },
     });
   });
 
@@ -79,11 +82,31 @@ describe('readiness', () => {
     cassandraProxy.cut();
     const down = await poll(readyz, (r) => r.status === 503);
     expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: 'unavailable', dependencies: { cassandra: 'down', redis: 'up' } });
+    // The lease lapses too (no position report gets through), within L/2.
+    const both = await poll(readyz, (r) => r.body.dependencies.sync === 'down');
+    expect(both.body).toEqual({
+      status: 'unavailable',
+      dependencies: { cassandra: 'down', redis: 'up', sync: 'down' },
+    });
 
     cassandraProxy.restore();
     const back = await poll(readyz, (r) => r.status === 200, 60_000);
     expect(back.status).toBe(200);
-    expect(back.body.dependencies.cassandra).toBe('up');
+    expect(back.body.dependencies).toEqual({ cassandra: 'up', redis: 'up', sync: 'up' });
+  });
+
+  it('answers 503 while position reports outlast the sync lease, though Cassandra still answers', async () => {
+    // Every request towards Cassandra 1.5 s late: the health query answers (within the 2 s request
+    // timeout), but each position report starts more than L/2 (1 s here) before it lands, so the
+    // node holds no lease and would answer every send 503; the balancer must not send it traffic.
+    cassandraProxy.delay(1500);
+    const slow = await poll(readyz, (r) => r.body.dependencies.sync === 'down');
+    expect(slow).toEqual({
+      status: 503,
+      body: { status: 'unavailable', dependencies: { cassandra: 'up', redis: 'up', sync: 'down' } },
+    });
+    cassandraProxy.delay(0);
+    const back = await poll(readyz, (r) => r.status === 200, 30_000);
+    expect(back.body).toEqual({ status: 'ready', dependencies: { cassandra: 'up', redis: 'up', sync: 'up' } });
   });
 });

@@ -8,6 +8,12 @@ export interface HealthChecks {
   cassandra(): Promise<boolean>;
   /** Whether Redis answers now: without it the node serves, degraded (no cache, no fan-out). */
   redis(): Promise<boolean>;
+  /**
+   * Whether the node holds its sync lease (src/services/sync/README.md, "Lease"): without it every
+   * send answers 503, so the node is not ready though Cassandra may still answer (a link so slow
+   * that position reports outlast the lease, or a node whose row was reaped, until it rejoins).
+   */
+  sync(): boolean;
 }
 
 /** Liveness and readiness, outside /api/v1 so load balancers and orchestrators find them. */
@@ -19,11 +25,14 @@ export function healthRoutes(checks: HealthChecks) {
         checks.cassandra().catch(() => false),
         checks.redis().catch(() => false),
       ]);
+      const sync = checks.sync();
       const dependencies: Record<string, DependencyState> = {
         cassandra: cassandra ? 'up' : 'down',
         redis: redis ? 'up' : 'down',
+        sync: sync ? 'up' : 'down',
       };
-      const status = !cassandra ? 'unavailable' : redis ? 'ready' : 'degraded';
-      return c.json({ status, dependencies }, cassandra ? 200 : 503);
+      const serves = cassandra && sync;
+      const status = !serves ? 'unavailable' : redis ? 'ready' : 'degraded';
+      return c.json({ status, dependencies }, serves ? 200 : 503);
     });
 }

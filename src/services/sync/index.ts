@@ -78,6 +78,11 @@ export function createSync(
       return node.nodeId;
     },
     start: () => node.start(),
+    /**
+     * Whether this node may answer 201 now: it holds its lease (its last good position report
+     * started less than L/2 ago). Without it every send answers 503, so readiness reports it.
+     */
+    holdsLease: () => node.leaseValid(node.nodeId),
     /** Calls `listener` with S each time it moves (the gateway's `settled` notices); returns the unsubscribe. */
     onAdvance(listener: (position: string) => void): () => void {
       advanceListeners.add(listener);
