@@ -4,6 +4,7 @@ import { closedLoop, type LoadResult, openLoop } from '../lib/load.js';
 import { createRng } from '../lib/prng.js';
 import { type BenchContext, measure, type ScenarioResult, skipped } from '../lib/scenario.js';
 import { createGroups, messageContent, type SeedUser, seedUsers } from '../lib/seed.js';
+import { countersPer, formatPer, snapshotCounters } from '../lib/server-counters.js';
 import { round, summarize } from '../lib/stats.js';
 import { type ClientSet, connectClients, type FrameHandler, gatewayMissingReason, hrNow } from '../lib/ws-clients.js';
 import { doublingRates, sweepRates } from '../peers/sweep.js';
@@ -66,7 +67,10 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
       const senders = Array.from({ length: count }, () => rng.int(users.length));
       let postP99Ms = Number.NaN;
       let duplicates = 0;
+      let perMessage: ReturnType<typeof countersPer> | undefined;
+      const metricsUrls = nodes.map((node) => node.metricsUrl);
       const measured = await measure(label, pids, { rate }, async () => {
+        const before = await snapshotCounters(metricsUrls, ctx.redis);
         const collector = collectDeliveries(clientSet, tag);
         const posts = await openLoop({
           rate,
@@ -86,17 +90,29 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
         postP99Ms = summarize(posts.latenciesMs).p99;
         const delivered = await collector.finish(count, posts);
         duplicates = collector.duplicates();
+        perMessage = countersPer(before, await snapshotCounters(metricsUrls, ctx.redis), delivered.latenciesMs.length);
         return delivered;
       });
-      return { measured, count, postP99Ms, duplicates };
+      return { measured, count, postP99Ms, duplicates, perMessage };
     };
     const {
       measured: direct,
       count,
       postP99Ms,
       duplicates: directDuplicates,
+      perMessage: directPerMessage,
     } = await oneToOneAt(fanout.rate, fanout.seconds, 'fanout', `1:1 cross-node, ${fanout.rate} sends/s`);
     ctx.log(`fan-out 1:1: p99 ${direct.latencyMs.p99} ms, ${direct.latencyMs.count}/${count} delivered`);
+    const cassandraPerMessage = directPerMessage
+      ? formatPer(directPerMessage.cassandraTotal, directPerMessage.cassandra)
+      : '—';
+    const redisPerMessage = directPerMessage ? formatPer(directPerMessage.redisTotal, directPerMessage.redis) : '—';
+    ctx.log(
+      `fan-out 1:1 per delivered message: Cassandra statements ${cassandraPerMessage}; Redis commands ${redisPerMessage}`,
+    );
+    ctx.log(
+      `fan-out 1:1 server side: POST /api/v1/messages mean ${directPerMessage?.sendMeanMs ?? '—'} ms; mean wait per statement (ms) ${JSON.stringify(directPerMessage?.meanMs ?? {})}`,
+    );
 
     // (2) a big group, one sender, a few sends in flight.
     const owner = members[0] as SeedUser;
@@ -153,6 +169,9 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
         directDelivered: `${direct.latencyMs.count}/${count}`,
         directDuplicates,
         postP99Ms,
+        cassandraStatementsPerMessage: directPerMessage?.cassandraTotal ?? null,
+        serverSendMeanMs: directPerMessage?.sendMeanMs ?? null,
+        redisCommandsPerMessage: directPerMessage?.redisTotal ?? null,
         groupSize: members.length,
         groupDeliveriesPerSecond: grouped.throughput,
         groupDelivered: `${grouped.latencyMs.count}/${expected}`,
@@ -161,6 +180,7 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
       notes: [
         'latency: from just before the POST to the frame arriving at the other participant; throughput in the measurements is deliveries per second',
         'sender i and partner i xor 1 sit on different nodes, so every 1:1 delivery crosses Redis pub/sub',
+        `1:1 per delivered message, everything the servers did meanwhile (background work included): Cassandra statements ${cassandraPerMessage}; Redis commands ${redisPerMessage}`,
       ],
     };
   } finally {
