@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 /**
  * What the servers did during a measurement, counted by themselves: the Cassandra statements every
  * API node issued (its `switchboard_cassandra_request_duration_seconds` histogram, by statement)
- * and the commands Redis ran (`INFO commandstats`, a script's own calls included). The difference
+ * and the commands Redis ran (`INFO commandstats`, a script's own calls included), with each node's
+ * event-loop delay and GC time over the same interval. The difference
  * of two snapshots, divided by the messages delivered, is the per-message cost that
  * tests/bench/README.md ("What one message costs") breaks down.
  */
@@ -15,6 +16,11 @@ export interface CounterSnapshot {
   /** Server-side time and count of POST /api/v1/messages (from the request histogram). */
   sendSeconds: number;
   sends: number;
+  /**
+   * Per node: event-loop delay p99 and max in ms since the previous scrape (prom-client's
+   * monitorEventLoopDelay histogram, reset at every scrape), and seconds spent in GC so far.
+   */
+  loops: { p99Ms: number; maxMs: number; gcSeconds: number }[];
 }
 
 const CASSANDRA = /^switchboard_cassandra_request_duration_seconds_(count|sum)\{([^}]*)\} ([\d.e+-]+)/;
@@ -25,9 +31,20 @@ async function nodeCounters(metricsUrls: string[]) {
   const seconds = new Map<string, number>();
   let sendSeconds = 0;
   let sends = 0;
+  const loops: CounterSnapshot['loops'] = [];
   const add = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
   for (const url of metricsUrls) {
     const text = await (await fetch(`${url}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const gcSeconds = [...text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)$/gm)].reduce(
+      (sum, match) => sum + Number(match[1]),
+      0,
+    );
+    loops.push({
+      p99Ms: Math.round(gauge('nodejs_eventloop_lag_p99_seconds') * 10_000) / 10,
+      maxMs: Math.round(gauge('nodejs_eventloop_lag_max_seconds') * 10_000) / 10,
+      gcSeconds,
+    });
     for (const line of text.split('\n')) {
       const statement = CASSANDRA.exec(line);
       if (statement) {
@@ -36,13 +53,13 @@ async function nodeCounters(metricsUrls: string[]) {
         continue;
       }
       const send = SEND.exec(line);
-      if (send && send[2]?.includes('method="POST"') && send[2].includes('route="/api/v1/messages"')) {
+      if (send?.[2]?.includes('method="POST"') && send[2].includes('route="/api/v1/messages"')) {
         if (send[1] === 'count') sends += Number(send[3]);
         else sendSeconds += Number(send[3]);
       }
     }
   }
-  return { counts, seconds, sendSeconds, sends };
+  return { counts, seconds, sendSeconds, sends, loops };
 }
 
 async function redisCommands(redis: Redis): Promise<Map<string, number>> {
@@ -63,6 +80,7 @@ export async function snapshotCounters(metricsUrls: string[], redis: Redis): Pro
     redis: commands,
     sendSeconds: nodes.sendSeconds,
     sends: nodes.sends,
+    loops: nodes.loops,
   };
 }
 
@@ -92,7 +110,13 @@ export function countersPer(before: CounterSnapshot, after: CounterSnapshot, per
   }
   const sends = after.sends - before.sends;
   const sendMeanMs = sends > 0 ? Math.round(((after.sendSeconds - before.sendSeconds) / sends) * 10_000) / 10 : null;
-  return { cassandra, cassandraTotal: total(cassandra), meanMs, redis, redisTotal: total(redis), sendMeanMs };
+  // Each node's loop delay over the interval (the scrape before reset it) and its GC time in it.
+  const loops = after.loops.map((loop, i) => ({
+    p99Ms: loop.p99Ms,
+    maxMs: loop.maxMs,
+    gcMs: Math.round((loop.gcSeconds - (before.loops[i]?.gcSeconds ?? 0)) * 1000),
+  }));
+  return { cassandra, cassandraTotal: total(cassandra), meanMs, redis, redisTotal: total(redis), sendMeanMs, loops };
 }
 
 /** "5.1 (INSERT messages 1, SELECT blocks_by_user 2, …)": a per-message line for reports and logs. */

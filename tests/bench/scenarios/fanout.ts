@@ -113,6 +113,9 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
     ctx.log(
       `fan-out 1:1 server side: POST /api/v1/messages mean ${directPerMessage?.sendMeanMs ?? '—'} ms; mean wait per statement (ms) ${JSON.stringify(directPerMessage?.meanMs ?? {})}`,
     );
+    const loops = directPerMessage?.loops ?? [];
+    const loopLine = loops.map((l) => `p99 ${l.p99Ms} ms, max ${l.maxMs} ms, GC ${l.gcMs} ms`).join(' | ');
+    ctx.log(`fan-out 1:1 event loop per node (monitorEventLoopDelay, 10 ms resolution): ${loopLine}`);
 
     // (2) a big group, one sender, a few sends in flight.
     const owner = members[0] as SeedUser;
@@ -171,6 +174,9 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
         postP99Ms,
         cassandraStatementsPerMessage: directPerMessage?.cassandraTotal ?? null,
         serverSendMeanMs: directPerMessage?.sendMeanMs ?? null,
+        eventLoopP99Ms: loops.map((l) => l.p99Ms).join(' / '),
+        eventLoopMaxMs: loops.map((l) => l.maxMs).join(' / '),
+        gcMs: loops.map((l) => l.gcMs).join(' / '),
         redisCommandsPerMessage: directPerMessage?.redisTotal ?? null,
         groupSize: members.length,
         groupDeliveriesPerSecond: grouped.throughput,
@@ -181,6 +187,7 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
         'latency: from just before the POST to the frame arriving at the other participant; throughput in the measurements is deliveries per second',
         'sender i and partner i xor 1 sit on different nodes, so every 1:1 delivery crosses Redis pub/sub',
         `1:1 per delivered message, everything the servers did meanwhile (background work included): Cassandra statements ${cassandraPerMessage}; Redis commands ${redisPerMessage}`,
+        `1:1 API nodes' event loop (delay p99 / max, GC time, per node): ${loopLine || '—'}`,
       ],
     };
   } finally {
