@@ -53,6 +53,17 @@ const envSchema = z.object({
   CASSANDRA_USERNAME: z.string().optional(),
   CASSANDRA_PASSWORD: z.string().optional(),
   CASSANDRA_REQUEST_TIMEOUT_MS: integer(100, 120_000).default(12_000),
+  // Where to reach each ring member instead of the address it gossips (`ip:port=host:port,…`):
+  // for nodes behind NAT, or a proxy between this node and the ring (the fault suite's slowed and
+  // cut link). The driver learns members from system.peers and connects to them directly, so a
+  // proxied contact point alone would not stand between the node and the ring.
+  CASSANDRA_ADDRESS_MAP: z
+    .string()
+    .regex(
+      /^$|^\s*[^\s,:=]+:\d+=[^\s,:=]+:\d+(\s*,\s*[^\s,:=]+:\d+=[^\s,:=]+:\d+)*\s*$/,
+      'must be ip:port=host:port,ip:port=host:port,…',
+    )
+    .optional(),
 
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   // A Redis Cluster instead (`host:port,host:port,…`, a few of its nodes; the rest are
@@ -188,6 +199,8 @@ export interface Config {
     username: string | undefined;
     password: string | undefined;
     requestTimeoutMs: number;
+    /** Ring member address (as gossiped, `ip:port`) → where this node reaches it. */
+    addressMap: ReadonlyMap<string, string>;
   };
   redis: {
     url: string;
@@ -303,6 +316,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       username: e.CASSANDRA_USERNAME,
       password: e.CASSANDRA_PASSWORD,
       requestTimeoutMs: e.CASSANDRA_REQUEST_TIMEOUT_MS,
+      addressMap: new Map(
+        commaSeparated.parse(e.CASSANDRA_ADDRESS_MAP ?? '').map((pair) => pair.split('=') as [string, string]),
+      ),
     },
     redis: {
       url: e.REDIS_URL,

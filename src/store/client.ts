@@ -57,7 +57,26 @@ export function createCassandraClient(config: Config['cassandra'], options: { ke
       serialConsistency: consistencies.localSerial,
     },
     pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
+    ...(config.addressMap.size > 0 ? { policies: { addressResolution: new MappedAddresses(config.addressMap) } } : {}),
   });
+}
+
+/**
+ * CASSANDRA_ADDRESS_MAP: the driver asks for every ring member it learns from system.peers where
+ * to connect; a mapped member is reached at its mapped address, the rest as gossiped.
+ */
+// The driver checks `instanceof AddressTranslator`; its typings declare only the interface.
+const AddressTranslator = (cassandra.policies.addressResolution as unknown as Record<string, unknown>)
+  .AddressTranslator as new () => cassandra.policies.addressResolution.AddressTranslator;
+
+class MappedAddresses extends AddressTranslator {
+  constructor(private readonly map: ReadonlyMap<string, string>) {
+    super();
+  }
+
+  override translate(address: string, port: number, callback: (endpoint: string) => void): void {
+    callback(this.map.get(`${address}:${port}`) ?? `${address}:${port}`);
+  }
 }
 
 /**

@@ -42,6 +42,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: 'nope' })).toThrow(/REDIS_CLUSTER_NODES/);
   });
 
+  it('maps ring members to the addresses CASSANDRA_ADDRESS_MAP gives, and refuses a malformed map', () => {
+    expect(loadConfig({ JWT_SECRET: SECRET }).cassandra.addressMap.size).toBe(0);
+    const { addressMap } = loadConfig({
+      JWT_SECRET: SECRET,
+      CASSANDRA_ADDRESS_MAP: '127.0.0.2:9042=127.0.0.1:19042, 127.0.0.3:9042=proxy:19043',
+    }).cassandra;
+    expect([...addressMap]).toEqual([
+      ['127.0.0.2:9042', '127.0.0.1:19042'],
+      ['127.0.0.3:9042', 'proxy:19043'],
+    ]);
+    for (const bad of ['127.0.0.2=127.0.0.1:19042', '127.0.0.2:9042', '127.0.0.2:9042=a:1=b:2']) {
+      expect(() => loadConfig({ JWT_SECRET: SECRET, CASSANDRA_ADDRESS_MAP: bad })).toThrow(/CASSANDRA_ADDRESS_MAP/);
+    }
+  });
+
   it('reads overrides, coercing numbers, lists and booleans', () => {
     const config = loadConfig({
       JWT_SECRET: SECRET,
