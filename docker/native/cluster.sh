@@ -6,6 +6,7 @@
 #
 #   docker/native/cluster.sh up|down|status
 #   docker/native/cluster.sh start|kill cassandra N | api N | redis PORT   (kill = SIGKILL; the fault suite's levers)
+#   docker/native/cluster.sh stop api N                                    (SIGTERM: a graceful stop)
 #   docker/native/cluster.sh redis-restart-empty                          (every Redis node stopped, the cluster recreated empty)
 #
 # Every address and port is a setting, so a second topology can run beside a machine's shared
@@ -108,8 +109,15 @@ api_up() { # N
   if pid_alive "$API_PID"; then clog "api$n already running (pid $(cat "$API_PID")) on 127.0.0.1:$port"; return 0; fi
   port_open "$port" && die "127.0.0.1:$port is taken (set CLUSTER_API_PORTS)"
   load_cluster_env
+  # $API_DIR/extra.env (KEY=VALUE lines), when present, is laid over the cluster's settings for this
+  # node alone: the fault suite routes one node's Cassandra link through a proxy with it.
+  local extra=()
+  if [ -f "$API_DIR/extra.env" ]; then
+    local line; while IFS= read -r line; do [ -n "$line" ] && extra+=("$line"); done <"$API_DIR/extra.env"
+    clog "api$n with $API_DIR/extra.env: ${extra[*]}"
+  fi
   # exec: the background subshell becomes the node, so the pid file holds the node's own pid.
-  (cd "$REPO" && exec env "${CLUSTER_ENV[@]}" NODE_ID="api$n" HOST=127.0.0.1 PORT="$port" \
+  (cd "$REPO" && exec env "${CLUSTER_ENV[@]}" "${extra[@]}" NODE_ID="api$n" HOST=127.0.0.1 PORT="$port" \
     METRICS_HOST=127.0.0.1 METRICS_PORT=$((METRICS_BASE_PORT + n)) \
     nohup node --env-file=.env dist/src/main.js >>"$API_LOG" 2>&1 </dev/null) &
   echo $! >"$API_PID"
@@ -180,6 +188,12 @@ cluster_up() {
   clog "applying schema to keyspace $KEYSPACE (RF 3)"
   load_cluster_env
   (cd "$REPO" && npm run --silent build && env "${CLUSTER_ENV[@]}" node --env-file=.env dist/src/migrate.js)
+  # Each node loads its schema from system_schema's SSTables before it replays its commit log. A
+  # node SIGKILLed before its copy of a schema change was flushed fails to start: replaying its
+  # writes to a column the change added ("Unknown column owner_id during deserialization") is a
+  # commit log error, fatal by default (the fault suite's node kill on a fresh ring hit it). So
+  # after every migration, each node flushes its schema tables.
+  for n in 1 2 3; do bash "$HERE/nodetool.sh" "$n" flush system_schema; done
   for n in $(seq 1 "${#API_PORTS[@]}"); do api_up "$n"; done
   nginx_up
   write_topology
@@ -237,8 +251,9 @@ case "$cmd:${2:-}" in
   start:redis) redis_cluster_node_start "$3" ;;
   kill:cassandra) cassandra_node "$3"; kill_pidfile "$CASS_PID" "cassandra$3" ;;
   kill:api) api_paths "$3"; kill_pidfile "$API_PID" "api$3" ;;
+  stop:api) api_paths "$3"; stop_pid "api$3" "$API_PID" 20 ;;
   kill:redis) kill_pidfile "$REDIS_CLUSTER_DIR/$3/redis.pid" "redis $3" ;;
   redis-restart-empty:*) redis_cluster_down; redis_cluster_up ;;
   env:*) cluster_env ;;
-  *) die "usage: $0 up|down|status | start|kill cassandra N|api N|redis PORT | redis-restart-empty | env" ;;
+  *) die "usage: $0 up|down|status | start|kill cassandra N|api N|redis PORT | stop api N | redis-restart-empty | env" ;;
 esac

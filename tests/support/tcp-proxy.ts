@@ -30,6 +30,8 @@ export interface TcpProxy {
    * requests still arrive, only late (as a write that outlives its send deadline does).
    */
   delay(ms: number): void;
+  /** Connections open through the proxy now. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     delay(ms) {
       requestDelayMs = ms;
     },
+    // Each connection is a pair (client side and upstream), added and dropped together.
+    connections: () => sockets.size / 2,
     close: () =>
       new Promise<void>((resolve) => {
         open = false;

@@ -22,6 +22,7 @@ export interface ScenarioFigures {
   wsCompleteFinal: number;
   wsReconnects: number;
   resyncFrames: number;
+  settledFrames: number;
   notes: string[];
   checks: { what: string; ok: boolean }[];
 }
@@ -88,6 +89,7 @@ export function computeFigures(
     wsCompleteFinal: ws.final,
     wsReconnects: load.clients.reduce((sum, client) => sum + client.connections - 1, 0),
     resyncFrames: load.clients.reduce((sum, client) => sum + client.resyncs, 0),
+    settledFrames: load.clients.reduce((sum, client) => sum + client.settledFrames, 0),
   };
 }
 
@@ -118,7 +120,7 @@ export function renderScenario(f: ScenarioFigures): string {
     `| Longest gap without a successful send | ${ms(f.longestGapMs)} |`,
     `| Send p99 before / during / after | ${ms(f.p99.before)} / ${ms(f.p99.during)} / ${ms(f.p99.after)} |`,
     `| WebSocket clients with every acknowledged message | **${f.wsCompleteFinal} / ${f.wsClients}** (${f.wsCompleteLive} before their last catch-up) |`,
-    `| WebSocket reconnects / resync frames | ${f.wsReconnects} / ${f.resyncFrames} |`,
+    `| WebSocket reconnects / resync frames / settled frames | ${f.wsReconnects} / ${f.resyncFrames} / ${f.settledFrames} |`,
     ...f.checks.map((check) => `| Check: ${check.what} | ${check.ok ? 'yes' : '**NO**'} |`),
     '',
     ...f.notes.map((note) => `- ${note}`),

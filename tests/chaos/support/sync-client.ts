@@ -39,11 +39,15 @@ export const outcomeOf = (answer: Answer) =>
       ? String(answer.status)
       : `${answer.status}${typeof answer.body === 'object' && answer.body?.code ? ` ${answer.body.code}` : ''}`;
 
+/** The documented loop's safety net: a catch-up every 30 s while connected. */
+const PERIODIC_CATCH_UP_MS = 30_000;
+
 /**
  * A WebSocket client that follows the documented loop (src/ws/README.md, "Reconnecting without
  * losing messages") with server-issued cursors only, through the balancer: connect, wait for
- * `ready`, catch up, apply `message.created`, catch up again on `resync`, reconnect on close (1001
- * at once with a little jitter, anything else with backoff).
+ * `ready`, catch up, apply `message.created`, catch up again on `resync` and on `settled` and every
+ * 30 s while connected, reconnect on close (1001 at once with a little jitter, anything else with
+ * backoff).
  */
 export class SyncClient {
   readonly received = new Set<string>();
@@ -54,6 +58,8 @@ export class SyncClient {
   readonly closeCodes: number[] = [];
   connections = 0;
   resyncs = 0;
+  /** `settled` frames received (one per connection, once what was stored before its `ready` is visible). */
+  settledFrames = 0;
   private readonly cursors = new Map<string, string>();
   private syncCursor: string | undefined;
   private stopped = false;
@@ -154,6 +160,10 @@ export class SyncClient {
             this.resyncs++;
             pendingResync = true;
           }
+          if (frame.type === 'settled') {
+            this.settledFrames++;
+            pendingResync = true;
+          }
         });
       } catch {
         await sleep(backoff + Math.random() * 250);
@@ -168,7 +178,12 @@ export class SyncClient {
       void closed.then((c) => {
         code = c;
       });
+      let nextPeriodic = Date.now() + PERIODIC_CATCH_UP_MS;
       while (!this.stopped && code === undefined) {
+        if (Date.now() >= nextPeriodic) {
+          nextPeriodic = Date.now() + PERIODIC_CATCH_UP_MS;
+          pendingResync = true;
+        }
         if (pendingResync) {
           pendingResync = false;
           if (!(await this.catchUp())) {
