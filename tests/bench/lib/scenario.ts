@@ -3,7 +3,7 @@ import type { CassandraClient } from '../../../src/store/client.js';
 import type { BenchHttp } from './http.js';
 import type { LoadResult } from './load.js';
 import { type ProcessUsage, trackProcesses } from './process-metrics.js';
-import { type ApiNode, cassandraPid } from './stack.js';
+import { type ApiNode, cassandraPids } from './stack.js';
 import { type LatencySummary, round, summarize } from './stats.js';
 
 /** The sizes of one run. `full` is the reported benchmark; `quick` is a smoke run under 2 minutes. */
@@ -105,15 +105,16 @@ export async function measure(
   run: () => Promise<LoadResult>,
 ): Promise<Measurement> {
   const tracker = trackProcesses(pids);
-  const dbPid = cassandraPid();
-  const db = dbPid === undefined ? undefined : trackProcesses([dbPid]);
+  const dbPids = cassandraPids();
+  const db = dbPids.length === 0 ? undefined : trackProcesses(dbPids);
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
   const result = await run();
   const cpu = process.cpuUsage(cpuBefore);
   const wallMs = performance.now() - wallBefore;
   const api = tracker.stop();
-  const cassandra = db?.stop()[0] ?? null;
+  // On the ring, the three nodes' figures added up (pid: the first node's).
+  const cassandra = sumUsage(db?.stop() ?? []);
   return {
     label,
     concurrency: shape.concurrency ?? null,
@@ -141,3 +142,22 @@ export const skipped = (id: string, title: string, reason: string): ScenarioResu
   metrics: {},
   notes: [],
 });
+
+/** Several processes' usage as one (CPU and RSS added up), or null for none. */
+function sumUsage(usages: ProcessUsage[]): ProcessUsage | null {
+  const [first] = usages;
+  if (!first || usages.length === 1) return first ?? null;
+  const add = (pick: (u: ProcessUsage) => number) =>
+    round(
+      usages.reduce((sum, u) => sum + pick(u), 0),
+      1,
+    );
+  return {
+    pid: first.pid,
+    cpuSeconds: add((u) => u.cpuSeconds),
+    cpuPercent: add((u) => u.cpuPercent),
+    rssStartMb: add((u) => u.rssStartMb),
+    rssEndMb: add((u) => u.rssEndMb),
+    rssPeakMb: add((u) => u.rssPeakMb),
+  };
+}

@@ -164,14 +164,24 @@ export async function startApiNode(
   };
 }
 
-/** The pid of the natively started Cassandra (its pid file), or undefined when it runs elsewhere. */
-export function cassandraPid(): number | undefined {
-  const dir = process.env.SWITCHBOARD_NATIVE_DIR ?? `${REPO}.native`;
+/** The live pid in a pid file, or undefined. */
+function livePid(file: string): number | undefined {
   try {
-    const pid = Number(readFileSync(`${dir}/cassandra/cassandra.pid`, 'utf8').trim());
+    const pid = Number(readFileSync(file, 'utf8').trim());
     process.kill(pid, 0);
     return pid;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The pids of the natively started Cassandra: the single node's, or else the cluster topology's
+ * three (docker/native/cluster.sh), whose CPU a measurement adds up; empty when it runs elsewhere.
+ */
+export function cassandraPids(): number[] {
+  const dir = process.env.SWITCHBOARD_NATIVE_DIR ?? `${REPO}.native`;
+  const single = livePid(`${dir}/cassandra/cassandra.pid`);
+  if (single !== undefined) return [single];
+  return [1, 2, 3].map((n) => livePid(`${dir}/cluster/cassandra${n}/cassandra.pid`)).filter((pid) => pid !== undefined);
 }
