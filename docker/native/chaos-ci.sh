@@ -14,7 +14,7 @@ trap 'bash docker/native/cluster.sh down || true' EXIT
 bash docker/native/cluster.sh up
 up_s=$(($(date +%s) - started))
 # Shorter phases than the full run: the figures stay meaningful, the step stays within ~10 minutes
-# (9.5 min measured here on 2026-12-01: cluster up in 111 s, the three scenarios in 290 s). The
+# (measured here on 2026-12-01: cluster up in 111 s, the three scenarios in 290 s). The
 # JSON report joins test.sh's, so CI's closing "tests: N passed, …" line counts these too.
 CHAOS_SCENARIOS="${CHAOS_SCENARIOS:-cassandra-node,api-node,redis-primary}" \
   CHAOS_BEFORE_MS="${CHAOS_BEFORE_MS:-5000}" CHAOS_AFTER_MS="${CHAOS_AFTER_MS:-6000}" \
