@@ -61,14 +61,14 @@ export function createCassandraClient(config: Config['cassandra'], options: { ke
   });
 }
 
-/**
- * CASSANDRA_ADDRESS_MAP: the driver asks for every ring member it learns from system.peers where
- * to connect; a mapped member is reached at its mapped address, the rest as gossiped.
- */
 // The driver checks `instanceof AddressTranslator`; its typings declare only the interface.
 const AddressTranslator = (cassandra.policies.addressResolution as unknown as Record<string, unknown>)
   .AddressTranslator as new () => cassandra.policies.addressResolution.AddressTranslator;
 
+/**
+ * CASSANDRA_ADDRESS_MAP: the driver asks for every ring member it learns from system.peers where
+ * to connect; a mapped member is reached at its mapped address, the rest as gossiped.
+ */
 class MappedAddresses extends AddressTranslator {
   constructor(private readonly map: ReadonlyMap<string, string>) {
     super();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiClient, apiClient, registerUser, type TestUser } from '../support/api.js';
 import { recordCassandraCalls } from '../support/cassandra-calls.js';
+import { commandCalls } from '../support/redis-commandstats.js';
 import { type RedisChild, startRedisChild } from '../support/redis-server.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { connectWs, type TestSocket } from '../support/ws-client.js';
@@ -49,16 +50,6 @@ function statementKind(query: string): string {
   if (!match) return query.slice(0, 40);
   const verb = match[1]?.toUpperCase().startsWith('SELECT') ? 'SELECT FROM' : match[1]?.toUpperCase();
   return `${verb} ${match[2]}`;
-}
-
-async function commandCalls(redis: RedisChild): Promise<Map<string, number>> {
-  const info = (await redis.admin.info('commandstats')) as string;
-  const calls = new Map<string, number>();
-  for (const line of info.split('\n')) {
-    const match = /^cmdstat_([\w|]+):calls=(\d+)/.exec(line.trim());
-    if (match) calls.set(match[1] as string, Number(match[2]));
-  }
-  return calls;
 }
 
 describe('the cost of one send', () => {
@@ -145,10 +136,10 @@ describe('the cost of one send', () => {
   });
 
   it('issues one cache write-through and one publish per participant, and nothing else', async () => {
-    const before = await commandCalls(redis);
+    const before = await commandCalls(redis.admin);
     const sends = 10;
     for (let i = 0; i < sends; i++) await sendAndDeliver({ content: `counted ${i}` });
-    const after = await commandCalls(redis);
+    const after = await commandCalls(redis.admin);
     const used = new Map<string, number>();
     for (const [name, calls] of after) {
       const delta = calls - (before.get(name) ?? 0);

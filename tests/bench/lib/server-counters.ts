@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { commandCalls } from '../../support/redis-commandstats.js';
 
 /**
  * What the servers did during a measurement, counted by themselves: the Cassandra statements every
@@ -62,18 +63,8 @@ async function nodeCounters(metricsUrls: string[]) {
   return { counts, seconds, sendSeconds, sends, loops };
 }
 
-async function redisCommands(redis: Redis): Promise<Map<string, number>> {
-  const info = (await redis.info('commandstats')) as string;
-  const counts = new Map<string, number>();
-  for (const line of info.split('\n')) {
-    const match = /^cmdstat_([\w|]+):calls=(\d+)/.exec(line.trim());
-    if (match) counts.set(match[1] as string, Number(match[2]));
-  }
-  return counts;
-}
-
 export async function snapshotCounters(metricsUrls: string[], redis: Redis): Promise<CounterSnapshot> {
-  const [nodes, commands] = await Promise.all([nodeCounters(metricsUrls), redisCommands(redis)]);
+  const [nodes, commands] = await Promise.all([nodeCounters(metricsUrls), commandCalls(redis)]);
   return {
     cassandra: nodes.counts,
     cassandraSeconds: nodes.seconds,
