@@ -22,6 +22,7 @@ import { PEER_ID } from './peers/compare.js';
 import { writePeersReport } from './peers/report.js';
 import { runCentrifugoFanout } from './peers/scenario.js';
 import { runFanout } from './scenarios/fanout.js';
+import { runGroups } from './scenarios/groups.js';
 import { runGrowth } from './scenarios/growth.js';
 import { runHistory } from './scenarios/history.js';
 import { runIdle } from './scenarios/idle.js';
@@ -30,7 +31,10 @@ import { runRawInsert } from './scenarios/raw-insert.js';
 import { runSend } from './scenarios/send.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only=send,history] [-- --profile] [-- --limits] [-- --peers]`
+ * `npm run bench [-- --quick | --scale] [-- --only=send,history] [-- --profile] [-- --limits] [-- --peers]`
+ *
+ * `--scale` runs the scenarios that go as far as this machine reaches (idle connections to
+ * 100,000, groups to 10,000 members, the store to 10^7 messages) and writes results/scale-latest.*.
  *
  * Rate limits are off on the bench's API nodes (RATE_LIMIT_ENABLED=false: every user comes from
  * 127.0.0.1). `--limits` turns them on with quotas no run reaches (UNREACHABLE_LIMITS), so every
@@ -54,11 +58,16 @@ const SCENARIOS: Array<{
   { id: 'fanout', run: (ctx) => runFanout(ctx) },
   { id: 'idle', run: (ctx) => runIdle(ctx) },
   { id: 'growth', run: (ctx) => runGrowth(ctx) },
+  // Only with --scale (or named in --only): group sizes up to 10,000 members.
+  { id: 'groups', run: (ctx) => runGroups(ctx) },
   // Not part of the published run's numbers: the rate limiter's cost on sends (on vs. off).
   { id: 'limiter', run: async (ctx, workload) => runLimiter(ctx, await workload()) },
   // Only with --peers: the fan-out scenario against Centrifugo, beside Switchboard's in the report.
   { id: PEER_ID, run: (ctx) => runCentrifugoFanout(ctx) },
 ];
+
+/** What `--scale` runs. */
+const SCALE_SCENARIOS = ['idle', 'groups', 'growth'];
 
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 
@@ -70,23 +79,32 @@ async function main() {
       profile: { type: 'boolean', default: false },
       limits: { type: 'boolean', default: false },
       peers: { type: 'boolean', default: false },
+      scale: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      `usage: npm run bench [-- --quick] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile] [-- --limits] [-- --peers]\n`,
+      `usage: npm run bench [-- --quick | --scale] [-- --only=${SCENARIOS.map((s) => s.id).join(',')}] [-- --profile] [-- --limits] [-- --peers]\n`,
     );
     return 0;
   }
-  const profile = PROFILES[values.quick ? 'quick' : 'full'];
+  if (values.quick && values.scale) throw new Error('--quick and --scale are two different runs: pick one');
+  const profile = PROFILES[values.scale ? 'scale' : values.quick ? 'quick' : 'full'];
   const only = values.only?.split(',').map((id) => id.trim());
   const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   // The limiter comparison runs only when asked for: it is not one of the published scenarios.
   // The peer only when asked for (--peers, or named in --only): it needs Go and a first build.
+  // The groups scenario runs with --scale (where it is one of three) or when named.
   const selected = SCENARIOS.filter((s) =>
-    s.id === PEER_ID ? values.peers || only?.includes(s.id) : only ? only.includes(s.id) : s.id !== 'limiter',
+    s.id === PEER_ID
+      ? values.peers || only?.includes(s.id)
+      : only
+        ? only.includes(s.id)
+        : values.scale
+          ? SCALE_SCENARIOS.includes(s.id)
+          : s.id !== 'limiter' && s.id !== 'groups',
   );
   const profileDir = values.profile ? `${REPO}tests/bench/results/tmp/profiles` : undefined;
   const startedAt = new Date();
@@ -169,7 +187,7 @@ async function main() {
 
   const report = buildReport({ profile, environment, startedAt, scenarios: results });
   // A run with limits on is a comparison, never the published numbers.
-  const complete = profile.name === 'full' && !only && !values.limits;
+  const complete = profile.name !== 'quick' && !only && !values.limits;
   for (const path of writeReport(report, `${REPO}tests/bench/results`, complete))
     log(`wrote ${path.replace(REPO, '')}`);
   for (const path of writePeersReport(report, `${REPO}tests/bench/results`)) log(`wrote ${path.replace(REPO, '')}`);

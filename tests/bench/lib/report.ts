@@ -77,63 +77,166 @@ export function buildReport(input: {
     seed: profile.seed,
     startedAt: input.startedAt.toISOString(),
     durationSeconds: Math.round((Date.now() - input.startedAt.getTime()) / 100) / 10,
-    targets: [
-      target(
-        'send throughput ≥ 60% of raw insert (same concurrency)',
-        ratios.sendToRawInsert,
-        '×',
-        (v) => v >= 0.6,
-        reason('send') || reason('rawInsert'),
-      ),
-      target(
-        'send p99 < 50 ms at half the maximum rate',
-        get('send', 'p99AtHalfRateMs'),
-        'ms',
-        (v) => v < 50,
-        reason('send'),
-      ),
-      target(
-        'warm history ≥ 5× cold history throughput',
-        ratios.warmToColdHistory,
-        '×',
-        (v) => v >= 5,
-        reason('history'),
-      ),
-      target(
-        'warm history p99 < 10 ms (at half its maximum rate)',
-        get('history', 'warmP99AtHalfRateMs'),
-        'ms',
-        (v) => v < 10,
-        reason('history'),
-      ),
-      target(
-        'fan-out POST → delivery p99 < 50 ms, 1,000 clients over two nodes',
-        get('fanout', 'deliveryP99Ms'),
-        'ms',
-        (v) => v < 50,
-        reason('fanout'),
-        fanoutClients !== null && fanoutClients < 1000 ? `at ${fanoutClients} clients` : '',
-      ),
-      target(
-        '≤ 20 KB RSS per idle WebSocket (10,000 connections)',
-        get('idle', 'rssPerConnectionKb'),
-        'KB',
-        (v) => v <= 20,
-        reason('idle'),
-        idleConnections !== null && idleConnections < 10_000 ? `at ${idleConnections} connections` : '',
-      ),
-      target(
-        'history p99 at 10⁶ stored messages ≤ 1.5× its value at 10⁴',
-        growthRatio,
-        '×',
-        (v) => v <= 1.5,
-        reason('growth'),
-        ratios.historyP99At1e6To1e4 === null ? `${levels.at(-1)} vs ${levels[0]} (quick sizes)` : '',
-      ),
-    ],
+    targets:
+      profile.name === 'scale'
+        ? scaleTargets(scenarios, target, reason)
+        : [
+            target(
+              'send throughput ≥ 60% of raw insert (same concurrency)',
+              ratios.sendToRawInsert,
+              '×',
+              (v) => v >= 0.6,
+              reason('send') || reason('rawInsert'),
+            ),
+            target(
+              'send p99 < 50 ms at half the maximum rate',
+              get('send', 'p99AtHalfRateMs'),
+              'ms',
+              (v) => v < 50,
+              reason('send'),
+            ),
+            target(
+              'warm history ≥ 5× cold history throughput',
+              ratios.warmToColdHistory,
+              '×',
+              (v) => v >= 5,
+              reason('history'),
+            ),
+            target(
+              'warm history p99 < 10 ms (at half its maximum rate)',
+              get('history', 'warmP99AtHalfRateMs'),
+              'ms',
+              (v) => v < 10,
+              reason('history'),
+            ),
+            target(
+              'fan-out POST → delivery p99 < 50 ms, 1,000 clients over two nodes',
+              get('fanout', 'deliveryP99Ms'),
+              'ms',
+              (v) => v < 50,
+              reason('fanout'),
+              fanoutClients !== null && fanoutClients < 1000 ? `at ${fanoutClients} clients` : '',
+            ),
+            target(
+              '≤ 20 KB RSS per idle WebSocket (10,000 connections)',
+              get('idle', 'rssPerConnectionKb'),
+              'KB',
+              (v) => v <= 20,
+              reason('idle'),
+              idleConnections !== null && idleConnections < 10_000 ? `at ${idleConnections} connections` : '',
+            ),
+            target(
+              'history p99 at 10⁶ stored messages ≤ 1.5× its value at 10⁴',
+              growthRatio,
+              '×',
+              (v) => v <= 1.5,
+              reason('growth'),
+              ratios.historyP99At1e6To1e4 === null ? `${levels.at(-1)} vs ${levels[0]} (quick sizes)` : '',
+            ),
+          ],
     ...(peers ? { peers } : {}),
     scenarios,
   };
+}
+
+type TargetOf = (
+  text: string,
+  measured: number | null,
+  unit: string,
+  holds: (value: number) => boolean,
+  why: string,
+  sizes?: string,
+) => TargetResult;
+
+/** The scale run's targets (issue #14's "as far as this machine reaches", #15's RSS bound). */
+function scaleTargets(scenarios: ScenarioResult[], target: TargetOf, reason: (id: string) => string): TargetResult[] {
+  const get = (id: string, name: string) => metric(scenarios, id, name);
+  const idle = get('idle', 'connections');
+  const failed = get('idle', 'failed');
+  const largestGroup = scenarios.find((s) => s.id === 'groups' && s.status === 'ok');
+  const largestSize = largestGroup
+    ? Math.max(
+        ...Object.keys(largestGroup.metrics)
+          .filter((k) => k.startsWith('p99Ms_'))
+          .map((k) => Number(k.slice(6))),
+      )
+    : null;
+  const delivered = largestGroup?.metrics[`delivered_${largestSize}`];
+  const [got, expected] = typeof delivered === 'string' ? delivered.split('/').map(Number) : [];
+  return [
+    target(
+      '100,000 idle WebSocket connections, none refused',
+      idle,
+      'connections',
+      (v) => v >= 100_000 && failed === 0,
+      reason('idle'),
+      failed ? `${failed} failed` : '',
+    ),
+    target(
+      '≤ 13 KB RSS per idle WebSocket (at that count)',
+      get('idle', 'rssPerConnectionKb'),
+      'KB',
+      (v) => v <= 13,
+      reason('idle'),
+    ),
+    target(
+      `every delivery of the ${largestSize ?? 10_000}-member group's messages arrives, once`,
+      got !== undefined && expected ? got / expected : null,
+      'of deliveries',
+      (v) => v === 1 && get('groups', `duplicates_${largestSize}`) === 0,
+      reason('groups'),
+      typeof delivered === 'string' ? delivered : '',
+    ),
+    target(
+      'history p99 at 10⁷ stored messages ≤ 1.5× its value at 10⁴',
+      ratio(get('growth', 'historyP99Ms_1e7'), get('growth', 'historyP99Ms_1e4')),
+      '×',
+      (v) => v <= 1.5,
+      reason('growth') || 'the growth scenario did not reach 10⁷',
+    ),
+  ];
+}
+
+/** Group size and store size as tables (the scale curves), from whichever of the two scenarios ran. */
+function renderCurves(scenarios: ScenarioResult[]): string[] {
+  const lines: string[] = [];
+  const groups = scenarios.find((s) => s.id === 'groups' && s.status === 'ok');
+  if (groups) {
+    const sizes = Object.keys(groups.metrics)
+      .filter((k) => k.startsWith('p99Ms_'))
+      .map((k) => k.slice(6));
+    lines.push(
+      '',
+      '### Group size',
+      '',
+      '| Members | Deliveries/s | p50 ms | p99 ms | API CPU µs per delivery | Delivered | Duplicates |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      ...sizes.map(
+        (n) =>
+          `| ${n} | ${groups.metrics[`deliveriesPerSecond_${n}`]} | ${groups.metrics[`p50Ms_${n}`]} | ${groups.metrics[`p99Ms_${n}`]} | ${groups.metrics[`apiCpuUsPerDelivery_${n}`]} | ${groups.metrics[`delivered_${n}`]} | ${groups.metrics[`duplicates_${n}`]} |`,
+      ),
+    );
+  }
+  const growth = scenarios.find((s) => s.id === 'growth' && s.status === 'ok');
+  if (growth) {
+    const levels = Object.keys(growth.metrics)
+      .filter((k) => k.startsWith('historyP99Ms_'))
+      .map((k) => k.slice('historyP99Ms_'.length));
+    const first = growth.metrics[`historyP99Ms_${levels[0]}`];
+    lines.push(
+      '',
+      '### Stored messages',
+      '',
+      '| Stored | History deep page p99 ms | ÷ smallest | Send p99 ms | Load seconds |',
+      '| --- | --- | --- | --- | --- |',
+      ...levels.map((level) => {
+        const p99 = growth.metrics[`historyP99Ms_${level}`];
+        const times = typeof p99 === 'number' && typeof first === 'number' ? fmt(p99 / first) : '—';
+        return `| 10^${level.slice(2)} | ${p99} | ${times} | ${growth.metrics[`sendP99Ms_${level}`]} | ${growth.metrics[`loadSeconds_${level}`]} |`;
+      }),
+    );
+  }
+  return lines.length === 0 ? [] : ['', '## Scale curves', ...lines];
 }
 
 const fmt = (value: number | null | undefined, digits = 2) =>
@@ -175,12 +278,18 @@ export function renderMarkdown(report: Report): string {
         `| ${t.target} | ${fmt(t.measured)} ${t.measured === null ? '' : t.unit} | ${verdict(t.holds)} | ${t.note} |`,
     ),
     '',
-    '## Ratios',
-    '',
-    `- send / raw insert throughput: **${fmt(report.ratios.sendToRawInsert, 3)}**`,
-    `- warm / cold history throughput: **${fmt(report.ratios.warmToColdHistory, 3)}**`,
-    `- history p99 at 10⁶ / at 10⁴ stored messages: **${fmt(report.ratios.historyP99At1e6To1e4, 3)}**`,
+    // A scale run measures none of the three ratios (its own are its targets and curves).
+    ...(report.mode === 'scale'
+      ? []
+      : [
+          '## Ratios',
+          '',
+          `- send / raw insert throughput: **${fmt(report.ratios.sendToRawInsert, 3)}**`,
+          `- warm / cold history throughput: **${fmt(report.ratios.warmToColdHistory, 3)}**`,
+          `- history p99 at 10⁶ / at 10⁴ stored messages: **${fmt(report.ratios.historyP99At1e6To1e4, 3)}**`,
+        ]),
     ...renderPeers(report.peers),
+    ...renderCurves(report.scenarios),
     '',
     '## Scenarios',
   ];
@@ -218,12 +327,14 @@ export function renderMarkdown(report: Report): string {
 
 /**
  * Writes `<name>.json` and `<name>.md` for each name. Full runs of every scenario become
- * `results/latest.*` plus a dated copy; anything else goes to the git-ignored `results/tmp/`.
+ * `results/latest.*` plus a dated copy, scale runs `results/scale-latest.*` plus a dated copy;
+ * anything else goes to the git-ignored `results/tmp/`.
  */
 export function writeReport(report: Report, dir: string, complete: boolean): string[] {
   const stamp = report.startedAt.replace(/[:]/g, '-').replace(/\..+$/, '');
+  const prefix = report.mode === 'scale' ? 'scale-' : '';
   const targets = complete
-    ? [`${dir}/latest`, `${dir}/${stamp.slice(0, 10)}`]
+    ? [`${dir}/${prefix}latest`, `${dir}/${prefix}${stamp.slice(0, 10)}`]
     : [`${dir}/tmp/${report.mode}-latest`, `${dir}/tmp/${stamp}-${report.mode}`];
   mkdirSync(`${dir}/tmp`, { recursive: true });
   const json = `${JSON.stringify(report, null, 2)}\n`;

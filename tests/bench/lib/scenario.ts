@@ -6,9 +6,13 @@ import { type ProcessUsage, trackProcesses } from './process-metrics.js';
 import { type ApiNode, cassandraPids } from './stack.js';
 import { type LatencySummary, round, summarize } from './stats.js';
 
-/** The sizes of one run. `full` is the reported benchmark; `quick` is a smoke run under 2 minutes. */
+/**
+ * The sizes of one run. `full` is the reported benchmark; `quick` is a smoke run under 2 minutes;
+ * `scale` (`--scale`) takes idle connections, group size and stored messages as far as one 2-core
+ * machine reaches (about 40 minutes), with the full run's sizes for everything else.
+ */
 export interface Profile {
-  name: 'full' | 'quick';
+  name: 'full' | 'quick' | 'scale';
   seed: number;
   /** Concurrency of send, raw insert and history. */
   concurrency: number;
@@ -20,21 +24,26 @@ export interface Profile {
   fanout: { clients: number; rate: number; seconds: number; groupSize: number; groupMessages: number };
   idle: { connections: number };
   growth: { levels: number[]; probes: number; perProbe: number; requests: number; concurrency: number };
+  /** The groups scenario (--scale, or --only=groups): group sizes and messages sent to each. */
+  groups: { sizes: number[]; messages: number[] };
 }
 
+const FULL: Profile = {
+  name: 'full',
+  seed: 20_240_601,
+  concurrency: 32,
+  pageLimit: 30,
+  workload: { users: 200, directPairs: 100, groups: 20, groupSize: 10 },
+  send: { warmup: 500, requests: 20_000, halfRateSeconds: 20 },
+  history: { conversations: 100, perConversation: 400, requests: 10_000, halfRateSeconds: 15 },
+  fanout: { clients: 1000, rate: 200, seconds: 15, groupSize: 500, groupMessages: 100 },
+  idle: { connections: 10_000 },
+  growth: { levels: [1e4, 1e5, 1e6], probes: 5, perProbe: 1000, requests: 2000, concurrency: 8 },
+  groups: { sizes: [10, 500, 1000], messages: [200, 100, 50] },
+};
+
 export const PROFILES: Record<Profile['name'], Profile> = {
-  full: {
-    name: 'full',
-    seed: 20_240_601,
-    concurrency: 32,
-    pageLimit: 30,
-    workload: { users: 200, directPairs: 100, groups: 20, groupSize: 10 },
-    send: { warmup: 500, requests: 20_000, halfRateSeconds: 20 },
-    history: { conversations: 100, perConversation: 400, requests: 10_000, halfRateSeconds: 15 },
-    fanout: { clients: 1000, rate: 200, seconds: 15, groupSize: 500, groupMessages: 100 },
-    idle: { connections: 10_000 },
-    growth: { levels: [1e4, 1e5, 1e6], probes: 5, perProbe: 1000, requests: 2000, concurrency: 8 },
-  },
+  full: FULL,
   quick: {
     name: 'quick',
     seed: 20_240_601,
@@ -46,6 +55,15 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     fanout: { clients: 200, rate: 100, seconds: 4, groupSize: 100, groupMessages: 20 },
     idle: { connections: 1000 },
     growth: { levels: [1e3, 1e4], probes: 4, perProbe: 200, requests: 500, concurrency: 8 },
+    groups: { sizes: [10, 100], messages: [50, 20] },
+  },
+  scale: {
+    ...FULL,
+    name: 'scale',
+    // Six API nodes and six client processes at ulimit -n 20,000 (scenarios/idle.ts).
+    idle: { connections: 100_000 },
+    growth: { ...FULL.growth, levels: [1e4, 1e5, 1e6, 1e7] },
+    groups: { sizes: [10, 500, 10_000], messages: [500, 100, 20] },
   },
 };
 

@@ -29,7 +29,7 @@ export function gatewayMissingReason(): string | undefined {
 
 export const hrNow = () => Number(process.hrtime.bigint()) / 1e6;
 
-const wsUrl = (httpUrl: string, token: string) =>
+export const wsUrl = (httpUrl: string, token: string) =>
   `${httpUrl.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`;
 
 export interface ClientSet {
@@ -107,10 +107,17 @@ export async function connectEach<U extends { id: string }>(
 /** How long a client waits for the gateway's `ready` frame before treating the connection as live. */
 const READY_TIMEOUT_MS = 5000;
 
-/** Opens a socket and resolves once the gateway said `ready` (its subscriptions are live). */
-function open(url: string): Promise<WebSocket> {
+/**
+ * Opens a socket and resolves once the gateway said `ready` (its subscriptions are live).
+ * `localAddress` picks the client's source address (127.0.0.x): each source address has its own
+ * ~28,000 ephemeral ports towards one server port, so 100,000 sockets need several.
+ */
+export function open(url: string, options: { localAddress?: string } = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { handshakeTimeout: 10_000 });
+    const socket = new WebSocket(url, {
+      handshakeTimeout: 10_000,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
     // A refused upgrade arrives here as "Unexpected server response: <status>".
     socket.once('error', reject);
     socket.once('open', () => {

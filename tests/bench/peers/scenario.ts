@@ -21,7 +21,7 @@ import { CENTRIFUGO_VERSION } from './versions.js';
 /** The sweep's last offered rate, as a multiple of the scenario's (200/s × 32 = 6,400/s full). */
 const SWEEP_CEILING_FACTOR = 32;
 const LOOP_RESOLUTION_MS = 10;
-const SWEEP_STEP_SECONDS = { full: 5, quick: 2 } as const;
+const SWEEP_STEP_SECONDS = { full: 5, quick: 2, scale: 5 } as const;
 const TITLE = `Peer: Centrifugo ${CENTRIFUGO_VERSION} (memory engine), the fan-out scenario`;
 
 /**

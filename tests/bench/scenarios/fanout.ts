@@ -13,7 +13,7 @@ const ID = 'fanout';
 /** The --peers sweep: from the scenario's rate ÷ 8 (Switchboard may not hold the rate itself) to × 32, 5 s (full) or 2 s (quick) a step. */
 const SWEEP_FLOOR_DIVISOR = 8;
 const SWEEP_CEILING_FACTOR = 32;
-const SWEEP_STEP_SECONDS = { full: 5, quick: 2 } as const;
+const SWEEP_STEP_SECONDS = { full: 5, quick: 2, scale: 5 } as const;
 const TITLE = 'Fan-out: POST → message.created over two API nodes';
 
 /**
@@ -199,7 +199,7 @@ export async function runFanout(ctx: BenchContext): Promise<ScenarioResult> {
 
 /**
  * Collects `message.created` frames whose content starts with `tag` (to anyone but the sender).
- * `finish` waits up to 10 s for the expected deliveries and reports them as a load result:
+ * `finish` waits up to `waitMs` (10 s) for the expected deliveries and reports them as a load result:
  * latency from just before the POST to the frame, deliveries per second, missing ones as errors;
  * a repeated frame of a message is counted in `duplicates()`, not as a delivery.
  */
@@ -232,8 +232,8 @@ export function collectDeliveries(set: ClientSet, tag: string) {
     sentAt,
     /** Frames of a message the receiver already had (not in the latencies). */
     duplicates: () => duplicates,
-    async finish(expected: number, posts: LoadResult): Promise<LoadResult> {
-      const deadline = hrNow() + 10_000;
+    async finish(expected: number, posts: LoadResult, waitMs = 10_000): Promise<LoadResult> {
+      const deadline = hrNow() + waitMs;
       while (latencies.length < expected && hrNow() < deadline) await sleep(50);
       set.onFrame(() => {});
       const missing = Math.max(0, expected - latencies.length);
@@ -241,7 +241,8 @@ export function collectDeliveries(set: ClientSet, tag: string) {
       return {
         latenciesMs: latencies,
         errors: missing + posts.errors,
-        firstError: posts.firstError ?? (missing > 0 ? `${missing} deliveries missing after 10 s` : undefined),
+        firstError:
+          posts.firstError ?? (missing > 0 ? `${missing} deliveries missing after ${waitMs / 1000} s` : undefined),
         elapsedMs: round(elapsedMs),
         throughput: round((latencies.length / elapsedMs) * 1000, 1),
       };

@@ -1,50 +1,72 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connectIdleFleet, type IdleFleet, sourceAddresses } from '../lib/idle-clients.js';
 import { openFileLimit, rssBytes, trackProcesses } from '../lib/process-metrics.js';
 import { type BenchContext, type ScenarioResult, skipped } from '../lib/scenario.js';
 import { seedUsers } from '../lib/seed.js';
+import type { ApiNode } from '../lib/stack.js';
 import { round } from '../lib/stats.js';
-import { type ClientSet, connectClients, gatewayMissingReason } from '../lib/ws-clients.js';
+import { connectClients, gatewayMissingReason } from '../lib/ws-clients.js';
 
 const ID = 'idle';
 const TITLE = 'Idle WebSocket connections: RSS per connection';
-/** File descriptors the bench process needs besides its sockets (drivers, pools, pipes). */
+/** File descriptors a process needs besides its sockets (drivers, pools, pipes, listeners). */
 const FD_HEADROOM = 500;
+/** Client source addresses (127.0.0.2 …): each gives ~28,000 ephemeral ports towards one node. */
+const SOURCE_ADDRESSES = 8;
 
 /**
- * idle: a fresh API node, then `connections` clients that connect and stay silent. RSS per
- * connection = (RSS with everyone connected − RSS before) / connections, each RSS the median of
- * several samples once the process has settled.
+ * idle: fresh API nodes, then `connections` clients that connect and stay silent. One process can
+ * hold at most `ulimit -n` sockets, so the connections are spread over as many API nodes (and as
+ * many client worker processes, one per node) as that takes: one node for 10,000, six for 100,000
+ * at ulimit -n 20,000. RSS per connection = (the nodes' RSS with everyone connected − their RSS
+ * before) / connections, each RSS the median of several samples once the processes have settled.
  */
 export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
   const missing = gatewayMissingReason();
   if (missing) return skipped(ID, TITLE, missing);
   const started = performance.now();
-  const notes: string[] = [];
   const limit = openFileLimit();
-  let connections = ctx.profile.idle.connections;
-  if (limit < connections + FD_HEADROOM) {
-    connections = Math.max(100, limit - FD_HEADROOM);
-    const line = `ulimit -n is ${limit}: measuring ${connections} connections instead of ${ctx.profile.idle.connections}; raise it (ulimit -n ${ctx.profile.idle.connections + FD_HEADROOM * 2}) and re-run`;
-    ctx.log(`idle: ${line}`);
-    notes.push(line);
-  }
+  const connections = ctx.profile.idle.connections;
+  const perProcess = Number.isFinite(limit) ? limit - FD_HEADROOM : connections;
+  const nodeCount = Math.ceil(connections / perProcess);
   const users = await seedUsers(ctx.client, connections, 'i');
-  const node = await ctx.startNode('idle');
-  let set: ClientSet | undefined;
-  let warm: ClientSet | undefined;
+  ctx.log(`idle: ${connections} users seeded; ${nodeCount} API node(s) (ulimit -n ${limit})`);
+  const nodes: ApiNode[] = await Promise.all(Array.from({ length: nodeCount }, (_, i) => ctx.startNode(`idle${i}`)));
+  const pids = nodes.map((node) => node.pid);
+  let fleet: IdleFleet | undefined;
   try {
-    // Warm the gateway's code paths (module loading, JIT) so they are not billed to connections.
-    warm = await connectClients([node.url], users.slice(0, Math.min(100, users.length)));
-    if (warm.clients.length === 0) return skipped(ID, TITLE, `no WebSocket client could connect: ${warm.firstError}`);
-    await warm.close();
-    const before = await settledRss(node.pid);
-    const tracker = trackProcesses([node.pid]);
-    set = await connectClients([node.url], users, 200);
-    const after = await settledRss(node.pid);
-    const [usage] = tracker.stop();
-    const open = set.clients.length;
+    // Warm each gateway's code paths (module loading, JIT) so they are not billed to connections.
+    for (const node of nodes) {
+      const warm = await connectClients([node.url], users.slice(0, Math.min(100, users.length)));
+      if (warm.clients.length === 0) return skipped(ID, TITLE, `no WebSocket client could connect: ${warm.firstError}`);
+      await warm.close();
+    }
+    const before = await settledRss(pids);
+    const tracker = trackProcesses(pids);
+    const connectStarted = performance.now();
+    // User i goes to node i mod nodeCount, like everywhere else in the bench.
+    const shares = nodes.map((node, n) => ({
+      url: node.url,
+      tokens: users.filter((_, i) => i % nodeCount === n).map((user) => user.token),
+    }));
+    const localAddresses = sourceAddresses(SOURCE_ADDRESSES);
+    fleet = await connectIdleFleet(shares, { localAddresses, concurrency: 200 });
+    const connectSeconds = (performance.now() - connectStarted) / 1000;
+    const after = await settledRss(pids);
+    const usage = tracker.stop();
+    const open = fleet.open;
     const perConnectionKb = round((after - before) / Math.max(1, open) / 1024, 2);
-    ctx.log(`idle: ${open} connections (${set.failed} failed), ${perConnectionKb} KB RSS each`);
+    const connectCpuSeconds = round(
+      usage.reduce((sum, u) => sum + u.cpuSeconds, 0),
+      1,
+    );
+    const clientRssMb = round(
+      fleet.reports.reduce((sum, r) => sum + r.rssMb, 0),
+      0,
+    );
+    ctx.log(
+      `idle: ${open} connections (${fleet.failed} failed) over ${nodeCount} node(s) in ${round(connectSeconds, 1)} s, ${perConnectionKb} KB RSS each`,
+    );
     return {
       id: ID,
       title: TITLE,
@@ -53,31 +75,38 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
       measurements: [],
       metrics: {
         connections: open,
-        failed: set.failed,
+        failed: fleet.failed,
+        apiNodes: nodeCount,
+        sourceAddresses: SOURCE_ADDRESSES,
         rssBeforeMb: round(before / 1024 / 1024, 1),
         rssAfterMb: round(after / 1024 / 1024, 1),
         rssPerConnectionKb: perConnectionKb,
-        connectCpuSeconds: usage?.cpuSeconds ?? null,
+        connectSeconds: round(connectSeconds, 1),
+        connectsPerSecond: round(open / connectSeconds, 0),
+        connectCpuSeconds,
+        apiCpuMsPerConnect: round((connectCpuSeconds * 1000) / Math.max(1, open), 3),
+        clientProcessesRssMb: clientRssMb,
         openFileLimit: Number.isFinite(limit) ? limit : 'unlimited',
       },
       notes: [
-        ...notes,
-        'clients connect like browsers (they offer permessage-deflate) and then send nothing; RSS samples are medians over 2 s after a 3 s settle',
-        ...(set.firstError ? [`first connect error: ${set.firstError}`] : []),
+        `${connections} clients over ${nodeCount} API node(s) (user i on node i mod ${nodeCount}), one client process per node, source addresses ${localAddresses[0]}–${localAddresses.at(-1)}; 200 handshakes in flight per client process`,
+        'clients connect like browsers (they offer permessage-deflate), wait for `ready` and then send nothing; RSS samples (the API nodes added up) are medians over 2 s after a 3 s settle',
+        `API CPU while connecting (all nodes, the connects and their presence writes): ${connectCpuSeconds} s`,
+        ...(fleet.firstError ? [`first connect error: ${fleet.firstError}`] : []),
       ],
     };
   } finally {
-    await set?.close();
-    await node.stop();
+    await fleet?.close();
+    await Promise.all(nodes.map((node) => node.stop()));
   }
 }
 
-/** Median RSS of a process over 2 s (10 samples), after letting it settle for 3 s. */
-async function settledRss(pid: number): Promise<number> {
+/** The processes' RSS added up: the median over 2 s (10 samples), after letting them settle for 3 s. */
+async function settledRss(pids: readonly number[]): Promise<number> {
   await sleep(3000);
   const samples: number[] = [];
   for (let i = 0; i < 10; i++) {
-    samples.push(rssBytes(pid));
+    samples.push(pids.reduce((sum, pid) => sum + rssBytes(pid), 0));
     await sleep(200);
   }
   samples.sort((a, b) => a - b);
