@@ -22,7 +22,11 @@ export interface Profile {
   send: { warmup: number; requests: number; halfRateSeconds: number };
   history: { conversations: number; perConversation: number; requests: number; halfRateSeconds: number };
   fanout: { clients: number; rate: number; seconds: number; groupSize: number; groupMessages: number };
-  idle: { connections: number };
+  /**
+   * Idle connections; `env` is added to the idle nodes' environment, `backgroundSeconds` is how
+   * long the servers' own statements and commands are counted once everyone is connected.
+   */
+  idle: { connections: number; backgroundSeconds: number; env?: Record<string, string> };
   growth: { levels: number[]; probes: number; perProbe: number; requests: number; concurrency: number };
   /** The groups scenario (--scale, or --only=groups): group sizes and messages sent to each. */
   groups: { sizes: number[]; messages: number[] };
@@ -37,7 +41,7 @@ const FULL: Profile = {
   send: { warmup: 500, requests: 20_000, halfRateSeconds: 20 },
   history: { conversations: 100, perConversation: 400, requests: 10_000, halfRateSeconds: 15 },
   fanout: { clients: 1000, rate: 200, seconds: 15, groupSize: 500, groupMessages: 100 },
-  idle: { connections: 10_000 },
+  idle: { connections: 10_000, backgroundSeconds: 30 },
   growth: { levels: [1e4, 1e5, 1e6], probes: 5, perProbe: 1000, requests: 2000, concurrency: 8 },
   groups: { sizes: [10, 500, 1000], messages: [200, 100, 50] },
 };
@@ -53,15 +57,23 @@ export const PROFILES: Record<Profile['name'], Profile> = {
     send: { warmup: 200, requests: 2000, halfRateSeconds: 5 },
     history: { conversations: 20, perConversation: 200, requests: 2000, halfRateSeconds: 3 },
     fanout: { clients: 200, rate: 100, seconds: 4, groupSize: 100, groupMessages: 20 },
-    idle: { connections: 1000 },
+    idle: { connections: 1000, backgroundSeconds: 5 },
     growth: { levels: [1e3, 1e4], probes: 4, perProbe: 200, requests: 500, concurrency: 8 },
     groups: { sizes: [10, 100], messages: [50, 20] },
   },
   scale: {
     ...FULL,
     name: 'scale',
-    // Six API nodes and six client processes at ulimit -n 20,000 (scenarios/idle.ts).
-    idle: { connections: 100_000 },
+    // Six API nodes and six client processes at ulimit -n 20,000 (scenarios/idle.ts). The two
+    // per-connection timers run every 10 minutes, not every 30 and 60 s: at the defaults every
+    // connected user costs a groups_by_user read per 30 s and a session read pair per minute
+    // (~6,700 Cassandra reads/s at 100,000), and the first run stalled at ~50,000 connections
+    // with Cassandra saturated by them (tests/bench/README.md, "Scale run").
+    idle: {
+      connections: 100_000,
+      backgroundSeconds: 30,
+      env: { WS_MEMBERSHIP_RECONCILE_MS: '600000', WS_SESSION_CHECK_MS: '600000' },
+    },
     growth: { ...FULL.growth, levels: [1e4, 1e5, 1e6, 1e7] },
     groups: { sizes: [10, 500, 10_000], messages: [500, 100, 20] },
   },

@@ -3,6 +3,7 @@ import { connectIdleFleet, type IdleFleet, sourceAddresses } from '../lib/idle-c
 import { openFileLimit, rssBytes, trackProcesses } from '../lib/process-metrics.js';
 import { type BenchContext, type ScenarioResult, skipped } from '../lib/scenario.js';
 import { seedUsers } from '../lib/seed.js';
+import { countersPer, formatPer, snapshotCounters } from '../lib/server-counters.js';
 import type { ApiNode } from '../lib/stack.js';
 import { round } from '../lib/stats.js';
 import { connectClients, gatewayMissingReason } from '../lib/ws-clients.js';
@@ -26,7 +27,7 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
   if (missing) return skipped(ID, TITLE, missing);
   const started = performance.now();
   const limit = openFileLimit();
-  const connections = ctx.profile.idle.connections;
+  const { connections, backgroundSeconds, env = {} } = ctx.profile.idle;
   const perProcess = Number.isFinite(limit) ? limit - FD_HEADROOM : connections;
   const nodeCount = Math.ceil(connections / perProcess);
   const users = await seedUsers(ctx.client, connections, 'i');
@@ -55,6 +56,21 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
     const after = await settledRss(pids);
     const usage = tracker.stop();
     const open = fleet.open;
+    // What the nodes do on their own for connections that send nothing (timers: presence
+    // refresh, membership reconciliation, session re-checks, heartbeats).
+    const metricsUrls = nodes.map((node) => node.metricsUrl);
+    const quietBefore = await snapshotCounters(metricsUrls, ctx.redis);
+    const quietTracker = trackProcesses(pids);
+    await sleep(backgroundSeconds * 1000);
+    const quietUsage = quietTracker.stop();
+    const background = countersPer(quietBefore, await snapshotCounters(metricsUrls, ctx.redis), backgroundSeconds);
+    const backgroundApiCpuPercent = round(
+      quietUsage.reduce((sum, u) => sum + u.cpuPercent, 0),
+      1,
+    );
+    ctx.log(
+      `idle: background per second over ${backgroundSeconds} s: Cassandra ${formatPer(background.cassandraTotal, background.cassandra)}; Redis ${formatPer(background.redisTotal, background.redis)}; API CPU ${backgroundApiCpuPercent} %`,
+    );
     const perConnectionKb = round((after - before) / Math.max(1, open) / 1024, 2);
     const connectCpuSeconds = round(
       usage.reduce((sum, u) => sum + u.cpuSeconds, 0),
@@ -86,12 +102,23 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
         connectCpuSeconds,
         apiCpuMsPerConnect: round((connectCpuSeconds * 1000) / Math.max(1, open), 3),
         clientProcessesRssMb: clientRssMb,
+        backgroundCassandraPerSecond: background.cassandraTotal,
+        backgroundRedisPerSecond: background.redisTotal,
+        backgroundApiCpuPercent,
         openFileLimit: Number.isFinite(limit) ? limit : 'unlimited',
       },
       notes: [
         `${connections} clients over ${nodeCount} API node(s) (user i on node i mod ${nodeCount}), one client process per node, source addresses ${localAddresses[0]}–${localAddresses.at(-1)}; 200 handshakes in flight per client process`,
         'clients connect like browsers (they offer permessage-deflate), wait for `ready` and then send nothing; RSS samples (the API nodes added up) are medians over 2 s after a 3 s settle',
         `API CPU while connecting (all nodes, the connects and their presence writes): ${connectCpuSeconds} s`,
+        `once connected, per second over ${backgroundSeconds} s (the nodes' own timers): Cassandra statements ${formatPer(background.cassandraTotal, background.cassandra)}; Redis commands ${formatPer(background.redisTotal, background.redis)}; API CPU ${backgroundApiCpuPercent} % (all nodes)`,
+        ...(Object.keys(env).length > 0
+          ? [
+              `idle nodes' environment: ${Object.entries(env)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ')}`,
+            ]
+          : []),
         ...(fleet.firstError ? [`first connect error: ${fleet.firstError}`] : []),
       ],
     };
