@@ -118,9 +118,14 @@ const envSchema = z.object({
   WS_TYPING_MIN_INTERVAL_MS: integer(0, 60_000).default(1000),
   PRESENCE_TTL_SECONDS: integer(5, 3600).default(60),
   PRESENCE_VISIBILITY: z.enum(['shared', 'everyone']).default('shared'),
-  WS_MEMBERSHIP_RECONCILE_MS: integer(100, 3_600_000).default(30_000),
+  // The two per-connection fallbacks (src/ws/README.md, "What an idle connection costs"): each
+  // reads Cassandra for every connected user once per interval, so at the former 30 s and 60 s
+  // 100,000 idle sockets cost ~6,700 reads/s. Notices (membership, session.ended) and the
+  // re-checks after every gap do the work at once; these only catch a notice lost together with
+  // its gap announcement (a node that gave up a publish died before Redis came back).
+  WS_MEMBERSHIP_RECONCILE_MS: integer(100, 3_600_000).default(300_000),
   WS_ALLOWED_ORIGINS: commaSeparated.default([]),
-  WS_SESSION_CHECK_MS: integer(1000, 3_600_000).default(60_000),
+  WS_SESSION_CHECK_MS: integer(1000, 3_600_000).default(600_000),
 
   // --- Rate limits (docs/security.md). Counted in Redis so every node shares one budget; an
   // in-memory per-node limit takes over while Redis is away. Windows are fixed windows that

@@ -195,6 +195,8 @@ export async function createContainer(config: Config, options: { logger?: Logger
     users,
     tokens,
     refreshTtlSeconds: config.auth.refreshTtlSeconds,
+    // An ended session's open sockets close on every node at once (a notice on the user's channel).
+    listener: realtime,
   });
   const accounts = createAccountService({ users, sessions, tokens });
   const groups = createGroupService({

@@ -78,7 +78,17 @@ export type MembershipEvent = {
  */
 export type BlockEvent = { type: 'block'; data: { blockerId: string; blockedId: string } };
 
-export type RealtimeEvent = ClientEvent | MembershipEvent | BlockEvent;
+/**
+ * Node-to-node only, on the user's channel: a session of `userId` ended (`sessionId`), or all of
+ * them (`null`: log out everywhere). A notice, not the truth: each node holding the user's
+ * connections drops its cached check and verifies their tokens again, closing (1008) those whose
+ * session no longer stands. Without it, a socket on another node outlived the logout until its
+ * node's next session sweep, and that sweep (a read pair per connection per interval) was the
+ * largest cost of an idle connection.
+ */
+export type SessionEndedEvent = { type: 'session.ended'; data: { userId: string; sessionId: string | null } };
+
+export type RealtimeEvent = ClientEvent | MembershipEvent | BlockEvent | SessionEndedEvent;
 
 /** What travels on a channel: the publishing node's id (for logs) next to the event. */
 export interface Envelope {
@@ -130,6 +140,11 @@ export const memberEvent = (type: MemberEvent['type'], member: GroupMember): Mem
 export const blocked = (blockerId: string, blockedId: string): BlockEvent => ({
   type: 'block',
   data: { blockerId, blockedId },
+});
+
+export const sessionEnded = (userId: string, sessionId: string | null): SessionEndedEvent => ({
+  type: 'session.ended',
+  data: { userId, sessionId },
 });
 
 export const resync = (reason: string): ResyncEvent => ({ type: 'resync', data: { reason } });
@@ -209,6 +224,8 @@ export function decodeEnvelope(raw: string): Envelope | undefined {
         : undefined;
     case 'block':
       return isText(data.blockerId) && isText(data.blockedId) ? (value as unknown as Envelope) : undefined;
+    case 'session.ended':
+      return isText(data.userId) && isTextOrNull(data.sessionId) ? (value as unknown as Envelope) : undefined;
     case 'membership':
       return isText(data.groupId) &&
         isText(data.userId) &&

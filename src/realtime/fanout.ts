@@ -81,6 +81,8 @@ export function createFanout(deps: {
   observer?: FanoutObserver | undefined;
   /** A `resync` notice arrived on a channel: a node gave up publishing an event there. */
   onGap(channels: string[], reason: string): void;
+  /** A `session.ended` notice arrived on a user's channel (the gateway re-checks their sockets). */
+  onSessionEnded(userId: string, sessionId: string | null): void;
 }) {
   const { publisher, hub, membership, logger } = deps;
   /** `<recipient> <conversationId> <userId>` → the watermarks last delivered to that recipient here. */
@@ -231,6 +233,11 @@ export function createFanout(deps: {
         // The blocked user's connections here stop watching the blocker (group-events.ts).
         if (owner.kind !== 'user' || event.data.blockedId !== owner.id) return;
         for (const connection of hub.connectionsOf(owner.id)) deps.presence.unwatch(connection, [event.data.blockerId]);
+        return;
+      }
+      if (event.type === 'session.ended') {
+        if (owner.kind === 'user' && event.data.userId === owner.id)
+          deps.onSessionEnded(owner.id, event.data.sessionId);
         return;
       }
       if (owner.kind === 'presence') {

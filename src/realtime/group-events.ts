@@ -1,5 +1,5 @@
 import type { Group, GroupMember } from '../domain/types.js';
-import { blocked, groupUpdated, type MemberEvent, memberEvent, type RealtimeEvent } from './events.js';
+import { blocked, groupUpdated, type MemberEvent, memberEvent, type RealtimeEvent, sessionEnded } from './events.js';
 import type { ChannelOwner, Hub } from './hub.js';
 import type { Publisher } from './publisher.js';
 
@@ -15,7 +15,8 @@ import type { Publisher } from './publisher.js';
  *   one who never heard. Each copy is delivered to one side only (fanout.ts): the group's copy to
  *   everyone but the member, the member's copy to the member, so nobody gets it twice.
  * - A block notice goes on the blocked user's channel only: the nodes that hold their connections
- *   are the ones with presence watches to drop.
+ *   are the ones with presence watches to drop. A session notice likewise goes on its user's
+ *   channel: the nodes holding the user's connections are the ones with sockets to re-check.
  */
 export function createGroupEvents(deps: { publisher: Publisher; hub: Hub }) {
   const publish = (owner: ChannelOwner, event: RealtimeEvent) =>
@@ -36,6 +37,8 @@ export function createGroupEvents(deps: { publisher: Publisher; hub: Hub }) {
     memberUpdated: (member: GroupMember) => memberChanged('member.updated', member),
     blocked: (blockerId: string, blockedId: string) =>
       publish({ kind: 'user', id: blockedId }, blocked(blockerId, blockedId)),
+    sessionEnded: (userId: string, sessionId: string | null) =>
+      publish({ kind: 'user', id: userId }, sessionEnded(userId, sessionId)),
   };
 }
 

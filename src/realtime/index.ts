@@ -20,10 +20,14 @@ export type { PresenceStore } from './presence.js';
  * The real-time layer, assembled from its parts (see README.md beside this file): the hub
  * (local connections and channel references), the bus (Redis transport), membership, presence
  * and fan-out. What it returns implements the ports in services/ports.ts: ConversationEvents,
- * MembershipListener, GroupEvents and BlockListener for the services, PresenceReader for HTTP, RealtimeGateway for ws.
+ * MembershipListener, GroupEvents, BlockListener and SessionListener for the services, PresenceReader for HTTP,
+ * RealtimeGateway for ws.
  *
  * Publishing is best effort: failures are logged and never fail the request that caused them.
  */
+/** The gateway's re-check of a user's sockets (services/ports.ts, SessionRecheck). */
+type SessionRecheck = (userId: string, sessionId: string | null, cause: 'ended' | 'gap') => void;
+
 export function createRealtime(deps: {
   bus: Bus;
   /** Must announce transitions itself (created with the bus's `encode`). */
@@ -62,11 +66,14 @@ export function createRealtime(deps: {
     refreshMs: deps.refreshMs,
     observer: deps.observer,
   });
+  /** The gateway's: re-checks a user's sockets (a session of theirs ended, or a notice may be lost). */
+  let recheckSessions: SessionRecheck = () => {};
   const fanout = createFanout({
     publisher,
     hub,
     membership,
     presence,
+    onSessionEnded: (userId, sessionId) => recheckSessions(userId, sessionId, 'ended'),
     senders: deps.senders,
     logger,
     observer: deps.observer,
@@ -85,6 +92,8 @@ export function createRealtime(deps: {
   function onGap(channels: string[], reason: string) {
     const users = gaps.tell(channels, reason);
     if (started && users.size > 0) void membership.reconcile(`gap: ${reason}`, users);
+    // A session notice may have been among the lost events, too.
+    for (const userId of users) recheckSessions(userId, null, 'gap');
   }
 
   bus.onEvent((channel, event) => fanout.receive(channel, event));
@@ -138,6 +147,10 @@ export function createRealtime(deps: {
     watchPresence: presence.watch,
     unwatchPresence: presence.unwatch,
     liveConnections: presence.liveConnections,
+    onSessionRecheck(recheck: SessionRecheck) {
+      recheckSessions = recheck;
+    },
+    sessionEnded: groupEvents.sessionEnded,
     presenceOf: (userIds: readonly string[]): Promise<PresenceRecord[]> => presence.presenceOf(userIds),
 
     /** Starts the presence refresh, dead-node sweep and membership reconciliation timers. */

@@ -68,6 +68,21 @@ export interface BlockListener {
   blocked(blockerId: string, blockedId: string): Promise<void>;
 }
 
+/**
+ * Told when a session ends (logout, a reused refresh token) or all of a user's do (log out
+ * everywhere: `sessionId` null), so every node re-checks that user's open sockets at once.
+ */
+export interface SessionListener {
+  sessionEnded(userId: string, sessionId: string | null): Promise<void>;
+}
+
+/**
+ * Why the gateway is asked to re-check a user's sockets: a session of theirs ended (`ended`; the
+ * node's cached checks of it are stale), or their channel had a gap, so such a notice may have
+ * been lost (`gap`; cached checks stay: they are at most AUTH_CHECK_CACHE_MS old).
+ */
+export type SessionRecheck = (userId: string, sessionId: string | null, cause: 'ended' | 'gap') => void;
+
 /** Who blocked whom, as the other services ask it (services/blocks.ts answers). */
 export interface BlockChecks {
   /** Whether `blockerId` has blocked `blockedId` (cached for at most BLOCK_CHECK_CACHE_MS). */
@@ -100,6 +115,8 @@ export interface RealtimeGateway {
   unwatchPresence(connection: RealtimeConnection, userIds: readonly string[]): void;
   /** Live connections of a user on every node (rejects when Redis does). */
   liveConnections(userId: string): Promise<number>;
+  /** Calls `recheck` whenever a user's sockets here must verify their session again. */
+  onSessionRecheck(recheck: SessionRecheck): void;
 }
 
 /**

@@ -4,6 +4,7 @@ import { newId } from '../domain/ids.js';
 import type { User } from '../domain/types.js';
 import type { SessionRecord, SessionRepository } from '../store/sessions.js';
 import type { UserRepository } from '../store/users.js';
+import type { SessionListener } from './ports.js';
 import type { SessionCheck, TokenService } from './tokens.js';
 
 /** What a sign-in or a refresh answers: an access token, its lifetime, and the next refresh token. */
@@ -53,8 +54,14 @@ export function createSessionService(deps: {
   users: Pick<UserRepository, 'findById'>;
   tokens: TokenService;
   refreshTtlSeconds: number;
+  /** Tells every node to re-check the user's open sockets (best effort: the session sweep is the fallback). */
+  listener?: SessionListener | undefined;
 }) {
   const { sessions, tokens, refreshTtlSeconds } = deps;
+  // The session row decides; the notice only makes other nodes look now rather than at their
+  // next sweep, so a publish that fails never fails the logout.
+  const announce = (userId: string, sessionId: string | null) =>
+    deps.listener?.sessionEnded(userId, sessionId).catch(() => {});
 
   async function newRefreshToken(userId: string, sessionId: string) {
     const refreshToken = randomBytes(REFRESH_TOKEN_BYTES).toString('base64url');
@@ -71,6 +78,7 @@ export function createSessionService(deps: {
     // Not applied only when the session already expired: then no token of it verifies anyway.
     await sessions.revoke(userId, sessionId, refreshTtlSeconds);
     tokens.forget(userId, sessionId);
+    await announce(userId, sessionId);
   }
 
   const refused = () => new AppError('UNAUTHENTICATED', 'The refresh token is invalid, expired or revoked');
@@ -131,6 +139,7 @@ export function createSessionService(deps: {
       // none outlives one refresh-token lifetime (plus one access-token lifetime) from now.
       await sessions.endAllSessions(userId, Date.now(), refreshTtlSeconds + tokens.ttlSeconds + END_ALL_MARGIN_SECONDS);
       tokens.forget(userId);
+      await announce(userId, null);
     },
   };
 }

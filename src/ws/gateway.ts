@@ -75,26 +75,37 @@ export function createGateway(deps: {
   /**
    * Closes (1008) the connections whose session ended since they connected: a logout, a
    * log-out-everywhere or a reused refresh token revokes the session, and an open socket must not
-   * outlive it until its access token expires. Every `sessionCheckMs` each connection's token is
-   * verified again (cheap while the node's session check is cached; a Cassandra read pair per
-   * session otherwise). A check that fails for lack of Cassandra keeps the connection.
+   * outlive it until its access token expires. The node that ended the session publishes a
+   * `session.ended` notice on the user's channel, and every node holding the user's sockets
+   * verifies their tokens again at once (`recheckUser`), as it does after a gap on that channel.
+   * The sweep, every `sessionCheckMs` (10 minutes), is the fallback for a notice lost with its
+   * gap announcement: it verifies every connection's token, a Cassandra read pair per session
+   * whose check is not cached, which made it the largest cost of an idle connection at the
+   * 60 s it once ran every. A check that fails for lack of Cassandra keeps the connection.
    */
+  async function recheck(connection: Connection) {
+    const token = tokensOf.get(connection);
+    if (!token || connection.state !== 'open') return;
+    try {
+      if (!(await deps.tokens.verify(token))) connection.close(CLOSE_CODES.POLICY_VIOLATION, 'session ended');
+    } catch {
+      // Cassandra unavailable: cannot tell; keep the connection and look again next time.
+    }
+  }
+
   async function sweepSessions() {
     const all = [...connections];
     for (let i = 0; i < all.length; i += SESSION_CHECK_BATCH) {
-      await Promise.all(
-        all.slice(i, i + SESSION_CHECK_BATCH).map(async (connection) => {
-          const token = tokensOf.get(connection);
-          if (!token || connection.state !== 'open') return;
-          try {
-            if (!(await deps.tokens.verify(token))) connection.close(CLOSE_CODES.POLICY_VIOLATION, 'session ended');
-          } catch {
-            // Cassandra unavailable: cannot tell; keep the connection and look again next time.
-          }
-        }),
-      );
+      await Promise.all(all.slice(i, i + SESSION_CHECK_BATCH).map(recheck));
     }
   }
+
+  /** A session of the user ended (`ended`: this node's cached checks of it are stale) or a notice may be lost (`gap`). */
+  function recheckUser(userId: string, sessionId: string | null, cause: 'ended' | 'gap') {
+    if (cause === 'ended') deps.tokens.forget(userId, sessionId ?? undefined);
+    for (const connection of connections) if (connection.userId === userId) void recheck(connection);
+  }
+  realtime.onSessionRecheck(recheckUser);
   let sweeping = false;
   const sessionTimer = setInterval(() => {
     if (sweeping) return;

@@ -7,6 +7,7 @@ import {
   messageCreated,
   messageStatus,
   presenceChanged,
+  sessionEnded,
 } from '../../src/realtime/events.js';
 import { DM_AB, directMessage, USER_A, USER_B } from '../support/fixtures.js';
 
@@ -46,6 +47,15 @@ describe('bus envelopes', () => {
     expect(
       decodeEnvelope(JSON.stringify({ node: 'n1', event: { type: 'block', data: { blockerId: A } } })),
     ).toBeUndefined();
+  });
+
+  it('reads back a session notice for one session or all of them, and ignores one without its user', () => {
+    for (const event of [sessionEnded(A, B), sessionEnded(A, null)]) {
+      expect(decodeEnvelope(JSON.stringify({ node: 'n1', event }))).toEqual({ node: 'n1', event });
+    }
+    for (const data of [{ sessionId: B }, { userId: A }, { userId: A, sessionId: 7 }]) {
+      expect(decodeEnvelope(JSON.stringify({ node: 'n1', event: { type: 'session.ended', data } }))).toBeUndefined();
+    }
   });
 
   it('ignores what it cannot fully read instead of half-reading it', () => {
