@@ -64,16 +64,8 @@ export const PROFILES: Record<Profile['name'], Profile> = {
   scale: {
     ...FULL,
     name: 'scale',
-    // Six API nodes and six client processes at ulimit -n 20,000 (scenarios/idle.ts). The two
-    // per-connection timers run every 10 minutes, not every 30 and 60 s: at the defaults every
-    // connected user costs a groups_by_user read per 30 s and a session read pair per minute
-    // (~6,700 Cassandra reads/s at 100,000), and the first run stalled at ~50,000 connections
-    // with Cassandra saturated by them (tests/bench/README.md, "Scale run").
-    idle: {
-      connections: 100_000,
-      backgroundSeconds: 30,
-      env: { WS_MEMBERSHIP_RECONCILE_MS: '600000', WS_SESSION_CHECK_MS: '600000' },
-    },
+    // Six API nodes and six client processes at ulimit -n 20,000 (scenarios/idle.ts).
+    idle: { connections: 100_000, backgroundSeconds: 30 },
     growth: { ...FULL.growth, levels: [1e4, 1e5, 1e6, 1e7] },
     groups: { sizes: [10, 500, 10_000], messages: [500, 100, 20] },
   },

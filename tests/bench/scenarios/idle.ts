@@ -32,7 +32,7 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
   const nodeCount = Math.ceil(connections / perProcess);
   const users = await seedUsers(ctx.client, connections, 'i');
   ctx.log(`idle: ${connections} users seeded; ${nodeCount} API node(s) (ulimit -n ${limit})`);
-  const nodes: ApiNode[] = await Promise.all(Array.from({ length: nodeCount }, (_, i) => ctx.startNode(`idle${i}`)));
+  const nodes: ApiNode[] = await Promise.all(Array.from({ length: nodeCount }, (_, i) => ctx.startNode(`idle${i}`, undefined, env)));
   const pids = nodes.map((node) => node.pid);
   let fleet: IdleFleet | undefined;
   try {
