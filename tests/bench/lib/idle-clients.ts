@@ -16,6 +16,8 @@ export interface IdleFleet {
   reports: ConnectedReport[];
   open: number;
   failed: number;
+  retries: number;
+  retryReasons: Record<string, number>;
   firstError: string | undefined;
   close(): Promise<void>;
 }
@@ -56,6 +58,11 @@ export async function connectIdleFleet(
     reports,
     open: reports.reduce((sum, r) => sum + r.open, 0),
     failed: reports.reduce((sum, r) => sum + r.failed, 0),
+    retries: reports.reduce((sum, r) => sum + r.retries, 0),
+    retryReasons: reports.reduce<Record<string, number>>((all, r) => {
+      for (const [reason, count] of Object.entries(r.retryReasons)) all[reason] = (all[reason] ?? 0) + count;
+      return all;
+    }, {}),
     firstError: reports.find((r) => r.firstError)?.firstError,
     async close() {
       await Promise.all(

@@ -1,4 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connectEach, open, wsUrl } from './ws-clients.js';
+
+/** Attempts per client before it counts as failed. */
+const MAX_ATTEMPTS = 6;
 
 /**
  * A child process of the idle scenario that holds one share of its WebSocket clients. One process
@@ -20,7 +24,12 @@ export interface ConnectOrder {
 
 export interface ConnectedReport {
   type: 'connected';
+  /** Sockets open when the whole share had connected (a socket closed since is not counted). */
   open: number;
+  /** Connects that failed and were tried again (a close before `ready`, a refused handshake). */
+  retries: number;
+  /** The failures by message (e.g. "closed 1011 before ready"). */
+  retryReasons: Record<string, number>;
   failed: number;
   firstError: string | undefined;
   seconds: number;
@@ -38,19 +47,38 @@ process.on('message', async (message: ConnectOrder | { type: 'close' }) => {
   if (message.type === 'connect') {
     const started = performance.now();
     const users = message.tokens.map((token, index) => ({ id: String(index), token }));
+    let retries = 0;
+    const retryReasons: Record<string, number> = {};
+    // Like a client of the README: a connect that fails is tried again after a backoff (up to
+    // MAX_ATTEMPTS times), and a connection counts only once the gateway said `ready`.
+    const connectWithRetry = async (token: string, index: number) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await open(wsUrl(message.url, token), {
+            localAddress: message.localAddresses[index % message.localAddresses.length] as string,
+            requireReady: true,
+          });
+        } catch (error) {
+          if (attempt >= MAX_ATTEMPTS) throw error;
+          retries++;
+          const reason = (error as Error).message.replace(/\d{4,}/g, 'N');
+          retryReasons[reason] = (retryReasons[reason] ?? 0) + 1;
+          await sleep(Math.min(10_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        }
+      }
+    };
     const set = await connectEach(
       users,
       message.concurrency,
-      (user, index) =>
-        open(wsUrl(message.url, user.token), {
-          localAddress: message.localAddresses[index % message.localAddresses.length] as string,
-        }),
+      (user, index) => connectWithRetry(user.token, index),
       () => [], // idle: no frame is looked at
     );
     close = () => set.close();
     const report: ConnectedReport = {
       type: 'connected',
-      open: set.clients.length,
+      open: set.clients.filter((client) => client.socket.readyState === client.socket.OPEN).length,
+      retries,
+      retryReasons,
       failed: set.failed,
       firstError: set.firstError,
       seconds: (performance.now() - started) / 1000,

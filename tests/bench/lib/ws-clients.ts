@@ -112,7 +112,7 @@ const READY_TIMEOUT_MS = 5000;
  * `localAddress` picks the client's source address (127.0.0.x): each source address has its own
  * ~28,000 ephemeral ports towards one server port, so 100,000 sockets need several.
  */
-export function open(url: string, options: { localAddress?: string } = {}): Promise<WebSocket> {
+export function open(url: string, options: { localAddress?: string; requireReady?: boolean } = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, {
       handshakeTimeout: 10_000,
@@ -131,8 +131,21 @@ export function open(url: string, options: { localAddress?: string } = {}): Prom
       const onFrame = (data: WebSocket.RawData) => {
         if (data.toString().includes('"ready"')) live();
       };
-      const timer = setTimeout(live, READY_TIMEOUT_MS);
+      // `requireReady`: no `ready` within the timeout, or a close before it, is a failed connect
+      // (the gateway closes 1011 when it cannot set the connection up, and clients reconnect).
+      const timer = setTimeout(() => {
+        if (!options.requireReady) return live();
+        socket.off('message', onFrame);
+        socket.terminate();
+        reject(new Error(`no ready within ${READY_TIMEOUT_MS} ms`));
+      }, READY_TIMEOUT_MS);
       socket.on('message', onFrame);
+      if (options.requireReady) {
+        socket.once('close', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`closed ${code} before ready`));
+        });
+      }
     });
   });
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { metricTotal } from '../../support/server.js';
 import { connectIdleFleet, type IdleFleet, sourceAddresses } from '../lib/idle-clients.js';
 import { openFileLimit, rssBytes, trackProcesses } from '../lib/process-metrics.js';
 import { type BenchContext, type ScenarioResult, skipped } from '../lib/scenario.js';
@@ -32,7 +33,9 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
   const nodeCount = Math.ceil(connections / perProcess);
   const users = await seedUsers(ctx.client, connections, 'i');
   ctx.log(`idle: ${connections} users seeded; ${nodeCount} API node(s) (ulimit -n ${limit})`);
-  const nodes: ApiNode[] = await Promise.all(Array.from({ length: nodeCount }, (_, i) => ctx.startNode(`idle${i}`, undefined, env)));
+  const nodes: ApiNode[] = await Promise.all(
+    Array.from({ length: nodeCount }, (_, i) => ctx.startNode(`idle${i}`, undefined, env)),
+  );
   const pids = nodes.map((node) => node.pid);
   let fleet: IdleFleet | undefined;
   try {
@@ -56,6 +59,10 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
     const after = await settledRss(pids);
     const usage = tracker.stop();
     const open = fleet.open;
+    // The nodes' own count (the gauge of registered connections), beside the clients' count.
+    const serverConnections = (
+      await Promise.all(nodes.map((node) => metricTotal(node.metricsUrl, 'switchboard_ws_connections')))
+    ).reduce((sum, n) => sum + n, 0);
     // What the nodes do on their own for connections that send nothing (timers: presence
     // refresh, membership reconciliation, session re-checks, heartbeats).
     const metricsUrls = nodes.map((node) => node.metricsUrl);
@@ -81,7 +88,7 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
       0,
     );
     ctx.log(
-      `idle: ${open} connections (${fleet.failed} failed) over ${nodeCount} node(s) in ${round(connectSeconds, 1)} s, ${perConnectionKb} KB RSS each`,
+      `idle: ${open} connections (${fleet.failed} failed, ${fleet.retries} retries ${JSON.stringify(fleet.retryReasons)}) over ${nodeCount} node(s) in ${round(connectSeconds, 1)} s, ${perConnectionKb} KB RSS each`,
     );
     return {
       id: ID,
@@ -91,7 +98,9 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
       measurements: [],
       metrics: {
         connections: open,
+        serverConnections,
         failed: fleet.failed,
+        connectRetries: fleet.retries,
         apiNodes: nodeCount,
         sourceAddresses: SOURCE_ADDRESSES,
         rssBeforeMb: round(before / 1024 / 1024, 1),
@@ -119,6 +128,13 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
                 .join(', ')}`,
             ]
           : []),
+        `a connection counts once the gateway said \`ready\` and the socket is still open when its client process has connected its whole share; a failed connect is retried with backoff (up to 6 attempts), as clients do: ${fleet.retries} retries${
+          fleet.retries > 0
+            ? ` (${Object.entries(fleet.retryReasons)
+                .map(([reason, count]) => `${reason}: ${count}`)
+                .join(', ')})`
+            : ''
+        }`,
         ...(fleet.firstError ? [`first connect error: ${fleet.firstError}`] : []),
       ],
     };
