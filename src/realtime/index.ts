@@ -25,8 +25,11 @@ export type { PresenceStore } from './presence.js';
  *
  * Publishing is best effort: failures are logged and never fail the request that caused them.
  */
-/** The gateway's re-check of a user's sockets (services/ports.ts, SessionRecheck). */
-type SessionRecheck = (userId: string, sessionId: string | null, cause: 'ended' | 'gap') => void;
+/** The gateway's re-check of sockets' sessions (services/ports.ts, SessionRecheck). */
+interface SessionRecheck {
+  ended(userId: string, sessionId: string | null): void;
+  gap(userIds: ReadonlySet<string>): void;
+}
 
 export function createRealtime(deps: {
   bus: Bus;
@@ -67,13 +70,13 @@ export function createRealtime(deps: {
     observer: deps.observer,
   });
   /** The gateway's: re-checks a user's sockets (a session of theirs ended, or a notice may be lost). */
-  let recheckSessions: SessionRecheck = () => {};
+  let recheckSessions: SessionRecheck = { ended: () => {}, gap: () => {} };
   const fanout = createFanout({
     publisher,
     hub,
     membership,
     presence,
-    onSessionEnded: (userId, sessionId) => recheckSessions(userId, sessionId, 'ended'),
+    onSessionEnded: (userId, sessionId) => recheckSessions.ended(userId, sessionId),
     senders: deps.senders,
     logger,
     observer: deps.observer,
@@ -93,7 +96,7 @@ export function createRealtime(deps: {
     const users = gaps.tell(channels, reason);
     if (started && users.size > 0) void membership.reconcile(`gap: ${reason}`, users);
     // A session notice may have been among the lost events, too.
-    for (const userId of users) recheckSessions(userId, null, 'gap');
+    if (users.size > 0) recheckSessions.gap(users);
   }
 
   bus.onEvent((channel, event) => fanout.receive(channel, event));

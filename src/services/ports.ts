@@ -77,11 +77,15 @@ export interface SessionListener {
 }
 
 /**
- * Why the gateway is asked to re-check a user's sockets: a session of theirs ended (`ended`; the
- * node's cached checks of it are stale), or their channel had a gap, so such a notice may have
- * been lost (`gap`; cached checks stay: they are at most AUTH_CHECK_CACHE_MS old).
+ * When the gateway re-checks sockets' sessions: a session of a user ended (`ended`, `sessionId`
+ * null for all of them; the node's cached checks of it are stale), or these users' channels had a
+ * gap, so such a notice may have been lost (`gap`, possibly every user on the node; cached checks
+ * stay: they are at most AUTH_CHECK_CACHE_MS old).
  */
-export type SessionRecheck = (userId: string, sessionId: string | null, cause: 'ended' | 'gap') => void;
+export interface SessionRecheck {
+  ended(userId: string, sessionId: string | null): void;
+  gap(userIds: ReadonlySet<string>): void;
+}
 
 /** Who blocked whom, as the other services ask it (services/blocks.ts answers). */
 export interface BlockChecks {

@@ -69,6 +69,8 @@ export function createGateway(deps: {
   // perMessageDeflate stays off: per-socket zlib contexts cost far more memory than they save.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
   const connections = new Set<Connection>();
+  /** The same connections by user, for session notices (one user's) and gaps (many users'). */
+  const byUser = new Map<string, Set<Connection>>();
   /** The access token each connection authenticated with, re-checked by the session sweep. */
   const tokensOf = new WeakMap<Connection, string>();
 
@@ -77,7 +79,8 @@ export function createGateway(deps: {
    * log-out-everywhere or a reused refresh token revokes the session, and an open socket must not
    * outlive it until its access token expires. The node that ended the session publishes a
    * `session.ended` notice on the user's channel, and every node holding the user's sockets
-   * verifies their tokens again at once (`recheckUser`), as it does after a gap on that channel.
+   * verifies their tokens again at once (`onSessionRecheck` below), as it does after a gap on
+   * that channel.
    * The sweep, every `sessionCheckMs` (10 minutes), is the fallback for a notice lost with its
    * gap announcement: it verifies every connection's token, a Cassandra read pair per session
    * whose check is not cached, which made it the largest cost of an idle connection at the
@@ -93,19 +96,26 @@ export function createGateway(deps: {
     }
   }
 
-  async function sweepSessions() {
-    const all = [...connections];
-    for (let i = 0; i < all.length; i += SESSION_CHECK_BATCH) {
-      await Promise.all(all.slice(i, i + SESSION_CHECK_BATCH).map(recheck));
+  /** Re-checks connections SESSION_CHECK_BATCH at a time (all of them: the periodic sweep). */
+  async function sweepSessions(some: readonly Connection[] = [...connections]) {
+    for (let i = 0; i < some.length; i += SESSION_CHECK_BATCH) {
+      await Promise.all(some.slice(i, i + SESSION_CHECK_BATCH).map(recheck));
     }
   }
 
-  /** A session of the user ended (`ended`: this node's cached checks of it are stale) or a notice may be lost (`gap`). */
-  function recheckUser(userId: string, sessionId: string | null, cause: 'ended' | 'gap') {
-    if (cause === 'ended') deps.tokens.forget(userId, sessionId ?? undefined);
-    for (const connection of connections) if (connection.userId === userId) void recheck(connection);
-  }
-  realtime.onSessionRecheck(recheckUser);
+  realtime.onSessionRecheck({
+    ended(userId, sessionId) {
+      // This node's cached checks of the session are stale now.
+      deps.tokens.forget(userId, sessionId ?? undefined);
+      for (const connection of byUser.get(userId) ?? []) void recheck(connection);
+    },
+    gap(userIds) {
+      // A gap may name every user here (a subscriber reconnect): batched like the sweep, and
+      // found through the per-user index, not a scan of every connection per user.
+      const affected = [...userIds].flatMap((userId) => [...(byUser.get(userId) ?? [])]);
+      void sweepSessions(affected);
+    },
+  });
   let sweeping = false;
   const sessionTimer = setInterval(() => {
     if (sweeping) return;
@@ -233,6 +243,9 @@ export function createGateway(deps: {
         clearTimeout(expiryTimer);
         releaseSlot(userId);
         connections.delete(closing);
+        const mine = byUser.get(userId);
+        mine?.delete(closing);
+        if (mine?.size === 0) byUser.delete(userId);
         deps.settled.forget(closing);
         deps.observer?.wsConnectionClosed();
         logger.debug({ connectionId: closing.id, userId, code }, 'websocket closing');
@@ -240,6 +253,7 @@ export function createGateway(deps: {
       },
     });
     connections.add(connection);
+    byUser.set(userId, (byUser.get(userId) ?? new Set()).add(connection));
     tokensOf.set(connection, token);
     deps.observer?.wsConnectionOpened();
 

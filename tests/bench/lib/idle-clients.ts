@@ -18,6 +18,7 @@ export interface IdleFleet {
   failed: number;
   retries: number;
   retryReasons: Record<string, number>;
+  closedAfterReady: Record<string, number>;
   firstError: string | undefined;
   close(): Promise<void>;
 }
@@ -59,10 +60,8 @@ export async function connectIdleFleet(
     open: reports.reduce((sum, r) => sum + r.open, 0),
     failed: reports.reduce((sum, r) => sum + r.failed, 0),
     retries: reports.reduce((sum, r) => sum + r.retries, 0),
-    retryReasons: reports.reduce<Record<string, number>>((all, r) => {
-      for (const [reason, count] of Object.entries(r.retryReasons)) all[reason] = (all[reason] ?? 0) + count;
-      return all;
-    }, {}),
+    retryReasons: addUp(reports.map((r) => r.retryReasons)),
+    closedAfterReady: addUp(reports.map((r) => r.closedAfterReady)),
     firstError: reports.find((r) => r.firstError)?.firstError,
     async close() {
       await Promise.all(
@@ -77,4 +76,10 @@ export async function connectIdleFleet(
       );
     },
   };
+}
+
+function addUp(counts: Record<string, number>[]): Record<string, number> {
+  const all: Record<string, number> = {};
+  for (const one of counts) for (const [key, count] of Object.entries(one)) all[key] = (all[key] ?? 0) + count;
+  return all;
 }

@@ -30,6 +30,8 @@ export interface ConnectedReport {
   retries: number;
   /** The failures by message (e.g. "closed 1011 before ready"). */
   retryReasons: Record<string, number>;
+  /** Sockets that were ready and then closed before the share was complete, by close code. */
+  closedAfterReady: Record<string, number>;
   failed: number;
   firstError: string | undefined;
   seconds: number;
@@ -49,15 +51,21 @@ process.on('message', async (message: ConnectOrder | { type: 'close' }) => {
     const users = message.tokens.map((token, index) => ({ id: String(index), token }));
     let retries = 0;
     const retryReasons: Record<string, number> = {};
+    const closedAfterReady: Record<string, number> = {};
     // Like a client of the README: a connect that fails is tried again after a backoff (up to
     // MAX_ATTEMPTS times), and a connection counts only once the gateway said `ready`.
     const connectWithRetry = async (token: string, index: number) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await open(wsUrl(message.url, token), {
+          const socket = await open(wsUrl(message.url, token), {
             localAddress: message.localAddresses[index % message.localAddresses.length] as string,
             requireReady: true,
           });
+          socket.once('close', (code, reason) => {
+            const key = `${code} ${reason.toString()}`.trim();
+            closedAfterReady[key] = (closedAfterReady[key] ?? 0) + 1;
+          });
+          return socket;
         } catch (error) {
           if (attempt >= MAX_ATTEMPTS) throw error;
           retries++;
@@ -79,6 +87,7 @@ process.on('message', async (message: ConnectOrder | { type: 'close' }) => {
       open: set.clients.filter((client) => client.socket.readyState === client.socket.OPEN).length,
       retries,
       retryReasons,
+      closedAfterReady: { ...closedAfterReady },
       failed: set.failed,
       firstError: set.firstError,
       seconds: (performance.now() - started) / 1000,

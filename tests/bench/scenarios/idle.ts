@@ -88,7 +88,7 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
       0,
     );
     ctx.log(
-      `idle: ${open} connections (${fleet.failed} failed, ${fleet.retries} retries ${JSON.stringify(fleet.retryReasons)}) over ${nodeCount} node(s) in ${round(connectSeconds, 1)} s, ${perConnectionKb} KB RSS each`,
+      `idle: ${open} connections (${fleet.failed} failed, ${fleet.retries} retries ${JSON.stringify(fleet.retryReasons)}, closed after ready ${JSON.stringify(fleet.closedAfterReady)}) over ${nodeCount} node(s) in ${round(connectSeconds, 1)} s, ${perConnectionKb} KB RSS each`,
     );
     return {
       id: ID,
@@ -101,6 +101,7 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
         serverConnections,
         failed: fleet.failed,
         connectRetries: fleet.retries,
+        closedAfterReady: Object.values(fleet.closedAfterReady).reduce((sum, n) => sum + n, 0),
         apiNodes: nodeCount,
         sourceAddresses: SOURCE_ADDRESSES,
         rssBeforeMb: round(before / 1024 / 1024, 1),
@@ -135,6 +136,7 @@ export async function runIdle(ctx: BenchContext): Promise<ScenarioResult> {
                 .join(', ')})`
             : ''
         }`,
+        `sockets closed after \`ready\` while their share was still connecting (not reconnected, not counted): ${JSON.stringify(fleet.closedAfterReady)}`,
         ...(fleet.firstError ? [`first connect error: ${fleet.firstError}`] : []),
       ],
     };
