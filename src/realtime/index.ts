@@ -16,6 +16,12 @@ export type { MessageSenders } from './fanout.js';
 export type { RealtimeChannels, RealtimeConnection } from './hub.js';
 export type { PresenceStore } from './presence.js';
 
+/** The gateway's re-check of sockets' sessions (services/ports.ts, SessionRecheck). */
+interface SessionRecheck {
+  ended(userId: string, sessionId: string | null): void;
+  gap(userIds: ReadonlySet<string>): void;
+}
+
 /**
  * The real-time layer, assembled from its parts (see README.md beside this file): the hub
  * (local connections and channel references), the bus (Redis transport), membership, presence
@@ -25,12 +31,6 @@ export type { PresenceStore } from './presence.js';
  *
  * Publishing is best effort: failures are logged and never fail the request that caused them.
  */
-/** The gateway's re-check of sockets' sessions (services/ports.ts, SessionRecheck). */
-interface SessionRecheck {
-  ended(userId: string, sessionId: string | null): void;
-  gap(userIds: ReadonlySet<string>): void;
-}
-
 export function createRealtime(deps: {
   bus: Bus;
   /** Must announce transitions itself (created with the bus's `encode`). */
